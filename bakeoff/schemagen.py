@@ -1,0 +1,85 @@
+"""Generate ``schemas/*.schema.json`` from the pydantic models.
+
+    python -m bakeoff.schemagen          # write the files
+    python -m bakeoff.schemagen --check  # exit 1 when a checked-in file is stale
+
+The models are the source; the JSON files are the contract the publisher validates against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from bakeoff.jsonio import dumps_stable
+from bakeoff.resources import schemas_dir
+from collector import models as cm
+from publisher import models as pm
+
+BASE_ID = "https://bakeoff.dev/schemas/"
+
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
+    "metadata": (cm.Metadata, "metadata.json of a run directory."),
+    "ledger-record": (cm.LedgerRecord, "One line of run.jsonl: a meta, call or skipped record."),
+    "cells": (cm.CellsFile, "A cells file (YAML or TOML) for `bakeoff run`."),
+    "hardware": (cm.Hardware, "The hardware block that `bakeoff probe --json` prints."),
+    "catalogue": (pm.Catalogue, "catalogue.json at the archive root, written by publish."),
+    "seed-prompts": (cm.PromptsSeed, "seeds/prompts.json: the frozen prompts."),
+    "seed-interface-types": (cm.InterfaceTypesSeed, "seeds/interface_types.json."),
+}
+
+
+def render(name: str) -> dict[str, Any]:
+    """The JSON Schema document for one entry of ``SCHEMAS``."""
+    model, description = SCHEMAS[name]
+    schema = model.model_json_schema(mode="serialization")
+    doc: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{BASE_ID}{name}.schema.json",
+        "description": description,
+    }
+    doc.update({k: v for k, v in schema.items() if k != "description"})
+    if "description" in schema and name != "ledger-record":
+        doc["description"] = f"{description} {schema['description']}"
+    return doc
+
+
+def stale(out: Path) -> list[str]:
+    """Names of schema files under ``out`` that differ from what the models generate."""
+    bad = []
+    for name in SCHEMAS:
+        path = out / f"{name}.schema.json"
+        if not path.exists() or path.read_text(encoding="utf-8") != dumps_stable(render(name)):
+            bad.append(path.name)
+    return bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m bakeoff.schemagen``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--check", action="store_true", help="fail when files are stale")
+    parser.add_argument("--out", type=Path, default=schemas_dir())
+    args = parser.parse_args(argv)
+    if args.check:
+        bad = stale(args.out)
+        if bad:
+            print(
+                f"stale schema files: {', '.join(bad)}; run `python -m bakeoff.schemagen`",
+                file=sys.stderr,
+            )
+            return 1
+        print("schemas up to date")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in SCHEMAS:
+        (args.out / f"{name}.schema.json").write_text(dumps_stable(render(name)), encoding="utf-8")
+    print(f"wrote {len(SCHEMAS)} schema files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The bakeoff collector: probe the host, benchmark engines, write run directories."""

@@ -1,0 +1,646 @@
+"""The run-directory contract as pydantic models.
+
+These models are the single source of the JSON Schema files in ``schemas/``
+(``python -m bakeoff.schemagen`` writes them; a test fails when the checked-in copy is stale).
+Every field carries a description, because the schema files are documentation too.
+Definitions of measured numbers follow ``metrics.md``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+SCHEMA_VERSION = 1
+"""Version of every file this module describes. Bump it and add a migration step on change."""
+
+RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+RunId = Annotated[
+    str,
+    Field(
+        pattern=RUN_ID_PATTERN,
+        description="UTC start time and 8 hex chars of a uuid4, e.g. 20261123T145501Z-3f9c2a1b.",
+    ),
+]
+Timestamp = Annotated[
+    str, Field(pattern=TIMESTAMP_PATTERN, description="UTC timestamp, ISO 8601 with a Z suffix.")
+]
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="Lower-case hex SHA-256.")]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Base for every persisted model: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=True)
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class Phase(StrEnum):
+    """Whether a call measured a cold (model not resident) or warm engine."""
+
+    COLD = "cold"
+    WARM = "warm"
+
+
+class ColdKind(StrEnum):
+    """How the cold state of a cold call was obtained."""
+
+    UNLOADED = "unloaded"
+    PROCESS_RESTART = "process_restart"
+    PROCESS_WARM = "process_warm"
+
+
+class TokenCountSource(StrEnum):
+    """Where ``completion_tokens`` came from."""
+
+    SERVER_USAGE = "server_usage"
+    SERVER_TIMINGS = "server_timings"
+    SERVER_TOKENIZE = "server_tokenize"
+    CLIENT_ESTIMATE = "client_estimate"
+    NONE = "none"
+
+
+class ErrorKind(StrEnum):
+    """Fixed set of failure classes for a call."""
+
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    HTTP = "http"
+    PROTOCOL = "protocol"
+    ENGINE_DIED = "engine_died"
+    CANCELLED = "cancelled"
+    EMPTY = "empty"
+    OTHER = "other"
+
+
+class AccessLevel(StrEnum):
+    """How much of the engine the collector controls (reference 004)."""
+
+    WHITE = "white"
+    GRAY = "gray"
+    BLACK = "black"
+
+
+class EndpointKind(StrEnum):
+    """Where the engine endpoint lives; never the raw address."""
+
+    LOOPBACK = "loopback"
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+class RunStatus(StrEnum):
+    """Whether a run finished."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    ABORTED = "aborted"
+
+
+class InterfaceType(StrEnum):
+    """How one GPU attaches to the host and its memory (see seeds/interface_types.json)."""
+
+    PCIE = "pcie"
+    PCIE_EXTERNAL = "pcie_external"
+    PCIE_NVLINK_BRIDGE = "pcie_nvlink_bridge"
+    SXM = "sxm"
+    OAM = "oam"
+    NVLINK_C2C = "nvlink_c2c"
+    SOC_UNIFIED = "soc_unified"
+    VIRTUALIZED = "virtualized"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class EngineKind(StrEnum):
+    """Engine adapter names."""
+
+    OPENAI = "openai"
+    LLAMACPP = "llamacpp"
+    OLLAMA = "ollama"
+
+
+class EndpointApi(StrEnum):
+    """Which request API a cell uses."""
+
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+
+
+class GpuVendor(StrEnum):
+    """GPU vendor."""
+
+    NVIDIA = "nvidia"
+    AMD = "amd"
+    APPLE = "apple"
+    INTEL = "intel"
+    OTHER = "other"
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+class ProbeIssue(Strict):
+    """Something the probe could not find, and why."""
+
+    probe: str = Field(description="Which probe step, e.g. 'gpu.nvml' or 'cpu.model'.")
+    reason: str = Field(min_length=1, description="Why the value is missing; never empty.")
+
+
+class ContainerLimits(Strict):
+    """cgroup limits when the collector runs inside a container."""
+
+    in_container: bool = Field(description="True when a container marker or cgroup limit is seen.")
+    memory_limit_gb: float | None = Field(
+        default=None, description="cgroup memory limit in GiB; null when unlimited or unknown."
+    )
+    cpu_quota: float | None = Field(
+        default=None, description="cgroup CPU quota in CPUs (quota / period); null if unlimited."
+    )
+    usable_cpus: int | None = Field(
+        default=None, description="CPUs in this process's affinity mask."
+    )
+
+
+class SystemHardware(Strict):
+    """The host's hardware identity; one row per system_id after publishing."""
+
+    system_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        description="Random uuid4 created once per host in $XDG_CONFIG_HOME/bakeoff/system_id.",
+    )
+    publisher_id: str | None = Field(
+        default=None, description="Who publishes this system's runs (config file or flag)."
+    )
+    cpu_model: str | None = Field(description="CPU marketing name; null with a probe issue.")
+    cpu_cores: int | None = Field(ge=1, description="Physical CPU cores.")
+    cpu_threads: int | None = Field(ge=1, description="Logical CPUs (hardware threads).")
+    architecture: str = Field(description="Machine architecture, e.g. x86_64, aarch64, arm64.")
+    ram_total_gb: float | None = Field(ge=0, description="Host RAM in GiB (psutil total).")
+    board_model: str | None = Field(
+        default=None, description="Board or machine model when known (devicetree, hw.model)."
+    )
+    container: ContainerLimits = Field(description="Container limits, when inside one.")
+
+
+class SystemSoftware(Strict):
+    """The host's software snapshot; one row per run, never deduplicated."""
+
+    os: str | None = Field(description="OS pretty name, e.g. 'Debian GNU/Linux 12 (bookworm)'.")
+    kernel_version: str | None = Field(description="Kernel release (host kernel in containers).")
+    python_version: str = Field(description="Python version running the collector.")
+    gpu_driver_version: str | None = Field(default=None, description="GPU driver version.")
+    cuda_version: str | None = Field(
+        default=None, description="Driver's maximum CUDA version (major.minor), not the toolkit."
+    )
+    rocm_version: str | None = Field(default=None, description="ROCm version.")
+    runner_version: str = Field(
+        description="bakeoff version, plus '+' and git describe when run from a checkout."
+    )
+
+
+class Gpu(Strict):
+    """One GPU slot."""
+
+    slot: int = Field(ge=0, description="Index in the order the detecting tool enumerates.")
+    vendor: GpuVendor = Field(description="GPU vendor.")
+    name: str = Field(description="GPU product name as the vendor tool reports it.")
+    memory_total_gb: float | None = Field(
+        default=None, ge=0, description="Dedicated memory in GiB; system RAM when unified."
+    )
+    unified_memory: bool = Field(default=False, description="True when the GPU shares host RAM.")
+    interface_type: InterfaceType = Field(description="How the GPU attaches to the host.")
+    pcie_gen_max: int | None = Field(default=None, description="Maximum PCIe link generation.")
+    pcie_width_max: int | None = Field(default=None, description="Maximum PCIe link width.")
+    power_limit_w: float | None = Field(default=None, description="Enforced power limit, watts.")
+    power_limit_default_w: float | None = Field(
+        default=None, description="Default power limit, watts."
+    )
+    compute_capability: str | None = Field(
+        default=None, description="NVIDIA compute capability 'major.minor'."
+    )
+    architecture: str | None = Field(
+        default=None, description="GPU architecture name (Ampere, Hopper, gfx942, …)."
+    )
+    tensor_core_generation: int | None = Field(
+        default=None, description="NVIDIA tensor-core generation implied by the architecture."
+    )
+    cores: int | None = Field(default=None, description="GPU cores, SMs or compute units.")
+    source: str = Field(description="Which detector produced this row (nvml, nvidia-smi, …).")
+
+
+class Hardware(Strict):
+    """The hardware and software block of one host, taken fresh for each run."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this block's format.")
+    system_hardware: SystemHardware = Field(description="Hardware identity.")
+    system_software: SystemSoftware = Field(description="Software snapshot.")
+    gpus: list[Gpu] = Field(description="Every GPU found; empty on CPU-only hosts.")
+    probe_issues: list[ProbeIssue] = Field(description="What could not be detected, and why.")
+
+
+# --------------------------------------------------------------------------- telemetry
+
+
+class UnavailableMetric(Strict):
+    """A telemetry field that could not be measured, and why."""
+
+    field: str = Field(description="Name of the null field.")
+    reason: str = Field(min_length=1, description="Why it is null.")
+
+
+class CellEnergy(Strict):
+    """Energy attributed to one cell's calls."""
+
+    cell_id: str = Field(description="Cell id.")
+    output_tokens: int = Field(ge=0, description="Completion tokens of the cell's calls.")
+    energy_j: float | None = Field(description="Energy during the cell's calls, joules.")
+    joules_per_output_token: float | None = Field(description="energy_j / output_tokens.")
+
+
+class RunHardwareMetrics(Strict):
+    """Telemetry summaries for the run; null fields where not measurable."""
+
+    system_id: str | None = Field(
+        default=None, description="The hardware snapshot active during the run."
+    )
+    sample_interval_s: float | None = Field(default=None, description="Sampler interval, s.")
+    sample_count: int = Field(default=0, ge=0, description="Samples taken.")
+    cpu_percent_mean: float | None = Field(default=None, description="System CPU %, mean.")
+    cpu_percent_max: float | None = Field(default=None, description="System CPU %, max.")
+    memory_used_gb_max: float | None = Field(default=None, description="System memory used peak.")
+    engine_rss_gb_max: float | None = Field(
+        default=None, description="Managed engine process RSS peak, GiB."
+    )
+    engine_cpu_percent_mean: float | None = Field(
+        default=None, description="Managed engine process CPU %, mean (100 = one core)."
+    )
+    gpu_util_percent_mean: float | None = Field(default=None, description="GPU util %, mean.")
+    gpu_util_percent_max: float | None = Field(default=None, description="GPU util %, max.")
+    gpu_memory_used_gb_max: float | None = Field(default=None, description="GPU memory peak.")
+    gpu_power_w_mean: float | None = Field(default=None, description="GPU power, mean, watts.")
+    gpu_power_w_max: float | None = Field(default=None, description="GPU power, max, watts.")
+    gpu_temperature_c_max: float | None = Field(default=None, description="GPU temperature max.")
+    cpu_energy_j: float | None = Field(default=None, description="CPU package energy (RAPL).")
+    gpu_energy_j: float | None = Field(default=None, description="GPU energy (NVML).")
+    energy_j: float | None = Field(default=None, description="cpu_energy_j + gpu_energy_j.")
+    cells: list[CellEnergy] = Field(default_factory=list, description="Energy per cell.")
+    unavailable: list[UnavailableMetric] = Field(
+        default_factory=list, description="Null fields with the reason."
+    )
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+class Harness(Strict):
+    """Which collector produced the run."""
+
+    name: Literal["bakeoff"] = Field(default="bakeoff", description="Harness name.")
+    version: str = Field(description="bakeoff version.")
+    git_sha: str | None = Field(description="Commit of the checkout, null for an installed wheel.")
+    git_describe: str | None = Field(default=None, description="git describe --always --dirty.")
+    git_dirty: bool | None = Field(description="True when the checkout had uncommitted changes.")
+    dirty_files: list[str] = Field(
+        default_factory=list, description="Paths inside the repository that were dirty."
+    )
+
+
+class Environment(Strict):
+    """The host's state around the run."""
+
+    load_avg_start: list[float] | None = Field(
+        min_length=3, max_length=3, description="1/5/15-minute load average at start."
+    )
+    load_avg_end: list[float] | None = Field(
+        default=None, min_length=3, max_length=3, description="Load average at the end."
+    )
+    knobs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Allow-listed environment variables that change results (OMP_NUM_THREADS…).",
+    )
+
+
+class PromptRef(Strict):
+    """A frozen prompt used in the run."""
+
+    id: str = Field(description="Prompt id, e.g. P-EASY.")
+    sha256: Sha256 = Field(description="SHA-256 of the prompt text (UTF-8).")
+    max_tokens: int = Field(ge=1, description="Output token bound.")
+
+
+class TaskRef(Strict):
+    """A quality task used in the run."""
+
+    id: str = Field(description="Task id, e.g. summarization.")
+    template_id: str = Field(description="Frozen prompt template id.")
+    template_sha256: Sha256 = Field(description="SHA-256 of the template text.")
+    dataset: str = Field(description="Dataset name (file name, never a local path).")
+    dataset_sha256: Sha256 = Field(description="SHA-256 of the dataset file bytes.")
+    items: list[str] = Field(description="Dataset item ids used.")
+    max_tokens: int = Field(ge=1, description="Output token bound.")
+
+
+class Timeouts(Strict):
+    """Per-request timeouts, seconds."""
+
+    connect_s: float = Field(default=5.0, gt=0, description="Connection set-up timeout.")
+    read_s: float = Field(default=120.0, gt=0, description="Max gap between received bytes.")
+    total_s: float = Field(default=600.0, gt=0, description="Whole-request deadline.")
+    health_s: float = Field(default=1.0, gt=0, description="Health-check timeout.")
+
+
+class RunConfig(Strict):
+    """What the run was asked to do."""
+
+    runs_per_cell: int = Field(ge=1, le=100, description="Warm calls per (cell, prompt).")
+    cold: bool = Field(description="Whether a cold call precedes the warm ones.")
+    prompts: list[PromptRef] = Field(description="Frozen prompts, with text hashes.")
+    tasks: list[TaskRef] = Field(default_factory=list, description="Quality tasks.")
+    temperature: float = Field(ge=0, description="Sampling temperature sent to the engine.")
+    seed: int | None = Field(description="Sampling seed sent to the engine.")
+    timeouts: Timeouts = Field(description="Request timeouts.")
+    concurrency: list[int] = Field(
+        description="Concurrency levels; 1 is the sequential cold/warm protocol."
+    )
+    mode: Literal["full", "smoke", "probe_only"] = Field(description="Workflow mode.")
+    guard_overrides: list[str] = Field(
+        default_factory=list, description="Guards overridden (allow_dirty, force_load)."
+    )
+    for_publication: bool = Field(default=False, description="--for-publication was given.")
+
+
+class CellInfo(Strict):
+    """One (host, engine, model) cell."""
+
+    cell_id: str = Field(description="<host_label>:<engine>:<model>.")
+    engine: EngineKind = Field(description="Engine adapter used.")
+    api: EndpointApi = Field(description="Request API used for the cell.")
+    engine_version: str | None = Field(description="Engine version as the engine reports it.")
+    engine_build: str | None = Field(default=None, description="Engine build id (llama.cpp).")
+    access_level: AccessLevel = Field(description="white: managed; gray: timings; black: API.")
+    capabilities: list[str] = Field(description="Metric groups this cell could collect.")
+    endpoint_kind: EndpointKind = Field(description="loopback, private or public; no address.")
+    managed: bool = Field(description="True when the collector started the engine itself.")
+    model: str = Field(description="Model name as requested.")
+    model_digest: str | None = Field(description="Model digest (GGUF sha256 or Ollama digest).")
+    quantization: str | None = Field(default=None, description="Quantization, e.g. Q4_K_M.")
+    cold_kind: ColdKind | None = Field(description="How cold calls get a cold engine.")
+    prompt_cache: Literal["disabled", "enabled", "unknown"] = Field(
+        description="Whether the engine may reuse cached prompt prefixes between calls."
+    )
+    load_time_ms: float | None = Field(
+        default=None, description="Managed engine: process start to healthy, ms."
+    )
+    available: bool = Field(description="Whether the health check passed.")
+    skip_reason: str | None = Field(default=None, description="Why the cell was skipped.")
+
+
+class CellSummary(Strict):
+    """Call counts for one cell."""
+
+    cell_id: str = Field(description="Cell id.")
+    calls_total: int = Field(ge=0, description="Calls recorded.")
+    calls_ok: int = Field(ge=0, description="Calls without an error.")
+
+
+class Summary(Strict):
+    """Run totals."""
+
+    calls_total: int = Field(ge=0, description="Call records in the ledger.")
+    calls_ok: int = Field(ge=0, description="Calls without an error.")
+    calls_error: int = Field(ge=0, description="Calls with an error.")
+    cells_planned: int = Field(ge=0, description="Cells in the plan.")
+    cells_ok: int = Field(ge=0, description="Cells that passed the health check.")
+    cells_skipped: int = Field(ge=0, description="Cells recorded as skipped.")
+    cells: list[CellSummary] = Field(default_factory=list, description="Counts per cell.")
+
+
+class Metadata(Strict):
+    """``metadata.json``: everything about a run except the per-call ledger."""
+
+    schema_version: Literal[1] = Field(default=1, description="Format version of this file.")
+    created_at: Timestamp = Field(description="When this file was first written.")
+    updated_at: Timestamp = Field(description="When this file was last written.")
+    run_id: RunId
+    run_uuid: str = Field(description="Full uuid4 of the run.")
+    status: RunStatus = Field(description="complete, partial or aborted.")
+    status_reason: str | None = Field(default=None, description="Why a run is not complete.")
+    meta_only: bool = Field(
+        default=False,
+        description="True for a run kept without a ledger (imported or historical results).",
+    )
+    synthetic: bool = Field(
+        default=False, description="True for generated test/benchmark data; never in runs/."
+    )
+    started_at: Timestamp = Field(description="UTC start.")
+    finished_at: Timestamp | None = Field(description="UTC end; null while running.")
+    harness: Harness = Field(description="The collector that produced the run.")
+    publisher_id: str | None = Field(description="Who publishes the run.")
+    host_label: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="Label the contributor chose; never the hostname by default.",
+    )
+    environment: Environment = Field(description="Load and environment knobs.")
+    config: RunConfig = Field(description="What the run was asked to do.")
+    cells: list[CellInfo] = Field(description="Planned cells and what was learned about them.")
+    hardware: Hardware = Field(description="The host's hardware and software block.")
+    run_hardware_metrics: RunHardwareMetrics = Field(description="Telemetry summaries.")
+    summary: Summary = Field(description="Totals.")
+    license: str = Field(default="CC-BY-4.0", description="Data license of the run.")
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+class MetaRecord(Strict):
+    """Line 1 of ``run.jsonl``."""
+
+    type: Literal["meta"] = Field(description="Record type.")
+    schema_version: Literal[1] = Field(default=1, description="Ledger format version.")
+    run_id: RunId
+    harness_version: str = Field(description="bakeoff version.")
+    git_sha: str | None = Field(description="Commit of the checkout.")
+    git_dirty: bool | None = Field(description="Uncommitted changes present.")
+    started_at: Timestamp = Field(description="UTC start.")
+    host_label: str = Field(description="Contributor-chosen host label.")
+    load_avg_start: list[float] | None = Field(description="Load average at start.")
+    cells_planned: list[str] = Field(description="Cell ids in the plan.")
+
+
+class CallRecord(Strict):
+    """One request to an engine; every field is defined in metrics.md."""
+
+    type: Literal["call"] = Field(description="Record type.")
+    cell_id: str = Field(description="Cell id.")
+    backend: EngineKind = Field(description="Engine adapter.")
+    prompt_id: str | None = Field(description="Frozen prompt id, for latency prompts.")
+    task_id: str | None = Field(default=None, description="Quality task id.")
+    item_id: str | None = Field(default=None, description="Dataset item id for a task call.")
+    run_idx: int = Field(ge=0, description="Index within (cell, prompt, phase).")
+    phase: Phase = Field(description="cold or warm.")
+    cold_kind: ColdKind | None = Field(description="How cold was obtained; null for warm.")
+    concurrency: int = Field(ge=1, description="Requests in flight when this one ran.")
+    start_lag_ms: float | None = Field(
+        default=None, description="Concurrency runs: actual minus scheduled start, ms."
+    )
+    started_at: Timestamp = Field(description="UTC wall-clock of t0.")
+    first_delta_ms: float | None = Field(
+        ge=0, description="TTFT: t0 → first event carrying a generated token of any kind."
+    )
+    first_content_ms: float | None = Field(
+        ge=0, description="t0 → first non-empty visible content."
+    )
+    total_duration_ms: float | None = Field(
+        ge=0, description="t0 → last token-bearing event (usage-only chunks excluded)."
+    )
+    prompt_tokens: int | None = Field(ge=0, description="Prompt tokens (server count).")
+    completion_tokens: int | None = Field(ge=0, description="Completion tokens.")
+    reasoning_tokens: int | None = Field(default=None, ge=0, description="Reasoning tokens.")
+    cached_prompt_tokens: int | None = Field(
+        default=None, ge=0, description="Prompt tokens served from the engine's cache."
+    )
+    token_count_source: TokenCountSource = Field(description="Where the token counts came from.")
+    tokens_per_sec: float | None = Field(
+        ge=0,
+        description="completion_tokens / ((total_duration_ms − first_delta_ms) / 1000).",
+    )
+    tpot_ms: float | None = Field(
+        description="(total_duration_ms − first_delta_ms) / (completion_tokens − 1), n > 1."
+    )
+    chunks: int = Field(ge=0, description="Token-bearing events received.")
+    itl_p50_ms: float | None = Field(description="Median gap between token-bearing events.")
+    itl_p95_ms: float | None = Field(description="p95 gap between token-bearing events.")
+    itl_max_ms: float | None = Field(description="Largest gap between token-bearing events.")
+    server_prompt_ms: float | None = Field(default=None, description="Engine's prefill time.")
+    server_decode_ms: float | None = Field(default=None, description="Engine's decode time.")
+    server_load_ms: float | None = Field(default=None, description="Engine's model load time.")
+    server_tokens_per_sec: float | None = Field(
+        default=None, description="Engine's own decode rate."
+    )
+    timing_discrepancy_pct: float | None = Field(
+        default=None,
+        description="100 × (tokens_per_sec − server_tokens_per_sec) / server_tokens_per_sec.",
+    )
+    finish_reason: str | None = Field(description="stop, length, … as the engine says.")
+    http_status: int | None = Field(description="HTTP status of the response.")
+    error: str | None = Field(description="Error message; null on success.")
+    error_kind: ErrorKind | None = Field(description="Error class; null on success.")
+    retries: int = Field(default=0, ge=0, description="Connection set-up retries before a token.")
+    output_text: str | None = Field(default=None, description="Generated text (quality tasks).")
+    output_sha256: Sha256 | None = Field(default=None, description="SHA-256 of the output text.")
+    rouge1: float | None = Field(default=None, ge=0, le=1, description="ROUGE-1 F-measure.")
+    rouge2: float | None = Field(default=None, ge=0, le=1, description="ROUGE-2 F-measure.")
+    rougeL: float | None = Field(default=None, ge=0, le=1, description="ROUGE-L F-measure.")
+
+
+class SkippedRecord(Strict):
+    """A planned cell that was not measured."""
+
+    type: Literal["skipped"] = Field(description="Record type.")
+    cell_id: str = Field(description="Cell id.")
+    reason: str = Field(min_length=1, description="Why it was skipped.")
+    at: Timestamp = Field(description="When the decision was made.")
+
+
+class LedgerRecord(RootModel[Annotated[MetaRecord | CallRecord | SkippedRecord, Field(discriminator="type")]]):
+    """Any line of ``run.jsonl``, chosen by its ``type``."""
+
+
+# --------------------------------------------------------------------------- cells file
+
+
+class ManagedEngine(Strict):
+    """An engine the collector starts itself on a free loopback port."""
+
+    command: list[str] | None = Field(
+        default=None,
+        description=(
+            "argv; '{port}' and '{model_path}' are substituted. Null: llama-cpp-python's "
+            "server with the bundled small model."
+        ),
+    )
+    model_path: str | None = Field(default=None, description="GGUF path; null: bundled model.")
+    startup_timeout_s: float = Field(default=120.0, gt=0, description="Wait for health, s.")
+
+
+class CellSpec(Strict):
+    """One cell of a cells file."""
+
+    engine: EngineKind = Field(description="Engine adapter: openai, llamacpp or ollama.")
+    url: str | None = Field(default=None, description="Base URL of a running engine.")
+    managed: ManagedEngine | None = Field(
+        default=None, description="Start the engine instead of using a URL."
+    )
+    model: str = Field(min_length=1, description="Model name to request.")
+    api: EndpointApi | None = Field(
+        default=None, description="chat or completions; default chosen per model."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request body fields for this cell."
+    )
+    runs: int | None = Field(default=None, ge=1, le=100, description="Override runs per cell.")
+
+
+class CellsFile(Strict):
+    """A cells file (YAML or TOML): what to benchmark."""
+
+    schema_version: Literal[1] = Field(default=1, description="Cells file format version.")
+    host_label: str | None = Field(default=None, description="Label for this host.")
+    runs: int = Field(default=5, ge=1, le=100, description="Warm calls per (cell, prompt).")
+    cold: bool = Field(default=True, description="One cold call before the warm ones.")
+    prompts: list[str] | None = Field(
+        default=None, description="Prompt ids; default: P-EASY, P-MEDIUM, P-HARD."
+    )
+    tasks: list[str] = Field(default_factory=list, description="Task ids, e.g. summarization.")
+    temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    seed: int | None = Field(default=42, description="Sampling seed.")
+    concurrency: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        default_factory=lambda: [1], description="Concurrency levels."
+    )
+    timeouts: Timeouts = Field(default_factory=Timeouts, description="Request timeouts.")
+    cells: list[CellSpec] = Field(min_length=1, description="The cells.")
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+class PromptSeed(Strict):
+    """A frozen prompt: its bytes never change; new prompts get new ids."""
+
+    id: str = Field(pattern=r"^P-[A-Z0-9-]+$", description="Prompt id.")
+    intent: str = Field(description="What the prompt exercises.")
+    text: str = Field(description="Exact prompt text sent to the engine.")
+    max_tokens: int = Field(ge=1, description="Output token bound.")
+    sha256: Sha256 = Field(description="SHA-256 of text encoded as UTF-8.")
+
+
+class PromptsSeed(Strict):
+    """``seeds/prompts.json``."""
+
+    schema_version: Literal[1] = Field(default=1, description="Format version.")
+    prompts: list[PromptSeed] = Field(description="Frozen prompts.")
+
+
+class InterfaceTypeSeed(Strict):
+    """One reviewed row of the interface_type lookup table."""
+
+    id: InterfaceType = Field(description="Stable value used in GPU rows.")
+    label: str = Field(description="Short human label.")
+    description: str = Field(min_length=10, description="What the attachment means.")
+    detection: str = Field(description="How the collector recognises it.")
+
+
+class InterfaceTypesSeed(Strict):
+    """``seeds/interface_types.json``."""
+
+    schema_version: Literal[1] = Field(default=1, description="Format version.")
+    interface_types: list[InterfaceTypeSeed] = Field(description="Reviewed rows.")

@@ -1,0 +1,1 @@
+"""The bakeoff publisher: validate run directories, build the catalogue, exports and site."""
