@@ -30,6 +30,8 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "catalogue": (pm.Catalogue, "catalogue.json at the archive root, written by publish."),
     "seed-prompts": (cm.PromptsSeed, "seeds/prompts.json: the frozen prompts."),
     "seed-interface-types": (cm.InterfaceTypesSeed, "seeds/interface_types.json."),
+    "seed-dataset-item": (cm.DatasetItem, "One line of a summarization dataset (JSONL)."),
+    "sample": (cm.Sample, "One line of samples.jsonl: live hardware telemetry."),
 }
 
 

@@ -298,6 +298,40 @@ class RunHardwareMetrics(Strict):
     )
 
 
+class GpuSample(Strict):
+    """One GPU's live readings in a telemetry sample (NVML); null where NVML refused a field."""
+
+    index: int = Field(ge=0, description="NVML device index.")
+    util_percent: float | None = Field(description="GPU utilisation, %.")
+    memory_used_gb: float | None = Field(description="GPU memory used, GiB.")
+    power_w: float | None = Field(description="Power draw, watts.")
+    temperature_c: float | None = Field(description="GPU temperature, °C.")
+    energy_j: float | None = Field(
+        description="NVML total-energy counter minus its value at sampler start, joules."
+    )
+
+
+class Sample(Strict):
+    """One line of ``samples.jsonl``: live hardware telemetry at one instant."""
+
+    schema_version: Literal[1] = Field(default=1, description="Format version of this line.")
+    t: float = Field(ge=0, description="Seconds since the sampler started (perf_counter).")
+    ts: Timestamp = Field(description="UTC wall-clock time of the sample.")
+    cpu_percent: float | None = Field(
+        description="System CPU busy % since the previous sample (all CPUs; 100 = all busy)."
+    )
+    memory_used_gb: float | None = Field(description="System memory used (total − available).")
+    engine_pid: int | None = Field(description="Engine process sampled; null when none.")
+    engine_rss_gb: float | None = Field(description="Engine process resident set size, GiB.")
+    engine_cpu_percent: float | None = Field(
+        description="Engine process CPU % since the previous sample (100 = one core)."
+    )
+    cpu_energy_j: float | None = Field(
+        description="RAPL package energy since sampler start (wrap-corrected, all packages), J."
+    )
+    gpus: list[GpuSample] = Field(default_factory=list, description="One entry per GPU.")
+
+
 # --------------------------------------------------------------------------- metadata
 
 
@@ -644,3 +678,21 @@ class InterfaceTypesSeed(Strict):
 
     schema_version: Literal[1] = Field(default=1, description="Format version.")
     interface_types: list[InterfaceTypeSeed] = Field(description="Reviewed rows.")
+
+
+class DatasetItem(Strict):
+    """One line of a summarization dataset (JSONL): an article and its reference summary."""
+
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+        description="Unique id within the file, e.g. sum-short-01.",
+    )
+    title: str | None = Field(default=None, description="Article title; not sent to the model.")
+    text: str = Field(min_length=1, description="The article to summarise.")
+    reference: str = Field(min_length=1, description="Reference summary ROUGE compares with.")
+    license: str | None = Field(
+        default=None, description="License of text and reference (SPDX id, e.g. CC-BY-4.0)."
+    )
+    source: str | None = Field(
+        default=None, description="Where the item comes from (URL or dataset name and split)."
+    )
