@@ -1,0 +1,154 @@
+"""Plotly chart specs (``{"data": [...], "layout": {...}}``) built from plain rows.
+
+Specs carry data and axis titles only; ``assets/bakeoff.js`` applies the theme (fonts, grid,
+palette for light and dark) when it draws them, so one spec serves both colour schemes.
+Every label that may come from a run file goes through :func:`chart_text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from publisher.site.escape import chart_text
+
+Spec = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One result in a throughput-vs-latency scatter."""
+
+    latency_ms: float
+    throughput: float
+    group: str
+    label: str
+
+
+def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats on both axes (lower x and higher y are better)."""
+    frontier: list[tuple[float, float]] = []
+    best_y = float("-inf")
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if y > best_y:
+            frontier.append((x, y))
+            best_y = y
+    return frontier
+
+
+def _layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "xaxis": {"title": {"text": x_title}, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "automargin": True},
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "legend": {"orientation": "h", "y": -0.25},
+        "hovermode": "closest",
+    }
+    layout.update(extra)
+    return layout
+
+
+def throughput_latency(points: Sequence[Point], throughput_title: str) -> Spec:
+    """Scatter of throughput (y, higher is better) vs TTFT p50 (x, lower is better).
+
+    One trace per group (engine) plus the best frontier as a dashed line.
+    """
+    groups: dict[str, list[Point]] = {}
+    for p in sorted(points, key=lambda p: (p.group, p.latency_ms, p.throughput, p.label)):
+        groups.setdefault(p.group, []).append(p)
+    data: list[dict[str, Any]] = []
+    for group, members in sorted(groups.items()):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": chart_text(group),
+                "x": [p.latency_ms for p in members],
+                "y": [p.throughput for p in members],
+                "text": [chart_text(p.label) for p in members],
+                "hovertemplate": "%{text}<br>TTFT p50 %{x:.1f} ms<br>%{y:.1f}<extra></extra>",
+                "marker": {"size": 10},
+            }
+        )
+    front = pareto_frontier([(p.latency_ms, p.throughput) for p in points])
+    if len(front) > 1:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "best frontier",
+                "x": [x for x, _ in front],
+                "y": [y for _, y in front],
+                "line": {"dash": "dash", "shape": "hv"},
+                "hoverinfo": "skip",
+            }
+        )
+    return {
+        "data": data,
+        "layout": _layout("TTFT p50 (ms) — lower is better", f"{throughput_title} — higher is better"),
+    }
+
+
+def bars(labels: Sequence[str], values: Sequence[float | None], value_title: str) -> Spec:
+    """Horizontal bars, one per label (largest first), for comparing configurations."""
+    pairs = sorted(
+        ((label, v) for label, v in zip(labels, values, strict=True) if v is not None),
+        key=lambda lv: (lv[1], lv[0]),
+    )
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": [chart_text(label) for label, _ in pairs],
+                "x": [v for _, v in pairs],
+                "hovertemplate": "%{y}: %{x:.2f}<extra></extra>",
+            }
+        ],
+        "layout": _layout(value_title, "", height=max(220, 60 + 28 * len(pairs)), showlegend=False),
+    }
+
+
+def grouped_bars(
+    categories: Sequence[str], series: dict[str, Sequence[float | None]], value_title: str
+) -> Spec:
+    """Vertical grouped bars: one trace per series over shared categories."""
+    cats = [chart_text(c) for c in categories]
+    data = [
+        {"type": "bar", "name": chart_text(name), "x": cats, "y": list(values)}
+        for name, values in series.items()
+    ]
+    return {"data": data, "layout": _layout("", value_title, barmode="group")}
+
+
+def boxes(groups: dict[str, Sequence[float]], value_title: str) -> Spec:
+    """One box per group (all points shown): distributions of per-call values."""
+    data = [
+        {
+            "type": "box",
+            "name": chart_text(name),
+            "y": list(values),
+            "boxpoints": "all" if len(values) <= 200 else "outliers",
+            "jitter": 0.3,
+        }
+        for name, values in sorted(groups.items())
+        if values
+    ]
+    return {"data": data, "layout": _layout("", value_title, showlegend=False)}
+
+
+def lines(series: dict[str, Sequence[tuple[str | float, float]]], x_title: str, y_title: str) -> Spec:
+    """Lines with markers, one per series; x is a timestamp or a number."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": chart_text(name),
+            "x": [x for x, _ in points],
+            "y": [y for _, y in points],
+        }
+        for name, points in sorted(series.items())
+        if points
+    ]
+    return {"data": data, "layout": _layout(x_title, y_title)}
