@@ -1,0 +1,1 @@
+"""Workloads: the frozen latency prompts and the quality tasks."""
