@@ -150,7 +150,7 @@ def test_system_id_env_override(monkeypatch: pytest.MonkeyPatch, isolated_config
 def test_system_id_env_override_must_be_uuid4(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     """A malformed override (or a uuid1, which embeds a MAC) is refused with a fix hint."""
     monkeypatch.setenv("BAKEOFF_SYSTEM_ID", bad)
-    with pytest.raises(IdentityError, match="BAKEOFF_SYSTEM_ID.*uuid4"):
+    with pytest.raises(IdentityError, match=r"BAKEOFF_SYSTEM_ID.*uuid4"):
         load_system_id()
 
 
@@ -222,7 +222,7 @@ def test_bad_config_file_is_a_config_error(isolated_config: Path, text: str) -> 
     config = isolated_config / "bakeoff" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(text)
-    with pytest.raises(ConfigError, match="config.toml"):
+    with pytest.raises(ConfigError, match=r"config\.toml"):
         load_publisher_id()
 
 
