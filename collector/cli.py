@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -46,3 +47,95 @@ def probe(as_json: bool, publisher_id: str | None) -> None:
         click.echo(json.dumps(hardware.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
         click.echo(format_table(hardware))
+
+
+@click.command()
+@click.argument("cells_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--smoke", is_flag=True, help="1 cell, 1 prompt, 1 run.")
+@click.option("--probe-only", is_flag=True, help="Health checks only; no calls.")
+@click.option("--runs", type=click.IntRange(1, 100), help="Warm calls per (cell, prompt).")
+@click.option("--prompts", help="Comma-separated prompt ids (default P-EASY,P-MEDIUM,P-HARD).")
+@click.option("--tasks", help="Comma-separated task ids, e.g. summarization.")
+@click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), help="JSONL dataset for tasks.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Runs folder (default runs/).")
+@click.option("--publisher-id", help="Publisher id (overrides the config file).")
+@click.option("--host-label", help="Label for this host in cell ids (never the hostname by default).")
+@click.option("--engine", type=click.Choice(["openai", "llamacpp", "ollama"]), help="Single cell: engine kind.")
+@click.option("--url", help="Single cell: base URL of a running engine.")
+@click.option("--model", help="Single cell: model name.")
+@click.option("--allow-dirty", is_flag=True, help="Run from a checkout with uncommitted changes.")
+@click.option("--force-load", is_flag=True, help="Run even when the load average is above 4.0.")
+@click.option("--for-publication", is_flag=True, help="Refuse when any health check fails.")
+@handle_errors
+def run(
+    cells_file: Path | None,
+    smoke: bool,
+    probe_only: bool,
+    runs: int | None,
+    prompts: str | None,
+    tasks: str | None,
+    dataset: Path | None,
+    out: Path | None,
+    publisher_id: str | None,
+    host_label: str | None,
+    engine: str | None,
+    url: str | None,
+    model: str | None,
+    allow_dirty: bool,
+    force_load: bool,
+    for_publication: bool,
+) -> None:
+    """Benchmark engines and write runs/<run_id>/.
+
+    With no CELLS_FILE and no --url, the embedded local engine (llama-cpp-python's server
+    with a small bundled model, from the 'local' extra) is started and measured.
+    """
+    from collector.config import load_cells_file
+    from collector.orchestrate import RunOptions, execute, single_cell
+    from collector.progress import Progress
+
+    if smoke and probe_only:
+        raise click.UsageError("--smoke and --probe-only exclude each other")
+    if cells_file is not None and (engine or url or model):
+        raise click.UsageError("give either a CELLS_FILE or --engine/--url/--model, not both")
+    cells = load_cells_file(cells_file) if cells_file else single_cell(engine, url, model)
+    options = RunOptions(
+        cells=cells,
+        out_dir=out or default_runs_dir(),
+        mode="smoke" if smoke else "probe_only" if probe_only else "full",
+        prompts=_split(prompts),
+        tasks=_split(tasks),
+        runs=runs,
+        publisher_id=publisher_id,
+        host_label=host_label,
+        allow_dirty=allow_dirty,
+        force_load=force_load,
+        for_publication=for_publication,
+        dataset=dataset,
+    )
+    result = execute(options, Progress())
+    click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
+    for cell in result.skipped:
+        click.echo(f"skipped: {cell}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@handle_errors
+def report(run_dir: Path) -> None:
+    """Regenerate run.md from a run directory's run.jsonl."""
+    from collector.report import write_report
+
+    click.echo(str(write_report(run_dir)))
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def default_runs_dir() -> Path:
+    """runs/ of the checkout when run from one, else ./runs."""
+    from bakeoff.resources import repo_root
+
+    root = repo_root()
+    return (root / "runs") if root is not None else Path.cwd() / "runs"

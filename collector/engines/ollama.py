@@ -1,0 +1,149 @@
+"""Ollama's native API: NDJSON streaming from ``/api/chat`` or ``/api/generate``.
+
+Durations in the final chunk are nanoseconds and zero-valued fields may be absent
+(``omitempty``), so every one is optional. ``keep_alive: 0`` unloads the model; the unload is
+verified with ``/api/ps`` before a cold call counts as ``unloaded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from collector.engines.base import Engine, EngineInfo, Event, GenerationRequest, ServerTimings, now_ns
+from collector.errors import EngineDiedError, EngineError, EngineProtocolError
+
+
+def _ms(chunk: dict[str, Any], key: str) -> float | None:
+    value = chunk.get(key)
+    return value / 1e6 if isinstance(value, (int, float)) else None
+
+
+def _int(chunk: dict[str, Any], key: str) -> int | None:
+    value = chunk.get(key)
+    return int(value) if isinstance(value, (int, float)) else None
+
+
+def parse_final(chunk: dict[str, Any]) -> tuple[ServerTimings, dict[str, int]]:
+    """Server timings and usage from the ``done: true`` chunk."""
+    decode_ms = _ms(chunk, "eval_duration")
+    eval_count = _int(chunk, "eval_count")
+    rate = eval_count / (decode_ms / 1000) if eval_count and decode_ms else None
+    timings = ServerTimings(
+        prompt_ms=_ms(chunk, "prompt_eval_duration"),
+        decode_ms=decode_ms,
+        load_ms=_ms(chunk, "load_duration"),
+        prompt_tokens=_int(chunk, "prompt_eval_count"),
+        decode_tokens=eval_count,
+        tokens_per_sec=rate,
+    )
+    usage: dict[str, int] = {}
+    if eval_count is not None:
+        usage["completion_tokens"] = eval_count
+    prompt = _int(chunk, "prompt_eval_count")
+    if prompt is not None:
+        usage["prompt_tokens"] = prompt
+    return timings, usage
+
+
+class OllamaEngine(Engine):
+    """Ollama (gray box: version, digest, server timings, verified unload)."""
+
+    kind: ClassVar[str] = "ollama"
+    supports_server_timings: ClassVar[bool] = True
+    supports_unload: ClassVar[bool] = True
+
+    async def health(self) -> None:
+        await self._check_health("/api/version")
+
+    async def describe(self) -> EngineInfo:
+        version = None
+        digest = None
+        quant = None
+        try:
+            data = await self._get_json("/api/version", timeout=self.timeouts.health_s)
+            if isinstance(data, dict) and isinstance(data.get("version"), str):
+                version = data["version"]
+            tags = await self._get_json("/api/tags", timeout=self.timeouts.health_s)
+            for entry in tags.get("models", []) if isinstance(tags, dict) else []:
+                if entry.get("name") == self.model or entry.get("model") == self.model:
+                    digest = entry.get("digest")
+                    quant = (entry.get("details") or {}).get("quantization_level")
+                    break
+        except (EngineError, AttributeError):
+            pass
+        return EngineInfo(version=version, model_digest=digest, quantization=quant)
+
+    def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        """Path and JSON body for one request."""
+        options: dict[str, Any] = {"num_predict": request.max_tokens, "temperature": request.temperature}
+        if request.seed is not None:
+            options["seed"] = request.seed
+        body: dict[str, Any] = {"model": self.model, "stream": True, "options": options}
+        if request.api == "completions":
+            path = "/api/generate"
+            body["prompt"] = request.text
+        else:
+            path = "/api/chat"
+            body["messages"] = [{"role": "user", "content": request.text}]
+        extra = dict(request.options)
+        options.update(extra.pop("options", {}))
+        body.update(extra)
+        return path, body
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        path, body = self.payload(request)
+        done = False
+        async with self._request("POST", path, json=body, headers=request.headers) as response:
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                t_ns = now_ns()
+                try:
+                    chunk = json.loads(line)
+                except ValueError as exc:
+                    raise EngineProtocolError(f"{path}: malformed NDJSON: {line[:80]!r}") from exc
+                if not isinstance(chunk, dict):
+                    raise EngineProtocolError(f"{path}: NDJSON line is not an object")
+                if "error" in chunk:
+                    raise EngineProtocolError(f"{path}: engine error in stream: {chunk['error']}")
+                event = Event(t_ns=t_ns)
+                message = chunk.get("message")
+                if isinstance(message, dict):
+                    event.content = message.get("content") or ""
+                    event.reasoning = message.get("thinking") or ""
+                    event.tool_call = bool(message.get("tool_calls"))
+                else:
+                    event.content = chunk.get("response") or ""
+                    event.reasoning = chunk.get("thinking") or ""
+                if chunk.get("done"):
+                    done = True
+                    event.finish_reason = chunk.get("done_reason") or "stop"
+                    event.timings, event.usage = parse_final(chunk)
+                yield event
+                if done:
+                    break
+        if not done:
+            raise EngineDiedError(f"{path}: stream ended before done: true")
+
+    async def loaded_models(self) -> list[str]:
+        """Names of the models ``/api/ps`` says are resident."""
+        data = await self._get_json("/api/ps")
+        models = data.get("models", []) if isinstance(data, dict) else []
+        return [str(m.get("name") or m.get("model")) for m in models if isinstance(m, dict)]
+
+    async def unload(self) -> bool:
+        """``keep_alive: 0`` with an empty prompt, then poll ``/api/ps`` until it is gone."""
+        try:
+            await self._post_json(
+                "/api/generate", {"model": self.model, "keep_alive": 0, "stream": False}
+            )
+            for _ in range(50):
+                if self.model not in await self.loaded_models():
+                    return True
+                await asyncio.sleep(0.1)
+        except EngineError:
+            return False
+        return False

@@ -1,0 +1,167 @@
+"""OpenAI-compatible engines: ``/v1/chat/completions`` and ``/v1/completions`` over SSE.
+
+Covers vLLM, SGLang, TGI, LM Studio, llamafile and llama-cpp-python's server. Usage is asked
+for in the stream (``stream_options.include_usage``); servers that send none (llama-cpp-python)
+get their output counted by their own tokenize endpoint instead (see ``count_tokens``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from collector.engines.base import Engine, EngineInfo, Event, GenerationRequest, ServerTimings, now_ns
+from collector.errors import EngineDiedError, EngineError, EngineProtocolError
+
+_TOKENIZE_ENDPOINTS = ("/extras/tokenize/count", "/tokenize")
+
+
+class OpenAIEngine(Engine):
+    """Any OpenAI-compatible server (black box: client timings and whatever usage it sends)."""
+
+    kind: ClassVar[str] = "openai"
+    default_api: ClassVar[str] = "chat"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tokenize: tuple[str, int] | None | bool = False  # False: not probed yet
+
+    async def health(self) -> None:
+        await self._check_health("/v1/models")
+
+    async def describe(self) -> EngineInfo:
+        # The OpenAI API has no version endpoint; vLLM and SGLang answer /version.
+        version: str | None = None
+        try:
+            data = await self._get_json("/version", timeout=self.timeouts.health_s)
+            if isinstance(data, dict) and isinstance(data.get("version"), str):
+                version = data["version"]
+        except EngineError:
+            pass
+        return EngineInfo(version=version)
+
+    def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        """Path and JSON body for one request."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.api == "completions":
+            path = "/v1/completions"
+            body["prompt"] = request.text
+        else:
+            path = "/v1/chat/completions"
+            body["messages"] = [{"role": "user", "content": request.text}]
+        body.update(request.options)
+        return path, body
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        path, body = self.payload(request)
+        chat = request.api != "completions"
+        done = False
+        async with self._request("POST", path, json=body, headers=request.headers) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators, ":" comments, "event:" lines
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    done = True
+                    break
+                t_ns = now_ns()
+                try:
+                    chunk = json.loads(data)
+                except ValueError as exc:
+                    raise EngineProtocolError(f"{path}: malformed SSE data: {data[:80]!r}") from exc
+                if not isinstance(chunk, dict):
+                    raise EngineProtocolError(f"{path}: SSE data is not a JSON object")
+                if "error" in chunk:
+                    raise EngineProtocolError(f"{path}: engine error in stream: {chunk['error']}")
+                yield self.parse_chunk(chunk, t_ns, chat)
+        if not done:
+            raise EngineDiedError(f"{path}: stream ended without [DONE]")
+
+    def parse_chunk(self, chunk: dict[str, Any], t_ns: int, chat: bool) -> Event:
+        """One SSE JSON chunk → Event (content, reasoning, tool calls, finish, usage)."""
+        event = Event(t_ns=t_ns)
+        choices = chunk.get("choices") or ()
+        if choices:
+            choice = choices[0]
+            if chat:
+                delta = choice.get("delta") or {}
+                event.content = delta.get("content") or ""
+                event.reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+                event.tool_call = bool(delta.get("tool_calls"))
+            else:
+                event.content = choice.get("text") or ""
+            event.finish_reason = choice.get("finish_reason")
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            event.usage = usage
+        timings = chunk.get("timings")
+        if isinstance(timings, dict):
+            event.timings = parse_llamacpp_timings(timings)
+        return event
+
+    async def count_tokens(self, text: str) -> int | None:
+        """Count with the server's tokenizer: llama-cpp-python or llama.cpp/vLLM ``/tokenize``.
+
+        The special tokens the endpoint adds (BOS) are measured once on an empty string and
+        subtracted, so the count is of the text alone.
+        """
+        if self._tokenize is False:
+            self._tokenize = await self._probe_tokenize()
+        if not isinstance(self._tokenize, tuple):
+            return None
+        path, overhead = self._tokenize
+        count = await self._raw_count(path, text)
+        return None if count is None else max(count - overhead, 0)
+
+    async def _probe_tokenize(self) -> tuple[str, int] | None:
+        for path in _TOKENIZE_ENDPOINTS:
+            overhead = await self._raw_count(path, "")
+            if overhead is not None:
+                return path, overhead
+        return None
+
+    async def _raw_count(self, path: str, text: str) -> int | None:
+        body: dict[str, Any] = {"input": text} if path.startswith("/extras") else {"content": text}
+        if path == "/tokenize":
+            body["model"] = self.model
+            body["prompt"] = text
+        try:
+            data = await self._post_json(path, body)
+        except EngineError:
+            return None
+        if isinstance(data, dict):
+            if isinstance(data.get("count"), int):
+                return int(data["count"])
+            if isinstance(data.get("tokens"), list):
+                return len(data["tokens"])
+        return None
+
+
+def parse_llamacpp_timings(t: dict[str, Any]) -> ServerTimings:
+    """llama.cpp's ``timings`` object (milliseconds; ``prompt_n`` excludes cached tokens)."""
+
+    def num(key: str) -> float | None:
+        value = t.get(key)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def count(key: str) -> int | None:
+        value = t.get(key)
+        return int(value) if isinstance(value, (int, float)) else None
+
+    return ServerTimings(
+        prompt_ms=num("prompt_ms"),
+        decode_ms=num("predicted_ms"),
+        prompt_tokens=count("prompt_n"),
+        decode_tokens=count("predicted_n"),
+        tokens_per_sec=num("predicted_per_second"),
+        cached_tokens=count("cache_n"),
+    )

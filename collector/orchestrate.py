@@ -1,0 +1,586 @@
+"""``bakeoff run`` end to end: guards, probe, cells, ledger, metadata, report.
+
+The only module of the collector that knows about paths of a run. Order of events:
+guards → probe (outside any timed region) → health checks → run directory (temporary name)
+→ cells measured, each record appended as it happens → metadata + run.md → rename into place.
+An interruption (Ctrl-C, an unexpected error) still renames the directory, as ``partial`` with
+the reason; every managed engine is stopped on every path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bakeoff import __version__
+from bakeoff.resources import repo_root
+from collector import guards
+from collector.engines import engine_class
+from collector.engines.base import Engine, endpoint_kind
+from collector.engines.managed import (
+    EMBEDDED_MODEL_NAME,
+    ManagedProcess,
+    embedded_model,
+    file_sha256,
+    free_port,
+    llama_cpp_python_command,
+)
+from collector.engines.llamacpp import quantization_from_name
+from collector.errors import CollectorError, ConfigError, EngineError, EngineUnavailableError, GuardError
+from collector.ledger import RunDirectory
+from collector.measure import utc_now
+from collector.models import (
+    CallRecord,
+    CellInfo,
+    CellsFile,
+    CellSpec,
+    CellSummary,
+    Environment,
+    Hardware,
+    Harness,
+    ManagedEngine,
+    MetaRecord,
+    Metadata,
+    PromptRef,
+    RunConfig,
+    RunHardwareMetrics,
+    SkippedRecord,
+    Summary,
+    TaskRef,
+    UnavailableMetric,
+)
+from collector.progress import Progress
+from collector.report import write_report
+from collector.runner import CellPlan, run_cell
+from collector.tasks.prompts import WorkItem, load_prompts, prompt_items
+
+log = logging.getLogger("bakeoff.run")
+
+
+@dataclass
+class RunOptions:
+    """Everything ``bakeoff run`` was asked to do, after flags and the cells file are merged."""
+
+    cells: CellsFile
+    out_dir: Path
+    mode: str = "full"  # full | smoke | probe_only
+    prompts: list[str] | None = None
+    tasks: list[str] | None = None
+    runs: int | None = None
+    publisher_id: str | None = None
+    host_label: str | None = None
+    allow_dirty: bool = False
+    force_load: bool = False
+    for_publication: bool = False
+    dataset: Path | None = None
+    sample_interval_s: float = 0.5
+    probe: Callable[[str | None], Hardware] | None = None  # injectable for tests
+
+
+@dataclass
+class RunResult:
+    """Where the run went and how it ended."""
+
+    path: Path
+    status: str
+    calls_total: int
+    calls_ok: int
+    skipped: list[str] = field(default_factory=list)
+
+
+def single_cell(engine: str | None, url: str | None, model: str | None) -> CellsFile:
+    """A one-cell plan from --engine/--url/--model, or the embedded engine when all are absent."""
+    if url is None:
+        if engine not in (None, "openai") or model is not None:
+            raise ConfigError("--engine and --model need --url (or use a cells file)")
+        return CellsFile(cells=[CellSpec(engine="openai", managed=ManagedEngine(), model=EMBEDDED_MODEL_NAME)])  # type: ignore[arg-type]
+    if not model:
+        raise ConfigError("--url needs --model (the model name the engine serves)")
+    return CellsFile(cells=[CellSpec(engine=engine or "openai", url=url, model=model)])  # type: ignore[arg-type]
+
+
+def make_run_id(now: datetime | None = None) -> tuple[str, str]:
+    """``<UTC start>-<8 hex>`` and the full uuid4 it comes from."""
+    run_uuid = uuid.uuid4()
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{run_uuid.hex[:8]}", str(run_uuid)
+
+
+def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
+    """Run the whole benchmark; returns where the run directory ended up."""
+    git = guards.git_state(repo_root())
+    guards.check_dirty(git, options.allow_dirty)
+    load_start = guards.load_average()
+    guards.check_load(load_start, options.force_load)
+    if options.probe is None:
+        from collector.probe import probe_host
+
+        hardware = probe_host(publisher_id=options.publisher_id)
+    else:
+        hardware = options.probe(options.publisher_id)
+    cells_file = options.cells
+    items = _work_items(options)
+    run_id, run_uuid = make_run_id()
+    host_label = options.host_label or cells_file.host_label or f"host-{hardware.system_hardware.system_id[:8]}"
+    progress = progress or Progress(enabled=False)
+    return asyncio.run(
+        _execute(options, hardware, git, load_start, items, run_id, run_uuid, host_label, progress)
+    )
+
+
+def _work_items(options: RunOptions) -> list[WorkItem]:
+    cells = options.cells
+    prompt_ids = options.prompts if options.prompts is not None else cells.prompts
+    task_ids = options.tasks if options.tasks is not None else cells.tasks
+    items = prompt_items(prompt_ids) if prompt_ids != [] else []
+    for task in task_ids:
+        items += _task_items(task, options.dataset)
+    if options.mode == "smoke":
+        items = items[:1]
+    if not items and options.mode != "probe_only":
+        raise ConfigError("nothing to run: no prompts and no tasks selected")
+    return items
+
+
+def _task_items(task: str, dataset: Path | None) -> list[WorkItem]:
+    if task != "summarization":
+        raise ConfigError(f"unknown task {task!r}; allowed: summarization")
+    from collector.tasks import summarization
+
+    data = summarization.load_dataset(dataset)
+    return [
+        WorkItem(
+            workload_id=summarization.TASK_ID,
+            kind="task",
+            text=summarization.render_prompt(item),
+            max_tokens=summarization.MAX_TOKENS,
+            item_id=item.id,
+            keep_output=True,
+            reference=item.reference,
+        )
+        for item in data.items
+    ]
+
+
+async def _execute(
+    options: RunOptions,
+    hardware: Hardware,
+    git: guards.GitState,
+    load_start: list[float] | None,
+    items: list[WorkItem],
+    run_id: str,
+    run_uuid: str,
+    host_label: str,
+    progress: Progress,
+) -> RunResult:
+    cells_file = options.cells
+    started_at = utc_now()
+    specs = cells_file.cells[:1] if options.mode == "smoke" else cells_file.cells
+    runs = 1 if options.mode == "smoke" else (options.runs or cells_file.runs)
+    infos: list[CellInfo] = []
+    plans: list[CellPlan] = []
+    skipped: list[SkippedRecord] = []
+    managed: list[ManagedProcess] = []
+    engines: list[Engine] = []
+    run_dir: RunDirectory | None = None
+    calls: list[CallRecord] = []
+    status, reason = "complete", None
+    try:
+        for spec in specs:
+            cell_id = f"{host_label}:{spec.engine}:{spec.model}"
+            info, plan, skip = await _prepare_cell(spec, cell_id, cells_file, runs, options.mode, managed, engines)
+            infos.append(info)
+            if plan is not None:
+                plans.append(plan)
+            if skip is not None:
+                skipped.append(skip)
+                log.warning("cell %s skipped: %s", cell_id, skip.reason)
+        if options.for_publication and skipped:
+            raise GuardError(
+                "--for-publication: health checks failed for "
+                + "; ".join(f"{s.cell_id} ({s.reason})" for s in skipped)
+            )
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = RunDirectory(options.out_dir, run_id)
+        handler = _attach_log(run_dir.path / "run.log")
+        log.info("run %s started: %d cell(s), %d work item(s), %d warm run(s)", run_id, len(specs), len(items), runs)
+        metadata = Metadata(
+            created_at=started_at,
+            updated_at=started_at,
+            run_id=run_id,
+            run_uuid=run_uuid,
+            status="partial",  # type: ignore[arg-type]
+            status_reason="running",
+            started_at=started_at,
+            finished_at=None,
+            harness=Harness(
+                version=__version__,
+                git_sha=git.sha,
+                git_describe=git.describe,
+                git_dirty=git.dirty,
+                dirty_files=git.dirty_files,
+            ),
+            publisher_id=hardware.system_hardware.publisher_id,
+            host_label=host_label,
+            environment=Environment(load_avg_start=load_start, knobs=guards.environment_knobs()),
+            config=_run_config(options, cells_file, items, runs),
+            cells=infos,
+            hardware=hardware,
+            run_hardware_metrics=RunHardwareMetrics(system_id=hardware.system_hardware.system_id),
+            summary=_summary(infos, calls, skipped),
+        )
+        run_dir.write_metadata(metadata)
+        run_dir.append(
+            MetaRecord(
+                type="meta",
+                run_id=run_id,
+                harness_version=__version__,
+                git_sha=git.sha,
+                git_dirty=git.dirty,
+                started_at=started_at,
+                host_label=host_label,
+                load_avg_start=load_start,
+                cells_planned=[i.cell_id for i in infos],
+            )
+        )
+        for skip in skipped:
+            run_dir.append(skip)
+        try:
+            if options.mode != "probe_only":
+                for plan in plans:
+                    total = _planned_calls(plan, items)
+                    progress.start_cell(plan.cell_id, total)
+                    async for record in run_cell(plan, items, run_id):
+                        run_dir.append(record)
+                        calls.append(record)
+                        progress.call_done(record)
+                        _log_call(record)
+                    progress.end_cell()
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status, reason = "partial", "interrupted by the user (Ctrl-C)"
+            log.warning("run interrupted: keeping %d measured call(s) as a partial run", len(calls))
+        except Exception as exc:  # a bug: keep the data, then re-raise with its traceback
+            status, reason = "partial", f"collector error: {type(exc).__name__}: {exc}"
+            _finish(run_dir, metadata, infos, plans, calls, skipped, status, reason)
+            raise
+        path = _finish(run_dir, metadata, infos, plans, calls, skipped, status, reason)
+        log.removeHandler(handler)
+        handler.close()
+        ok = sum(1 for c in calls if c.error is None)
+        return RunResult(path=path, status=status, calls_total=len(calls), calls_ok=ok, skipped=[s.cell_id for s in skipped])
+    finally:
+        for engine in engines:
+            await engine.aclose()
+        for proc in managed:
+            await asyncio.to_thread(proc.cleanup)
+
+
+def _finish(
+    run_dir: RunDirectory,
+    metadata: Metadata,
+    infos: list[CellInfo],
+    plans: list[CellPlan],
+    calls: list[CallRecord],
+    skipped: list[SkippedRecord],
+    status: str,
+    reason: str | None,
+) -> Path:
+    """Final metadata, run.md, and the rename into place."""
+    finished = utc_now()
+    for info in infos:
+        info.capabilities = _capabilities(info, [c for c in calls if c.cell_id == info.cell_id])
+    metadata.status = status  # type: ignore[assignment]
+    metadata.status_reason = reason
+    metadata.finished_at = finished
+    metadata.updated_at = finished
+    metadata.environment.load_avg_end = guards.load_average()
+    metadata.summary = _summary(infos, calls, skipped)
+    metadata.cells = infos
+    metadata.run_hardware_metrics.unavailable = [
+        UnavailableMetric(field="*", reason="telemetry sampler not enabled for this run")
+    ]
+    run_dir.write_metadata(metadata)
+    run_dir.close_ledger()
+    write_report(run_dir.path)
+    log.info("run %s %s: %d call(s)", metadata.run_id, status, len(calls))
+    return run_dir.finalize()
+
+
+def _attach_log(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def _log_call(record: CallRecord) -> None:
+    what = record.prompt_id or f"{record.task_id}:{record.item_id}"
+    if record.error:
+        log.warning("%s %s %s#%d failed (%s): %s", record.cell_id, what, record.phase, record.run_idx, record.error_kind, record.error)
+    else:
+        log.info(
+            "%s %s %s#%d ttft=%.1fms total=%.1fms tokens=%s tok/s=%s",
+            record.cell_id, what, record.phase, record.run_idx,
+            record.first_delta_ms or 0.0, record.total_duration_ms or 0.0,
+            record.completion_tokens, record.tokens_per_sec,
+        )  # fmt: skip
+
+
+def _planned_calls(plan: CellPlan, items: list[WorkItem]) -> int:
+    total = 0
+    for item in items:
+        total += (plan.runs + (1 if plan.cold else 0)) if item.kind == "prompt" else 1
+    prompts = sum(1 for i in items if i.kind == "prompt")
+    total += sum(level * plan.runs * prompts for level in plan.concurrency if level > 1)
+    return total
+
+
+def _redactor(url: str) -> Callable[[str], str]:
+    base = url.rstrip("/")
+    host = base.split("//", 1)[-1].split("/", 1)[0]
+    label = f"<{endpoint_kind(url)} endpoint>"
+
+    def redact(text: str) -> str:
+        return text.replace(base, label).replace(host, label)
+
+    return redact
+
+
+async def _prepare_cell(
+    spec: CellSpec,
+    cell_id: str,
+    cells_file: CellsFile,
+    runs: int,
+    mode: str,
+    managed: list[ManagedProcess],
+    engines: list[Engine],
+) -> tuple[CellInfo, CellPlan | None, SkippedRecord | None]:
+    """Start or health-check one cell; an unavailable cell becomes a skipped record."""
+    proc: ManagedProcess | None = None
+    digest: str | None = None
+    quant: str | None = None
+    api = spec.api
+    model_name = spec.model
+    load_ms: float | None = None
+    try:
+        if spec.managed is not None:
+            proc, digest, quant, url, default_api = await _start_managed(spec)
+            managed.append(proc)
+            load_ms = proc.load_time_ms
+            api = api or default_api
+        else:
+            assert spec.url is not None
+            url = spec.url
+        engine = engine_class(spec.engine)(url, model_name, timeouts=cells_file.timeouts)
+        engines.append(engine)
+        api = api or engine.default_api
+        reason = None
+        try:
+            await engine.health()
+        except EngineUnavailableError as exc:
+            reason = str(exc)
+        info_digest, version, build = digest, None, None
+        if reason is None:
+            described = await engine.describe()
+            version, build = described.version, described.build
+            info_digest = digest or described.model_digest
+            quant = quant or described.quantization
+            if proc is not None and version is None:
+                version = _llama_cpp_python_version()
+    except EngineUnavailableError as exc:
+        reason, engine, url = str(exc), None, spec.url or "http://127.0.0.1"
+        info_digest = version = build = None
+        api = api or "chat"
+    redact = _redactor(url)
+    if reason is not None:
+        reason = redact(reason)
+    if spec.managed is not None:
+        access = "white"
+    elif engine is not None and engine.supports_server_timings:
+        access = "gray"
+    else:
+        access = "black"
+    info = CellInfo(
+        cell_id=cell_id,
+        engine=spec.engine,
+        api=api,  # type: ignore[arg-type]
+        engine_version=version,
+        engine_build=build,
+        access_level=access,  # type: ignore[arg-type]
+        capabilities=[],
+        endpoint_kind=endpoint_kind(url),  # type: ignore[arg-type]
+        managed=spec.managed is not None,
+        model=model_name,
+        model_digest=info_digest,
+        quantization=quant,
+        cold_kind=_cold_kind(spec, engine),  # type: ignore[arg-type]
+        prompt_cache=_prompt_cache(spec),
+        load_time_ms=round(load_ms, 3) if load_ms is not None else None,
+        available=reason is None,
+        skip_reason=reason,
+    )
+    if reason is not None or engine is None:
+        return info, None, SkippedRecord(type="skipped", cell_id=cell_id, reason=reason or "unavailable", at=utc_now())
+    plan = CellPlan(
+        cell_id=cell_id,
+        engine=engine,
+        api=api,
+        runs=spec.runs or runs,
+        cold=cells_file.cold,
+        temperature=cells_file.temperature,
+        seed=cells_file.seed,
+        timeouts=cells_file.timeouts,
+        concurrency=list(cells_file.concurrency) if mode != "smoke" else [1],
+        options=dict(spec.options),
+        managed=proc,
+        redact=redact,
+    )
+    if mode == "smoke":
+        plan.runs, plan.cold = 1, False
+    return info, plan, None
+
+
+async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, str | None, str, str]:
+    """Start a managed engine; returns (process, digest, quantization, url, default api).
+
+    The bundled Gemma 3 270M GGUF is a base model without a chat template: through
+    ``/v1/chat/completions`` llama-cpp-python falls back to a generic template and the model
+    echoes template tokens or ends the turn at once, so its default endpoint is
+    ``/v1/completions``.
+    """
+    assert spec.managed is not None
+    port = free_port()
+    default_api = "chat"
+    if spec.managed.command is None:
+        if spec.managed.model_path:
+            path = Path(spec.managed.model_path).expanduser()
+            if not path.is_file():
+                raise EngineUnavailableError(f"managed model file not found: {spec.managed.model_path}")
+            digest = await asyncio.to_thread(file_sha256, path)
+        else:
+            bundled = await asyncio.to_thread(embedded_model)
+            path, digest = bundled.path, bundled.sha256
+            default_api = "completions"
+        command = llama_cpp_python_command(path, port, spec.model)
+        quant = quantization_from_name(path.name)
+    else:
+        model_path = spec.managed.model_path or ""
+        command = [part.replace("{port}", str(port)).replace("{model_path}", model_path) for part in spec.managed.command]
+        digest = await asyncio.to_thread(file_sha256, Path(model_path)) if model_path and Path(model_path).is_file() else None
+        quant = quantization_from_name(Path(model_path).name) if model_path else None
+    proc = ManagedProcess(command, port=port, startup_timeout_s=spec.managed.startup_timeout_s)
+    await asyncio.to_thread(proc.start)
+    return proc, digest, quant, proc.base_url, default_api
+
+
+def _llama_cpp_python_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"llama-cpp-python {version('llama_cpp_python')}"
+    except PackageNotFoundError:
+        return None
+
+
+def _cold_kind(spec: CellSpec, engine: Engine | None) -> str | None:
+    if spec.managed is not None:
+        return "process_restart"
+    if engine is not None and engine.supports_unload:
+        return "unloaded"
+    return "process_warm"
+
+
+def _prompt_cache(spec: CellSpec) -> str:
+    if spec.engine == "llamacpp" and "cache_prompt" not in spec.options:
+        return "disabled"
+    if spec.managed is not None and spec.managed.command is None:
+        # llama-cpp-python reuses the longest matching prefix of the previous prompt.
+        return "enabled"
+    return "unknown"
+
+
+def _capabilities(info: CellInfo, calls: list[CallRecord]) -> list[str]:
+    caps = {"client_timings"} if calls else set()
+    for call in calls:
+        if call.token_count_source != "none":
+            caps.add(f"tokens:{call.token_count_source}")
+        if call.server_tokens_per_sec is not None:
+            caps.add("server_timings")
+        if call.cold_kind in ("unloaded", "process_restart"):
+            caps.add("true_cold")
+    if info.load_time_ms is not None:
+        caps.add("load_time")
+    if info.managed:
+        caps.add("process_memory")
+    return sorted(caps)
+
+
+def _summary(infos: list[CellInfo], calls: list[CallRecord], skipped: list[SkippedRecord]) -> Summary:
+    ok = sum(1 for c in calls if c.error is None)
+    per_cell = [
+        CellSummary(
+            cell_id=i.cell_id,
+            calls_total=sum(1 for c in calls if c.cell_id == i.cell_id),
+            calls_ok=sum(1 for c in calls if c.cell_id == i.cell_id and c.error is None),
+        )
+        for i in infos
+    ]
+    return Summary(
+        calls_total=len(calls),
+        calls_ok=ok,
+        calls_error=len(calls) - ok,
+        cells_planned=len(infos),
+        cells_ok=sum(1 for i in infos if i.available),
+        cells_skipped=len(skipped),
+        cells=per_cell,
+    )
+
+
+def _run_config(options: RunOptions, cells: CellsFile, items: list[WorkItem], runs: int) -> RunConfig:
+    seed = load_prompts()
+    by_id = {p.id: p for p in seed.prompts}
+    prompts = [
+        PromptRef(id=i.workload_id, sha256=by_id[i.workload_id].sha256, max_tokens=i.max_tokens)
+        for i in items
+        if i.kind == "prompt"
+    ]
+    tasks: list[TaskRef] = []
+    task_items = [i for i in items if i.kind == "task"]
+    if task_items:
+        from collector.tasks import summarization
+
+        data = summarization.load_dataset(options.dataset)
+        tasks.append(
+            TaskRef(
+                id=summarization.TASK_ID,
+                template_id=summarization.TEMPLATE_ID,
+                template_sha256=summarization.TEMPLATE_SHA256,
+                dataset=data.name,
+                dataset_sha256=data.sha256,
+                items=[i.item_id for i in task_items if i.item_id],
+                max_tokens=summarization.MAX_TOKENS,
+            )
+        )
+    overrides = [name for name, on in (("allow_dirty", options.allow_dirty), ("force_load", options.force_load)) if on]
+    return RunConfig(
+        runs_per_cell=runs,
+        cold=cells.cold and options.mode != "smoke",
+        prompts=prompts,
+        tasks=tasks,
+        temperature=cells.temperature,
+        seed=cells.seed,
+        timeouts=cells.timeouts,
+        concurrency=list(cells.concurrency) if options.mode != "smoke" else [1],
+        mode=options.mode,  # type: ignore[arg-type]
+        guard_overrides=overrides,
+        for_publication=options.for_publication,
+    )
+
+
+__all__ = ["CollectorError", "EngineError", "RunOptions", "RunResult", "execute", "single_cell"]
