@@ -41,8 +41,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     # schema
     "schema.metadata": ("error", "Fix the field; schemas/metadata.schema.json describes it."),
     "schema.ledger": ("error", "Fix the record; schemas/ledger-record.schema.json describes it."),
-    "schema.samples": ("error", "Each line of samples.jsonl must be one JSON object."),
-    "schema.dataset": ("error", "Each dataset line needs string fields `id` and `reference`."),
+    "schema.samples": ("error", "Fix the line; schemas/sample.schema.json describes it."),
+    "schema.dataset": ("error", "Fix the item; schemas/seed-dataset-item.schema.json describes it."),
     "schema.version_newer": (
         "error",
         "This run was written by a newer bakeoff; upgrade: pip install -U 'bakeoff[publish]'.",
@@ -104,7 +104,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     "plausibility.duration": ("warning", "Check the timings of this call."),
     "plausibility.hardware": ("warning", "Check the probe's output for this host."),
     "plausibility.no_cold_call": ("warning", "A cold call was planned but not recorded."),
-    "plausibility.synthetic": ("warning", "Synthetic run (test data)."),
 }
 
 

@@ -8,6 +8,7 @@ determined adversary.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -34,14 +35,25 @@ _SECRET = (
 _PRIVATE_KEY = r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"
 
 _KINDS = {
-    "privacy.ip_address": f"(?:{_IPV4})|(?:{_IPV6})",
-    "privacy.user_at_host": _USER_AT_HOST,
-    "privacy.home_path": _HOME,
-    "privacy.secret": _SECRET,
-    "privacy.private_key": _PRIVATE_KEY,
+    "privacy.ip_address": re.compile(f"(?:{_IPV4})|(?:{_IPV6})"),
+    "privacy.user_at_host": re.compile(_USER_AT_HOST),
+    "privacy.home_path": re.compile(_HOME),
+    "privacy.secret": re.compile(_SECRET),
+    "privacy.private_key": re.compile(_PRIVATE_KEY),
 }
-_COMBINED = re.compile("|".join(f"(?P<g{i}>{p})" for i, p in enumerate(_KINDS.values())))
-_CODES = list(_KINDS)
+# Cheap triggers that start with a literal (fast to scan for); the full pattern of a kind only
+# runs on the lines where its trigger fired. Each trigger matches a superset of its kind.
+_TRIGGERS = {
+    "privacy.ip_address": re.compile(r"\.[0-9]{1,3}\.|::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:"),
+    "privacy.user_at_host": re.compile("@"),
+    "privacy.home_path": re.compile(r"/home/|Users|/root"),
+    # Matched against lower-cased text: a case-sensitive alternation is ~8x faster.
+    "privacy.secret": re.compile(
+        r"sk-|hf_|gh[pousr]_|github_pat_|akia|xox|aiza|bearer|api.?key|access.?token"
+        r"|auth.?token|secret|password"
+    ),
+    "privacy.private_key": re.compile("PRIVATE KEY"),
+}
 
 
 @dataclass(frozen=True)
@@ -67,25 +79,34 @@ def _redact(text: str) -> str:
     return text if len(text) <= 8 else text[:4] + "…" + text[-2:]
 
 
-def _classify(match: re.Match[str]) -> str | None:
-    for i, code in enumerate(_CODES):
-        value = match.group(f"g{i}")
-        if value is None:
-            continue
-        if code == "privacy.ip_address" and not _is_public_ip(value):
-            return None
-        return code
-    return None
-
-
 def scan_text(text: str) -> list[Hit]:
-    """Every privacy hit in ``text``, in line order; a clean text costs one regex pass."""
-    hits: list[Hit] = []
-    if _COMBINED.search(text) is None:
-        return hits
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        for match in _COMBINED.finditer(line):
-            code = _classify(match)
-            if code is not None:
-                hits.append(Hit(code, lineno, _redact(match.group(0)), match.group(0)))
-    return hits
+    """Every privacy hit in ``text``, in line order; clean text costs a few literal scans."""
+    hits: set[Hit] = set()
+    line_starts: list[int] | None = None
+    # lower() keeps offsets only for ASCII text; otherwise scan the original text ignoring case.
+    lowered = text.lower() if text.isascii() else None
+    for code, trigger in _TRIGGERS.items():
+        seen_lines: set[int] = set()
+        if code == "privacy.secret":
+            found = (
+                trigger.finditer(lowered)
+                if lowered is not None
+                else re.finditer(trigger.pattern, text, re.IGNORECASE)
+            )
+        else:
+            found = trigger.finditer(text)
+        for tm in found:
+            if line_starts is None:
+                line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+            lineno = bisect.bisect_right(line_starts, tm.start())
+            if lineno in seen_lines:
+                continue
+            seen_lines.add(lineno)
+            begin = line_starts[lineno - 1]
+            stop = line_starts[lineno] - 1 if lineno < len(line_starts) else len(text)
+            for match in _KINDS[code].finditer(text, begin, stop):
+                value = match.group(0)
+                if code == "privacy.ip_address" and not _is_public_ip(value):
+                    continue
+                hits.add(Hit(code, lineno, _redact(value), value))
+    return sorted(hits, key=lambda h: (h.line, h.code, h.value))

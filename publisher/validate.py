@@ -310,7 +310,22 @@ def _load_ledger(raw: RawRun, out: _Collector) -> list[tuple[int, dict[str, Any]
     return records
 
 
-def _check_jsonl_objects(raw: RawRun, name: str, code: str, out: _Collector) -> list[Any]:
+@cache
+def sample_validator() -> _Validator:
+    """The compiled validator of ``schemas/sample.schema.json`` (lines of samples.jsonl)."""
+    return _compile(load_schema("sample"))
+
+
+@cache
+def dataset_item_validator() -> _Validator:
+    """The compiled validator of ``schemas/seed-dataset-item.schema.json``."""
+    return _compile(load_schema("seed-dataset-item"))
+
+
+def _check_jsonl_objects(
+    raw: RawRun, name: str, code: str, validator: _Validator, out: _Collector
+) -> list[dict[str, Any]]:
+    """Parse and schema-check every line of a JSONL file; return the valid objects."""
     f = raw.file(name)
     if f is None or f.data is None or f.is_dir:
         return []
@@ -321,10 +336,11 @@ def _check_jsonl_objects(raw: RawRun, name: str, code: str, out: _Collector) -> 
         except _Invalid as exc:
             out.add(exc.code, name, str(exc), line=lineno)
             continue
-        if not isinstance(obj, dict):
-            out.add(code, name, "each line must be one JSON object", line=lineno)
-            continue
-        items.append(obj)
+        errors = validator.errors(obj)
+        for pointer, message in errors:
+            out.add(code, name, message, line=lineno, pointer=pointer)
+        if not errors and isinstance(obj, dict):
+            items.append(obj)
     return items
 
 
@@ -337,13 +353,8 @@ def _load_datasets(
         if not (f.name.startswith("datasets/") and f.name.endswith(".jsonl")) or f.data is None:
             continue
         base = f.name.split("/", 1)[1]
-        items = []
-        for i, obj in enumerate(_check_jsonl_objects(raw, f.name, "schema.dataset", out)):
-            if isinstance(obj.get("id"), str) and isinstance(obj.get("reference"), str):
-                items.append(obj)
-            else:
-                out.add("schema.dataset", f.name, f"item {i + 1} lacks string id/reference")
-        datasets[base] = items
+        validator = dataset_item_validator()
+        datasets[base] = _check_jsonl_objects(raw, f.name, "schema.dataset", validator, out)
         hashes[base] = hashlib.sha256(f.data).hexdigest()
     return datasets, hashes
 
@@ -363,9 +374,9 @@ def _check_consistency(
     md = run.metadata
     if md["run_id"] != raw.dir_name:
         out.add("structure.dir_name", ".", f"directory {raw.dir_name!r} ≠ run_id {md['run_id']!r}")
-    if md.get("synthetic"):
-        code = "plausibility.synthetic" if options.allow_synthetic else "consistency.synthetic"
-        out.add(code, "metadata.json", "metadata marks this run synthetic", pointer="/synthetic")
+    if md.get("synthetic") and not options.allow_synthetic:
+        out.add("consistency.synthetic", "metadata.json", "metadata marks this run synthetic",
+                pointer="/synthetic")  # fmt: skip
     created, updated = _ts(md["created_at"]), _ts(md["updated_at"])
     started, finished = _ts(md["started_at"]), _ts(md.get("finished_at"))
     if created and updated and updated < created:
@@ -628,7 +639,7 @@ def check_run(
     for name in ("run.log", "run.md"):
         _text(raw, name, out)
     records = [] if meta_only else _load_ledger(raw, out)
-    _check_jsonl_objects(raw, "samples.jsonl", "schema.samples", out)
+    _check_jsonl_objects(raw, "samples.jsonl", "schema.samples", sample_validator(), out)
     datasets, hashes = _load_datasets(raw, out)
     _check_privacy(raw, metadata, out)
     if metadata is None:

@@ -298,7 +298,22 @@ def make_run(
     if with_samples:
         (run_dir / "samples.jsonl").write_text(
             "".join(
-                json.dumps({"t": i * 0.5, "cpu_percent": round(rng.uniform(5, 90), 1)}) + "\n"
+                json.dumps(
+                    {
+                        "schema_version": 1,
+                        "t": i * 0.5,
+                        "ts": _ts(start + timedelta(seconds=i * 0.5)),
+                        "cpu_percent": round(rng.uniform(5, 90), 1),
+                        "memory_used_gb": round(rng.uniform(2, 8), 3),
+                        "engine_pid": None,
+                        "engine_rss_gb": None,
+                        "engine_cpu_percent": None,
+                        "cpu_energy_j": None,
+                        "gpus": [],
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
                 for i in range(5)
             ),
             encoding="utf-8",

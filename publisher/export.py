@@ -1,0 +1,147 @@
+"""Stage 5 — export: Parquet files, one DuckDB database and a manifest with checksums.
+
+* Parquet: zstd, fixed column order and types (``publisher.tables``), rows in a fixed order,
+  so re-publishing the same runs gives byte-identical files.
+* DuckDB: built in memory and written through ``ATTACH … (STORAGE_VERSION 'v1.0.0')``: a file
+  written by duckdb 2.x with default settings cannot be opened by DuckDB 1.x clients (nor by
+  DuckDB-WASM), which analysts and the site still use.
+* ``manifest.json``: sha256 and size of every exported file, and row counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bakeoff.jsonio import write_json
+from publisher.errors import ExportError
+from publisher.tables import TABLE_NAMES, ColumnType, columns
+
+DUCKDB_FILE = "bakeoff.duckdb"
+DUCKDB_STORAGE_VERSION = "v1.0.0"
+MANIFEST = "manifest.json"
+
+_ARROW: dict[ColumnType, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+}
+
+# Views created in the DuckDB file (unqualified names, so they work under any alias).
+VIEWS: dict[str, str] = {
+    "warm_cells": """
+        SELECT c.*, r.completeness, r.host_label, r.synthetic
+        FROM cells c JOIN runs r USING (run_id)
+        WHERE c.phase = 'warm'""",
+    "leaderboard": """
+        SELECT workload_key, workload_id, concurrency, hardware_class, engine, model,
+               quantization, count(DISTINCT run_id) AS runs,
+               median(tokens_per_sec_mean) AS tokens_per_sec,
+               median(ttft_p50_ms) AS ttft_p50_ms,
+               median(total_p50_ms) AS total_p50_ms,
+               avg(success_rate) AS success_rate
+        FROM cells
+        WHERE phase = 'warm'
+        GROUP BY ALL
+        ORDER BY workload_key, tokens_per_sec DESC NULLS LAST""",
+    "run_systems": """
+        SELECT r.*, h.cpu_model, h.ram_total_gb, h.gpu_count, h.gpu_summary,
+               s.os, s.kernel_version, s.gpu_driver_version, s.cuda_version, s.runner_version
+        FROM runs r
+        LEFT JOIN system_hardware h USING (system_id)
+        LEFT JOIN system_software s USING (run_id)""",
+}
+
+
+def to_arrow(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts) as an Arrow table with the published column order and types."""
+    arrays = []
+    fields = []
+    for name, kind in columns(table):
+        values = [row.get(name) for row in rows]
+        if kind == "timestamp":
+            array = pa.array(values, type=pa.string()).cast(pa.timestamp("us", tz="UTC"))
+            array = array.cast(pa.timestamp("us"))
+        else:
+            array = pa.array(values, type=_ARROW[kind])
+        arrays.append(array)
+        fields.append(pa.field(name, _ARROW[kind]))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """One zstd Parquet file; same table, same bytes."""
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        write_statistics=True,
+        use_dictionary=True,
+        row_group_size=1_000_000,
+    )
+
+
+def write_duckdb(tables: Mapping[str, pa.Table], path: Path) -> None:
+    """All tables and ``VIEWS`` in one DuckDB file readable by DuckDB 1.x."""
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = str(path).replace("'", "''")
+        con.execute(
+            f"ATTACH '{quoted}' AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')"
+        )
+        con.execute("USE bakeoff")
+        for name, arrow in tables.items():
+            con.register("_source", arrow)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _source')
+            con.unregister("_source")
+        for name, sql in VIEWS.items():
+            con.execute(f'CREATE VIEW "{name}" AS {sql}')
+        con.execute("USE memory")
+        con.execute("DETACH bakeoff")
+    except duckdb.Error as exc:
+        raise ExportError(f"could not write {path.name}: {exc}") from exc
+    finally:
+        con.close()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export_tables(tables: Mapping[str, Sequence[Mapping[str, Any]]], out_dir: Path) -> dict[str, Any]:
+    """Write every table as Parquet plus the DuckDB file and manifest; return the manifest."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrow = {name: to_arrow(name, tables.get(name, [])) for name in TABLE_NAMES}
+    for name, table in arrow.items():
+        write_parquet(table, out_dir / f"{name}.parquet")
+    write_duckdb(arrow, out_dir / DUCKDB_FILE)
+    files = sorted([f"{n}.parquet" for n in TABLE_NAMES] + [DUCKDB_FILE])
+    manifest = {
+        "schema_version": 1,
+        "duckdb_storage_version": DUCKDB_STORAGE_VERSION,
+        "files": [
+            {
+                "path": name,
+                "sha256": sha256_file(out_dir / name),
+                "bytes": (out_dir / name).stat().st_size,
+            }
+            for name in files
+        ],
+        "rows": {name: arrow[name].num_rows for name in TABLE_NAMES},
+    }
+    write_json(out_dir / MANIFEST, manifest)
+    return manifest
