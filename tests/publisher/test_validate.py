@@ -1,0 +1,249 @@
+"""validate: a clean synthetic run passes; every kind of problem becomes its finding."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from publisher import migrate
+from publisher.load import load_run
+from publisher.validate import Options, check_run
+from tests.synthetic import make_run
+
+ALLOW = Options(allow_synthetic=True)
+
+
+def codes(run_dir: Path, options: Options = ALLOW) -> set[str]:
+    _, findings = check_run(load_run(run_dir), options)
+    return {f.code for f in findings}
+
+
+def edit_metadata(run_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = run_dir / "metadata.json"
+    md = json.loads(path.read_text())
+    change(md)
+    path.write_text(json.dumps(md, indent=2))
+
+
+def edit_ledger(run_dir: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:
+    path = run_dir / "run.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    change(records)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return make_run(tmp_path, seed=5, n_cells=2, calls_per_cell=9, with_samples=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_synthetic_runs_are_valid(tmp_path: Path, seed: int) -> None:
+    path = make_run(tmp_path, seed=seed, with_quality=seed % 2 == 0, meta_only=seed == 5)
+    run, findings = check_run(load_run(path), ALLOW)
+    assert run is not None
+    assert findings == []
+
+
+def test_synthetic_refused_without_flag(run_dir: Path) -> None:
+    assert codes(run_dir, Options()) == {"consistency.synthetic"}
+
+
+def test_finding_carries_location_and_hint(run_dir: Path) -> None:
+    edit_ledger(run_dir, lambda rs: rs[2].update(first_delta_ms="fast"))
+    _, findings = check_run(load_run(run_dir), ALLOW)
+    f = next(f for f in findings if f.code == "schema.ledger")
+    assert (f.run_id, f.file, f.line, f.pointer, f.severity) == (
+        run_dir.name, "run.jsonl", 3, "/first_delta_ms", "error"
+    )
+    assert "ledger-record.schema.json" in f.hint
+    assert "schema.ledger" in f.render()
+
+
+STRUCTURE: list[tuple[str, Callable[[Path], None], str]] = [
+    ("missing run.md", lambda d: (d / "run.md").unlink(), "structure.missing_file"),
+    ("missing ledger", lambda d: (d / "run.jsonl").unlink(), "structure.missing_file"),
+    ("extra file", lambda d: (d / "notes.txt").write_text("hi"), "structure.unexpected_file"),
+    ("extra dir", lambda d: (d / "extra").mkdir(), "structure.unexpected_file"),
+    ("symlink", lambda d: ((d / "samples.jsonl").unlink(), os.symlink(d / "run.md", d / "samples.jsonl")), "structure.symlink"),
+    ("bad dataset name", lambda d: ((d / "datasets").mkdir(), (d / "datasets" / "x.txt").write_text("")), "structure.unexpected_file"),  # noqa: E501
+]
+
+
+@pytest.mark.parametrize(("label", "mutate", "code"), STRUCTURE, ids=[s[0] for s in STRUCTURE])
+def test_structure(run_dir: Path, label: str, mutate: Callable[[Path], None], code: str) -> None:
+    mutate(run_dir)
+    assert code in codes(run_dir)
+
+
+def test_directory_name_must_equal_run_id(run_dir: Path) -> None:
+    renamed = run_dir.with_name("20260101T000000Z-00000000")
+    run_dir.rename(renamed)
+    assert "structure.dir_name" in codes(renamed)
+
+
+def test_oversize_file(run_dir: Path) -> None:
+    (run_dir / "run.log").write_text("x" * 2000)
+    _, findings = check_run(load_run(run_dir, {"run.log": 1000, "metadata.json": 10**6,
+                                               "run.jsonl": 10**6}), ALLOW)  # fmt: skip
+    assert "structure.too_large" in {f.code for f in findings}
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert codes(tmp_path / "file") == {"structure.not_a_directory"}
+    assert codes(tmp_path / "missing") == {"structure.not_a_directory"}
+
+
+JSON_BREAKS: list[tuple[str, bytes, str]] = [
+    ("truncated", b'{"type": "call", "cell', "json.invalid"),
+    ("nan", b'{"type": "call", "first_delta_ms": NaN}', "json.nonfinite"),
+    ("overflow", b'{"type": "call", "first_delta_ms": 1e999}', "json.nonfinite"),
+    ("latin-1", b'{"type": "call", "error": "\xe9"}', "json.encoding"),
+    ("deep", b"[" * 100_000 + b"]" * 100_000, "json.too_deep"),
+    ("huge int", b'{"type": "call", "chunks": ' + b"9" * 5000 + b"}", "json.invalid"),
+    ("not an object", b"[1, 2]", "schema.ledger"),
+    ("unknown type", b'{"type": "banana"}', "schema.ledger"),
+]
+
+
+@pytest.mark.parametrize(("label", "line", "code"), JSON_BREAKS, ids=[b[0] for b in JSON_BREAKS])
+def test_broken_ledger_lines(run_dir: Path, label: str, line: bytes, code: str) -> None:
+    with (run_dir / "run.jsonl").open("ab") as fh:
+        fh.write(line + b"\n")
+    assert code in codes(run_dir)
+
+
+def test_broken_metadata_is_a_finding(run_dir: Path) -> None:
+    (run_dir / "metadata.json").write_bytes(b'{"run_id": ')
+    run, findings = check_run(load_run(run_dir), ALLOW)
+    assert run is None
+    assert {f.code for f in findings} == {"json.invalid"}
+
+
+def test_metadata_schema_errors_have_pointers(run_dir: Path) -> None:
+    edit_metadata(run_dir, lambda md: md["hardware"]["system_hardware"].update(cpu_cores=0))
+    _, findings = check_run(load_run(run_dir), ALLOW)
+    f = next(f for f in findings if f.code == "schema.metadata")
+    assert f.pointer == "/hardware/system_hardware/cpu_cores"
+
+
+def test_newer_schema_version_is_refused_with_upgrade_hint(run_dir: Path) -> None:
+    edit_metadata(run_dir, lambda md: md.update(schema_version=99))
+    _, findings = check_run(load_run(run_dir), ALLOW)
+    f = next(f for f in findings if f.code == "schema.version_newer")
+    assert "pip install -U" in f.hint
+    assert "99" in f.message
+
+
+def test_older_versions_migrate_step_by_step() -> None:
+    steps = {
+        1: lambda d: {"schema_version": d["schema_version"], "b": d["a"]},
+        2: lambda d: {**d, "c": d["b"] * 2},
+    }
+    out = migrate.migrate({"schema_version": 1, "a": 3}, steps, current=3)
+    assert out == {"schema_version": 3, "b": 3, "c": 6}
+    with pytest.raises(migrate.VersionError, match="no migration"):
+        migrate.migrate({"schema_version": 1}, {}, current=2)
+    with pytest.raises(migrate.VersionError):
+        migrate.migrate({"schema_version": "1"}, steps, current=3)
+
+
+def _first_call(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in rs if r["type"] == "call" and r["error"] is None)
+
+
+CONSISTENCY: list[tuple[str, Callable[[list[dict[str, Any]]], None], str]] = [
+    ("meta not first", lambda rs: rs.append(rs.pop(0)), "consistency.meta_first"),
+    ("meta run id", lambda rs: rs[0].update(host_label="other"), "consistency.meta_mismatch"),
+    ("meta cells", lambda rs: rs[0].update(cells_planned=["x"]), "consistency.meta_mismatch"),
+    ("unplanned cell", lambda rs: _first_call(rs).update(cell_id="h:ollama:m"),
+     "consistency.unplanned_cell"),
+    ("unknown prompt", lambda rs: _first_call(rs).update(prompt_id="P-NOPE"),
+     "consistency.unknown_workload"),
+    ("backend", lambda rs: _first_call(rs).update(backend="openai" if _first_call(rs)["backend"]
+     != "openai" else "ollama"), "consistency.backend"),
+    ("tokens_per_sec", lambda rs: _first_call(rs).update(tokens_per_sec=1.0),
+     "consistency.tokens_per_sec"),
+    ("ttft > total", lambda rs: _first_call(rs).update(first_delta_ms=1e6),
+     "consistency.ttft_after_total"),
+    ("call before run", lambda rs: _first_call(rs).update(started_at="2001-01-01T00:00:00Z"),
+     "consistency.timestamps"),
+    ("two cold calls", lambda rs: rs[2].update(phase="cold", cold_kind="unloaded"),
+     "consistency.cold_calls"),
+    ("no cold call", lambda rs: rs[1].update(phase="warm", cold_kind=None),
+     "plausibility.no_cold_call"),
+    ("summary", lambda rs: rs.pop(), "consistency.summary"),
+    ("impossible rate", lambda rs: _first_call(rs).update(
+        completion_tokens=100000, tokens_per_sec=100000 / ((_first_call(rs)["total_duration_ms"]
+        - _first_call(rs)["first_delta_ms"]) / 1000)), "plausibility.rate"),
+    ("negative itl", lambda rs: _first_call(rs).update(itl_max_ms=-1.0), "plausibility.duration"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "mutate", "code"), CONSISTENCY, ids=[c[0] for c in CONSISTENCY])
+def test_consistency(
+    run_dir: Path, label: str, mutate: Callable[[list[dict[str, Any]]], None], code: str
+) -> None:
+    edit_ledger(run_dir, mutate)
+    assert code in codes(run_dir)
+
+
+def test_plausibility_warnings_do_not_block(run_dir: Path) -> None:
+    edit_ledger(run_dir, lambda rs: _first_call(rs).update(itl_max_ms=-1.0))
+    _, findings = check_run(load_run(run_dir), ALLOW)
+    assert findings
+    assert {f.severity for f in findings} == {"warning"}
+
+
+def test_cold_call_when_config_says_no_cold(run_dir: Path) -> None:
+    edit_metadata(run_dir, lambda md: md["config"].update(cold=False))
+    assert "consistency.cold_calls" in codes(run_dir)
+
+
+def test_metadata_consistency(run_dir: Path) -> None:
+    def change(md: dict[str, Any]) -> None:
+        md["finished_at"] = "2000-01-01T00:00:00Z"
+        md["run_hardware_metrics"]["system_id"] = "00000000-0000-4000-8000-000000000000"
+        md["hardware"]["system_hardware"]["ram_total_gb"] = 1e9
+
+    edit_metadata(run_dir, change)
+    got = codes(run_dir)
+    assert {"consistency.timestamps", "consistency.system_id", "plausibility.hardware"} <= got
+
+
+def test_meta_only_run(tmp_path: Path) -> None:
+    path = make_run(tmp_path, seed=2, meta_only=True)
+    assert not (path / "run.jsonl").exists()
+    assert codes(path) == set()
+    (path / "run.jsonl").write_text("")
+    assert "structure.ledger_in_meta_only" in codes(path)
+
+
+def test_ledger_required_unless_meta_only(run_dir: Path) -> None:
+    (run_dir / "run.jsonl").unlink()
+    assert "structure.missing_file" in codes(run_dir)
+
+
+def test_samples_and_datasets_are_schema_checked(tmp_path: Path) -> None:
+    path = make_run(tmp_path, seed=4, with_samples=True, with_quality=True)
+    with (path / "samples.jsonl").open("a") as fh:
+        fh.write('{"t": -1}\n')
+    with (path / "datasets" / "summarization.jsonl").open("a") as fh:
+        fh.write('{"id": 3}\n')
+    got = codes(path)
+    assert {"schema.samples", "schema.dataset", "consistency.dataset_sha256"} <= got
+
+
+def test_repeated_findings_are_capped(run_dir: Path) -> None:
+    with (run_dir / "run.jsonl").open("a") as fh:
+        fh.write("garbage\n" * 100)
+    _, findings = check_run(load_run(run_dir), ALLOW)
+    invalid = [f for f in findings if f.code == "json.invalid"]
+    assert len(invalid) == 21
+    assert "80 more" in invalid[-1].message
