@@ -32,8 +32,12 @@ def site() -> None:
 
 @site.command("build")
 @_site_dir
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory [default: SITE_DIR/build].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory [default: SITE_DIR/build].",
+)
 @_exports
 @_site_url
 def build(site_dir: Path, out: Path | None, exports: Path | None, site_url: str | None) -> None:

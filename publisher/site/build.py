@@ -126,11 +126,13 @@ def build_site(
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-def make_server(build_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
+def make_server(
+    build_dir: Path, host: str = "127.0.0.1", port: int = 8000
+) -> http.server.ThreadingHTTPServer:
     """A static file server for the built site (the caller runs and closes it)."""
     handler = functools.partial(_QuietHandler, directory=str(build_dir))
     return http.server.ThreadingHTTPServer((host, port), handler)

@@ -7,7 +7,7 @@ Every label that may come from a run file goes through :func:`chart_text`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +86,9 @@ def throughput_latency(points: Sequence[Point], throughput_title: str) -> Spec:
         )
     return {
         "data": data,
-        "layout": _layout("TTFT p50 (ms) — lower is better", f"{throughput_title} — higher is better"),
+        "layout": _layout(
+            "TTFT p50 (ms) — lower is better", f"{throughput_title} — higher is better"
+        ),
     }
 
 
@@ -111,34 +113,41 @@ def bars(labels: Sequence[str], values: Sequence[float | None], value_title: str
 
 
 def grouped_bars(
-    categories: Sequence[str], series: dict[str, Sequence[float | None]], value_title: str
+    categories: Sequence[str], series: Mapping[str, Sequence[float | None]], value_title: str
 ) -> Spec:
-    """Vertical grouped bars: one trace per series over shared categories."""
+    """Horizontal grouped bars: one trace per series over shared categories (long labels)."""
     cats = [chart_text(c) for c in categories]
     data = [
-        {"type": "bar", "name": chart_text(name), "x": cats, "y": list(values)}
+        {"type": "bar", "orientation": "h", "name": chart_text(name), "y": cats, "x": list(values)}
         for name, values in series.items()
     ]
-    return {"data": data, "layout": _layout("", value_title, barmode="group")}
+    height = max(260, 80 + 22 * len(cats) * max(1, len(series)))
+    layout = _layout(value_title, "", barmode="group", height=height)
+    layout["yaxis"]["autorange"] = "reversed"
+    return {"data": data, "layout": layout}
 
 
-def boxes(groups: dict[str, Sequence[float]], value_title: str) -> Spec:
-    """One box per group (all points shown): distributions of per-call values."""
+def boxes(groups: Mapping[str, Sequence[float]], value_title: str) -> Spec:
+    """One horizontal box per group (points shown): distributions of per-call values."""
     data = [
         {
             "type": "box",
+            "orientation": "h",
             "name": chart_text(name),
-            "y": list(values),
+            "x": list(values),
             "boxpoints": "all" if len(values) <= 200 else "outliers",
             "jitter": 0.3,
         }
         for name, values in sorted(groups.items())
         if values
     ]
-    return {"data": data, "layout": _layout("", value_title, showlegend=False)}
+    height = max(240, 80 + 40 * len(data))
+    return {"data": data, "layout": _layout(value_title, "", showlegend=False, height=height)}
 
 
-def lines(series: dict[str, Sequence[tuple[str | float, float]]], x_title: str, y_title: str) -> Spec:
+def lines(
+    series: Mapping[str, Sequence[tuple[str | float, float]]], x_title: str, y_title: str
+) -> Spec:
     """Lines with markers, one per series; x is a timestamp or a number."""
     data = [
         {

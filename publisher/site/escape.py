@@ -22,7 +22,7 @@ from typing import Any
 
 _MD_SPECIALS = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 _SLUG_BAD = re.compile(r"[^a-z0-9]+")
-_TITLE_BAD = re.compile(r"[^\w .,:/()+@%=~-]", re.UNICODE)
+_TITLE_BAD = re.compile(r"[^\w .,:/()+@%=~·×-]", re.UNICODE)
 
 
 def html_text(value: object) -> str:

@@ -173,11 +173,21 @@ class Tabs:
         )
 
 
-def page(title: str, body: Sequence[str], *, search: bool = True, description: str = "") -> str:
+def page(
+    title: str,
+    body: Sequence[str],
+    *,
+    search: bool = True,
+    wide: bool = True,
+    description: str = "",
+) -> str:
     """A Markdown page with front matter; ``body`` parts are Markdown or raw HTML blocks."""
     front = [f"title: {json.dumps(title_text(title))}"]
     if description:
         front.append(f"description: {json.dumps(title_text(description))}")
+    if wide:
+        # Wide tables need the room: hide the (empty) navigation and table of contents.
+        front.append("hide:\n  - navigation\n  - toc")
     if not search:
         front.append("search:\n  exclude: true")
     return "---\n" + "\n".join(front) + "\n---\n\n" + "\n\n".join(body).rstrip() + "\n"
@@ -264,7 +274,7 @@ class Archive:
         for system in catalogue.get("systems", []):
             sid = str(system.get("system_id"))
             arch.hardware_class.setdefault(sid, str(system.get("hardware_class") or ""))
-        latest: dict[tuple[str, ...], tuple[Row, int]] = {}
+        latest: dict[tuple[str, str, str, str, str], tuple[Row, int]] = {}
         for row in tables.get("cells", []):
             if row.get("phase") != "warm" or row.get("workload_key") is None:
                 continue
@@ -346,7 +356,11 @@ def _leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) 
         Col("Model"),
         Col("TTFT p50 ms", "warm, lower is better", True),
         Col("TTFT p95 ms", "warm, lower is better", True),
-        Col("tokens/s", "decode rate per stream (aggregate under concurrency), higher is better", True),
+        Col(
+            "tokens/s",
+            "decode rate per stream (aggregate under concurrency), higher is better",
+            True,
+        ),
         Col("success", "share of calls without error", True),
     ]
     if any(_num(e.row.get("rougeL_mean")) is not None for e in entries):
@@ -368,7 +382,10 @@ def _leaderboard_rows(
         if "Workload" in titles:
             cells.append(link_cell(e.workload.label, f"{prefix}leaderboards/{e.workload.page}"))
         cells += [
-            link_cell(arch.hw_label(r.get("system_id")), f"{prefix}systems/{system_page(r.get('system_id'))}"),
+            link_cell(
+                arch.hw_label(r.get("system_id")),
+                f"{prefix}systems/{system_page(r.get('system_id'))}",
+            ),
             link_cell(e.engine_label, f"{prefix}engines/{slug(r.get('engine'))}.html"),
             link_cell(e.model_label, f"{prefix}models/{slug(r.get('model'))}.html"),
             num_cell(r.get("ttft_p50_ms")),
@@ -412,7 +429,7 @@ def scatter_for(entries: Sequence[Entry], arch: Archive) -> charts.Spec | None:
 def workload_facts(w: Workload) -> str:
     """One escaped line describing a workload signature."""
     return (
-        f"<p class=\"bo-facts\"><strong>{html_text(w.kind or 'workload')}</strong> "
+        f'<p class="bo-facts"><strong>{html_text(w.kind or "workload")}</strong> '
         f"<code>{html_text(w.workload_id)}</code> · max_tokens {html_text(w.max_tokens)} · "
         f"temperature {html_text(w.temperature)} · concurrency {html_text(w.concurrency)} · "
         f"workload key <code>{html_text(w.key)}</code></p>"
@@ -553,7 +570,8 @@ def _per_workload_tabs(
             w.label,
             workload_facts(w)
             + chart_div(spec, f"tokens/s on {w.label}")
-            + f'<p><a href="{prefix}leaderboards/{w.page}">Full leaderboard for this workload</a></p>',
+            + f'<p><a href="{prefix}leaderboards/{w.page}">'
+            + "Full leaderboard for this workload</a></p>",
         )
     parts = []
     if tabs.items:
@@ -566,12 +584,14 @@ def _per_workload_tabs(
 def model_page(arch: Archive, model: str, counter: list[int]) -> str:
     """One model compared across hardware and engines."""
     entries = [e for e in arch.all_entries() if str(e.row.get("model")) == model]
-    cat = next((m for m in arch.catalogue.get("models", []) if m.get("model") == model), {})
+    cat: dict[str, Any] = next(
+        (m for m in arch.catalogue.get("models", []) if m.get("model") == model), {}
+    )
     digests = cat.get("digests") or sorted(
         {str(e.row.get("model_digest")) for e in entries if e.row.get("model_digest")}
     )
     body = [
-        f"<p class=\"bo-facts\">Model <code>{html_text(model)}</code> · "
+        f'<p class="bo-facts">Model <code>{html_text(model)}</code> · '
         f"{len(cat.get('runs', [])) or len({e.row.get('run_id') for e in entries})} run(s) · "
         f"digests: {', '.join(f'<code>{html_text(d)}</code>' for d in digests) or '—'}</p>",
         *_per_workload_tabs(
@@ -588,12 +608,14 @@ def model_page(arch: Archive, model: str, counter: list[int]) -> str:
 def engine_page(arch: Archive, engine: str, counter: list[int]) -> str:
     """One engine kind compared across hardware and models."""
     entries = [e for e in arch.all_entries() if str(e.row.get("engine")) == engine]
-    cat = next((m for m in arch.catalogue.get("engines", []) if m.get("engine") == engine), {})
+    cat: dict[str, Any] = next(
+        (m for m in arch.catalogue.get("engines", []) if m.get("engine") == engine), {}
+    )
     versions = cat.get("versions") or sorted(
         {str(e.row.get("engine_version")) for e in entries if e.row.get("engine_version")}
     )
     body = [
-        f"<p class=\"bo-facts\">Engine <code>{html_text(engine)}</code> · versions: "
+        f'<p class="bo-facts">Engine <code>{html_text(engine)}</code> · versions: '
         f"{', '.join(f'<code>{html_text(v)}</code>' for v in versions) or '—'}</p>",
         *_per_workload_tabs(
             arch,
@@ -637,7 +659,7 @@ _SOFTWARE = (
 def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
     """One system: hardware, software snapshots over time, its results, charts and runs."""
     hw = arch.systems.get(system_id, {})
-    cat = next(
+    cat: dict[str, Any] = next(
         (s for s in arch.catalogue.get("systems", []) if s.get("system_id") == system_id), {}
     )
     runs = sorted(
@@ -646,9 +668,7 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
     )
     gpus = _gpus_for_run(arch, hw.get("snapshot_run_id")) if hw else []
     gpu_text = (
-        "; ".join(
-            f"{g.get('name') or 'GPU'} {fmt(g.get('memory_total_gb'))} GB" for g in gpus
-        )
+        "; ".join(f"{g.get('name') or 'GPU'} {fmt(g.get('memory_total_gb'))} GB" for g in gpus)
         or hw.get("gpu_summary")
         or ", ".join(cat.get("gpus", []))
         or None
@@ -661,14 +681,20 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
                 ("System id", system_id),
                 ("Publisher", hw.get("publisher_id")),
                 ("CPU", hw.get("cpu_model") or cat.get("cpu_model")),
-                ("Cores / threads", f"{hw.get('cpu_cores') or '—'} / {hw.get('cpu_threads') or '—'}"),
+                (
+                    "Cores / threads",
+                    f"{hw.get('cpu_cores') or '—'} / {hw.get('cpu_threads') or '—'}",
+                ),
                 ("Architecture", hw.get("architecture")),
                 ("RAM GiB", fmt(hw.get("ram_total_gb") or cat.get("ram_total_gb"))),
                 ("Board", hw.get("board_model")),
                 ("Container", "yes" if hw.get("in_container") else "no" if hw else None),
                 ("GPUs", gpu_text),
                 ("Runs", hw.get("runs_count") or len(runs)),
-                ("First / last run", f"{hw.get('first_run_at') or '—'} / {hw.get('last_run_at') or '—'}"),
+                (
+                    "First / last run",
+                    f"{hw.get('first_run_at') or '—'} / {hw.get('last_run_at') or '—'}",
+                ),
                 ("Hardware changes", hw.get("hardware_changes")),
             ]
         ),
@@ -711,13 +737,18 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
         value = _num(row.get("tokens_per_sec_mean"))
         if value is None:
             continue
-        name = f"{row.get('engine')} · {row.get('model')} · {row.get('workload_id')} c{row.get('concurrency')}"
+        name = (
+            f"{row.get('engine')} · {row.get('model')} · "
+            f"{row.get('workload_id')} c{row.get('concurrency')}"
+        )
         series[name].append((str(row.get("started_at") or ""), value))
     top = dict(sorted(series.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:10])
     entries = [e for e in arch.all_entries() if str(e.row.get("system_id")) == system_id]
     if top:
         body.append("## Over time")
-        body.append(chart_div(charts.lines(top, "run start (UTC)", "tokens/s"), "tokens/s over time"))
+        body.append(
+            chart_div(charts.lines(top, "run start (UTC)", "tokens/s"), "tokens/s over time")
+        )
     if entries:
         body.append("## Latest results")
         body += _per_workload_tabs(
@@ -727,7 +758,14 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
     body.append("## Runs")
     body.append(
         html_table(
-            [Col("Run"), Col("Started"), Col("Status"), Col("Completeness"), Col("Calls ok", "", True), Col("Calls", "", True)],
+            [
+                Col("Run"),
+                Col("Started"),
+                Col("Status"),
+                Col("Completeness"),
+                Col("Calls ok", "", True),
+                Col("Calls", "", True),
+            ],
             [
                 [
                     link_cell(r.get("run_id"), run_href("../", r.get("run_id"))),
@@ -757,7 +795,10 @@ def systems_index(arch: Archive) -> str:
                 text_cell(hw.get("gpu_summary")),
                 num_cell(hw.get("ram_total_gb")),
                 num_cell(hw.get("runs_count") or len(runs), 0),
-                text_cell(hw.get("last_run_at") or max((str(r.get("started_at")) for r in runs), default=None)),
+                text_cell(
+                    hw.get("last_run_at")
+                    or max((str(r.get("started_at")) for r in runs), default=None)
+                ),
                 text_cell(sid),
             ]
         )
@@ -786,8 +827,15 @@ def names_index(arch: Archive, title: str, key: str, entries_by: dict[str, list[
                 num_cell(len({str(e.row.get("system_id")) for e in es}), 0),
             ]
         )
-    cols = [Col(key.capitalize()), Col("results", "", True), Col("workloads", "", True), Col("systems", "", True)]
-    return page(title, [f"One page per {key}, comparing it across hardware.", html_table(cols, rows)])
+    cols = [
+        Col(key.capitalize()),
+        Col("results", "", True),
+        Col("workloads", "", True),
+        Col("systems", "", True),
+    ]
+    return page(
+        title, [f"One page per {key}, comparing it across hardware.", html_table(cols, rows)]
+    )
 
 
 # --------------------------------------------------------------------------- runs (client-side)
@@ -819,13 +867,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def run_document(arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequence[Row]) -> dict[str, Any]:
+def run_document(
+    arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequence[Row]
+) -> dict[str, Any]:
     """Everything a run page shows, as blocks that ``bakeoff.js`` renders with textContent."""
     run = arch.runs.get(run_id, {})
-    cat = next((r for r in arch.catalogue.get("runs", []) if r.get("run_id") == run_id), {})
+    cat: dict[str, Any] = next(
+        (r for r in arch.catalogue.get("runs", []) if r.get("run_id") == run_id), {}
+    )
     cells = sorted(
         (c for c in arch.tables.get("cells", []) if c.get("run_id") == run_id),
-        key=lambda c: (str(c.get("cell_id")), str(c.get("workload_id")), _num(c.get("concurrency")) or 0, str(c.get("phase"))),
+        key=lambda c: (
+            str(c.get("cell_id")),
+            str(c.get("workload_id")),
+            _num(c.get("concurrency")) or 0,
+            str(c.get("phase")),
+        ),
     )
     sid = run.get("system_id") or cat.get("system_id")
     blocks: list[dict[str, Any]] = [
@@ -838,8 +895,15 @@ def run_document(arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequ
                 ("Started", run.get("started_at") or cat.get("started_at")),
                 ("Finished", run.get("finished_at") or cat.get("finished_at")),
                 ("Host label", run.get("host_label") or cat.get("host_label")),
-                ("Calls ok / total", f"{run.get('calls_ok', cat.get('calls_ok'))} / {run.get('calls_total', cat.get('calls_total'))}"),
-                ("Cells planned / skipped", f"{run.get('cells_planned')} / {run.get('cells_skipped')}"),
+                (
+                    "Calls ok / total",
+                    f"{run.get('calls_ok', cat.get('calls_ok'))} / "
+                    f"{run.get('calls_total', cat.get('calls_total'))}",
+                ),
+                (
+                    "Cells planned / skipped",
+                    f"{run.get('cells_planned')} / {run.get('cells_skipped')}",
+                ),
                 ("Synthetic", run.get("synthetic")),
             ],
         ),
@@ -856,9 +920,44 @@ def run_document(arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequ
             {
                 "kind": "table",
                 "title": "Warm results (as in run.md)",
-                "columns": ["cell", "engine", "model", "workload", "c", "n", "errors", "TTFT p50 ms", "TTFT p95 ms", "total p50 ms", "tokens/s", "ITL p50 ms", "agg tokens/s", "ROUGE-L", "J/token"],
+                "columns": [
+                    "cell",
+                    "engine",
+                    "model",
+                    "workload",
+                    "c",
+                    "n",
+                    "errors",
+                    "TTFT p50 ms",
+                    "TTFT p95 ms",
+                    "total p50 ms",
+                    "tokens/s",
+                    "ITL p50 ms",
+                    "agg tokens/s",
+                    "ROUGE-L",
+                    "J/token",
+                ],
                 "rows": [
-                    [_plain(c.get(k)) for k in ("cell_id", "engine", "model", "workload_id", "concurrency", "n", "errors", "ttft_p50_ms", "ttft_p95_ms", "total_p50_ms", "tokens_per_sec_mean", "itl_p50_ms", "aggregate_tokens_per_sec", "rougeL_mean", "joules_per_output_token")]
+                    [
+                        _plain(c.get(k))
+                        for k in (
+                            "cell_id",
+                            "engine",
+                            "model",
+                            "workload_id",
+                            "concurrency",
+                            "n",
+                            "errors",
+                            "ttft_p50_ms",
+                            "ttft_p95_ms",
+                            "total_p50_ms",
+                            "tokens_per_sec_mean",
+                            "itl_p50_ms",
+                            "aggregate_tokens_per_sec",
+                            "rougeL_mean",
+                            "joules_per_output_token",
+                        )
+                    ]
                     for c in warm
                 ],
             }
@@ -866,18 +965,43 @@ def run_document(arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequ
     if cold:
         pairs = [(c, cold.get((c.get("cell_id"), c.get("workload_key")))) for c in warm]
         rows = [
-            [_plain(w.get("cell_id")), _plain(w.get("workload_id")), _plain(cc.get("ttft_p50_ms")), _plain(w.get("ttft_p50_ms")), _plain(cc.get("total_p50_ms")), _plain(w.get("total_p50_ms"))]
+            [
+                _plain(w.get("cell_id")),
+                _plain(w.get("workload_id")),
+                _plain(cc.get("ttft_p50_ms")),
+                _plain(w.get("ttft_p50_ms")),
+                _plain(cc.get("total_p50_ms")),
+                _plain(w.get("total_p50_ms")),
+            ]
             for w, cc in pairs
             if cc is not None
         ]
         if rows:
-            blocks.append({"kind": "table", "title": "Cold vs warm", "columns": ["cell", "workload", "cold TTFT ms", "warm TTFT p50 ms", "cold total ms", "warm total p50 ms"], "rows": rows})
-            cats = [f"{r[0]} · {r[1]}" for r in rows]
+            blocks.append(
+                {
+                    "kind": "table",
+                    "title": "Cold vs warm",
+                    "columns": [
+                        "cell",
+                        "workload",
+                        "cold TTFT ms",
+                        "warm TTFT p50 ms",
+                        "cold total ms",
+                        "warm total p50 ms",
+                    ],
+                    "rows": rows,
+                }
+            )
+            cats = [f"{_short_cell(r[0])} · {r[1]}" for r in rows]
             blocks.append(
                 {
                     "kind": "chart",
                     "title": "Cold vs warm TTFT",
-                    "spec": charts.grouped_bars(cats, {"cold": [r[2] for r in rows], "warm p50": [r[3] for r in rows]}, "TTFT ms"),
+                    "spec": charts.grouped_bars(
+                        cats,
+                        {"cold": [r[2] for r in rows], "warm p50": [r[3] for r in rows]},
+                        "TTFT ms",
+                    ),
                 }
             )
     ttft: dict[str, list[float]] = defaultdict(list)
@@ -885,30 +1009,80 @@ def run_document(arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequ
     for call in calls:
         if call.get("phase") != "warm":
             continue
-        name = f"{call.get('cell_id')} · {call.get('workload_id')}"
+        name = f"{_short_cell(call.get('cell_id'))} · {call.get('workload_id')}"
         if (v := _num(call.get("first_delta_ms"))) is not None:
             ttft[name].append(v)
         if (v := _num(call.get("itl_p50_ms"))) is not None:
             itl[name].append(v)
     if ttft:
-        blocks.append({"kind": "chart", "title": "TTFT distribution (warm calls)", "spec": charts.boxes(ttft, "TTFT ms")})
+        blocks.append(
+            {
+                "kind": "chart",
+                "title": "TTFT distribution (warm calls)",
+                "spec": charts.boxes(ttft, "TTFT ms"),
+            }
+        )
     if itl:
-        blocks.append({"kind": "chart", "title": "Inter-token latency distribution (per-call median)", "spec": charts.boxes(itl, "ITL p50 ms")})
+        blocks.append(
+            {
+                "kind": "chart",
+                "title": "Inter-token latency distribution (per-call median)",
+                "spec": charts.boxes(itl, "ITL p50 ms"),
+            }
+        )
     if warm:
         prompts = sorted({str(c.get("workload_id")) for c in warm})
         series: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(prompts))
         for c in warm:
-            series[f"{c.get('cell_id')} c{c.get('concurrency')}"][prompts.index(str(c.get("workload_id")))] = _num(c.get("tokens_per_sec_mean"))
-        blocks.append({"kind": "chart", "title": "Tokens/s per prompt", "spec": charts.grouped_bars(prompts, dict(sorted(series.items())), "tokens/s")})
+            series[f"{_short_cell(c.get('cell_id'))} c{c.get('concurrency')}"][
+                prompts.index(str(c.get("workload_id")))
+            ] = _num(c.get("tokens_per_sec_mean"))
+        blocks.append(
+            {
+                "kind": "chart",
+                "title": "Tokens/s per prompt",
+                "spec": charts.grouped_bars(prompts, dict(sorted(series.items())), "tokens/s"),
+            }
+        )
     if samples:
-        blocks.append({"kind": "chart", "title": "Telemetry over time", "spec": _telemetry(samples)})
-    metrics = next((m for m in arch.tables.get("run_hardware_metrics", []) if m.get("run_id") == run_id), None)
+        blocks.append(
+            {"kind": "chart", "title": "Telemetry over time", "spec": _telemetry(samples)}
+        )
+    metrics = next(
+        (m for m in arch.tables.get("run_hardware_metrics", []) if m.get("run_id") == run_id), None
+    )
     if metrics:
-        blocks.append(_block_kv("Hardware telemetry summary", [(k, v) for k, v in sorted(metrics.items()) if k not in ("run_id", "system_id")]))
+        blocks.append(
+            _block_kv(
+                "Hardware telemetry summary",
+                [(k, v) for k, v in sorted(metrics.items()) if k not in ("run_id", "system_id")],
+            )
+        )
     gpus = _gpus_for_run(arch, run_id)
     if gpus:
-        blocks.append({"kind": "table", "title": "GPUs", "columns": ["slot", "name", "memory GiB", "interface", "power limit W"], "rows": [[_plain(g.get(k)) for k in ("slot", "name", "memory_total_gb", "interface_type", "power_limit_w")] for g in gpus]})
-    sw = next((s for s in arch.tables.get("system_software", []) if s.get("run_id") == run_id), None)
+        blocks.append(
+            {
+                "kind": "table",
+                "title": "GPUs",
+                "columns": ["slot", "name", "memory GiB", "interface", "power limit W"],
+                "rows": [
+                    [
+                        _plain(g.get(k))
+                        for k in (
+                            "slot",
+                            "name",
+                            "memory_total_gb",
+                            "interface_type",
+                            "power_limit_w",
+                        )
+                    ]
+                    for g in gpus
+                ],
+            }
+        )
+    sw = next(
+        (s for s in arch.tables.get("system_software", []) if s.get("run_id") == run_id), None
+    )
     if sw:
         blocks.append(_block_kv("Software", [(k, sw.get(k)) for k in _SOFTWARE]))
     blocks.append(
@@ -927,10 +1101,20 @@ def run_document(arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequ
     return {"run_id": run_id, "blocks": blocks}
 
 
+def _short_cell(cell_id: Any) -> str:
+    """``host:engine:model`` without the host (one run has one host)."""
+    text = str(cell_id)
+    return text.split(":", 1)[1] if text.count(":") >= 2 else text
+
+
 def _telemetry(samples: Sequence[Row]) -> charts.Spec:
-    x_key = next((k for k in ("t_s", "elapsed_s", "sampled_at", "timestamp", "ts") if k in samples[0]), None)
+    x_key = next(
+        (k for k in ("t_s", "elapsed_s", "sampled_at", "timestamp", "ts") if k in samples[0]), None
+    )
     numeric = sorted(
-        k for k, v in samples[0].items() if k not in ("run_id", "system_id", x_key) and _num(v) is not None
+        k
+        for k, v in samples[0].items()
+        if k not in ("run_id", "system_id", x_key) and _num(v) is not None
     )
     series: dict[str, list[tuple[str | float, float]]] = {}
     for key in numeric:
@@ -1008,7 +1192,9 @@ def home_snippet(arch: Archive, counter: list[int]) -> str:
         for name, n, href in counts
     )
     parts = [f'<div class="bo-tiles">{tiles}</div>']
-    order = sorted(arch.workloads, key=lambda k: (-len(arch.entries.get(k, [])), arch.workloads[k].label, k))
+    order = sorted(
+        arch.workloads, key=lambda k: (-len(arch.entries.get(k, [])), arch.workloads[k].label, k)
+    )
     tabs = Tabs(counter)
     for key in order[:HOME_TABS]:
         w = arch.workloads[key]
@@ -1042,7 +1228,11 @@ def downloads_snippet(files: Sequence[tuple[str, int, str]]) -> str:
             "<code>bakeoff site build --exports out/exports</code>.</p>\n"
         )
     rows = [
-        [link_cell(Path(path).name, f"generated/{path}"), num_cell(size / 1e6, 2), Cell(f"<code>{html_text(sha)}</code>")]
+        [
+            link_cell(Path(path).name, f"generated/{path}"),
+            num_cell(size / 1e6, 2),
+            Cell(f"<code>{html_text(sha)}</code>"),
+        ]
         for path, size, sha in files
     ]
     return html_table([Col("File"), Col("MB", "", True), Col("sha256")], rows, exclude=False) + "\n"
@@ -1056,7 +1246,9 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def build_pages(tables: dict[str, list[dict[str, Any]]], catalogue: dict[str, Any], out_dir: Path) -> None:
+def build_pages(
+    tables: dict[str, list[dict[str, Any]]], catalogue: dict[str, Any], out_dir: Path
+) -> None:
     """Write every generated page and data file for the site into ``out_dir``.
 
     ``tables`` are the published tables of ``docs/tables.md`` keyed by name (missing tables
