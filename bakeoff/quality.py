@@ -60,7 +60,7 @@ class MetricSummary(TypedDict):
 def _scorer() -> Any:
     try:
         from rouge_score import rouge_scorer
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    except ImportError as exc:
         raise QualityUnavailableError(
             f"ROUGE scoring needs the rouge-score package: {INSTALL_HINT}"
         ) from exc

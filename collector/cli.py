@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -35,7 +35,9 @@ def handle_errors(func: F) -> F:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the block that goes into metadata.json.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the block that goes into metadata.json."
+)
 @click.option("--publisher-id", default=None, help="Publisher id (overrides the config file).")
 @handle_errors
 def probe(as_json: bool, publisher_id: str | None) -> None:
@@ -56,11 +58,21 @@ def probe(as_json: bool, publisher_id: str | None) -> None:
 @click.option("--runs", type=click.IntRange(1, 100), help="Warm calls per (cell, prompt).")
 @click.option("--prompts", help="Comma-separated prompt ids (default P-EASY,P-MEDIUM,P-HARD).")
 @click.option("--tasks", help="Comma-separated task ids, e.g. summarization.")
-@click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), help="JSONL dataset for tasks.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Runs folder (default runs/).")
+@click.option(
+    "--dataset", type=click.Path(dir_okay=False, path_type=Path), help="JSONL dataset for tasks."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Runs folder (default runs/)."
+)
 @click.option("--publisher-id", help="Publisher id (overrides the config file).")
-@click.option("--host-label", help="Label for this host in cell ids (never the hostname by default).")
-@click.option("--engine", type=click.Choice(["openai", "llamacpp", "ollama"]), help="Single cell: engine kind.")
+@click.option(
+    "--host-label", help="Label for this host in cell ids (never the hostname by default)."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["openai", "llamacpp", "ollama"]),
+    help="Single cell: engine kind.",
+)
 @click.option("--url", help="Single cell: base URL of a running engine.")
 @click.option("--model", help="Single cell: model name.")
 @click.option("--allow-dirty", is_flag=True, help="Run from a checkout with uncommitted changes.")
@@ -117,6 +129,8 @@ def run(
     click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
     for cell in result.skipped:
         click.echo(f"skipped: {cell}")
+    if result.status != "complete":
+        sys.exit(1)
 
 
 @click.command()

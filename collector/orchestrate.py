@@ -22,6 +22,7 @@ from bakeoff.resources import repo_root
 from collector import guards
 from collector.engines import engine_class
 from collector.engines.base import Engine, endpoint_kind
+from collector.engines.llamacpp import quantization_from_name
 from collector.engines.managed import (
     EMBEDDED_MODEL_NAME,
     ManagedProcess,
@@ -30,8 +31,13 @@ from collector.engines.managed import (
     free_port,
     llama_cpp_python_command,
 )
-from collector.engines.llamacpp import quantization_from_name
-from collector.errors import CollectorError, ConfigError, EngineError, EngineUnavailableError, GuardError
+from collector.errors import (
+    CollectorError,
+    ConfigError,
+    EngineError,
+    EngineUnavailableError,
+    GuardError,
+)
 from collector.ledger import RunDirectory
 from collector.measure import utc_now
 from collector.models import (
@@ -44,8 +50,8 @@ from collector.models import (
     Hardware,
     Harness,
     ManagedEngine,
-    MetaRecord,
     Metadata,
+    MetaRecord,
     PromptRef,
     RunConfig,
     RunHardwareMetrics,
@@ -98,10 +104,12 @@ def single_cell(engine: str | None, url: str | None, model: str | None) -> Cells
     if url is None:
         if engine not in (None, "openai") or model is not None:
             raise ConfigError("--engine and --model need --url (or use a cells file)")
-        return CellsFile(cells=[CellSpec(engine="openai", managed=ManagedEngine(), model=EMBEDDED_MODEL_NAME)])  # type: ignore[arg-type]
+        return CellsFile(
+            cells=[CellSpec(engine="openai", managed=ManagedEngine(), model=EMBEDDED_MODEL_NAME)]
+        )
     if not model:
         raise ConfigError("--url needs --model (the model name the engine serves)")
-    return CellsFile(cells=[CellSpec(engine=engine or "openai", url=url, model=model)])  # type: ignore[arg-type]
+    return CellsFile(cells=[CellSpec(engine=engine or "openai", url=url, model=model)])
 
 
 def make_run_id(now: datetime | None = None) -> tuple[str, str]:
@@ -126,7 +134,11 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     cells_file = options.cells
     items = _work_items(options)
     run_id, run_uuid = make_run_id()
-    host_label = options.host_label or cells_file.host_label or f"host-{hardware.system_hardware.system_id[:8]}"
+    host_label = (
+        options.host_label
+        or cells_file.host_label
+        or f"host-{hardware.system_hardware.system_id[:8]}"
+    )
     progress = progress or Progress(enabled=False)
     return asyncio.run(
         _execute(options, hardware, git, load_start, items, run_id, run_uuid, host_label, progress)
@@ -193,7 +205,9 @@ async def _execute(
     try:
         for spec in specs:
             cell_id = f"{host_label}:{spec.engine}:{spec.model}"
-            info, plan, skip = await _prepare_cell(spec, cell_id, cells_file, runs, options.mode, managed, engines)
+            info, plan, skip = await _prepare_cell(
+                spec, cell_id, cells_file, runs, options.mode, managed, engines
+            )
             infos.append(info)
             if plan is not None:
                 plans.append(plan)
@@ -208,13 +222,19 @@ async def _execute(
         options.out_dir.mkdir(parents=True, exist_ok=True)
         run_dir = RunDirectory(options.out_dir, run_id)
         handler = _attach_log(run_dir.path / "run.log")
-        log.info("run %s started: %d cell(s), %d work item(s), %d warm run(s)", run_id, len(specs), len(items), runs)
+        log.info(
+            "run %s started: %d cell(s), %d work item(s), %d warm run(s)",
+            run_id,
+            len(specs),
+            len(items),
+            runs,
+        )
         metadata = Metadata(
             created_at=started_at,
             updated_at=started_at,
             run_id=run_id,
             run_uuid=run_uuid,
-            status="partial",  # type: ignore[arg-type]
+            status="partial",
             status_reason="running",
             started_at=started_at,
             finished_at=None,
@@ -272,7 +292,13 @@ async def _execute(
         log.removeHandler(handler)
         handler.close()
         ok = sum(1 for c in calls if c.error is None)
-        return RunResult(path=path, status=status, calls_total=len(calls), calls_ok=ok, skipped=[s.cell_id for s in skipped])
+        return RunResult(
+            path=path,
+            status=status,
+            calls_total=len(calls),
+            calls_ok=ok,
+            skipped=[s.cell_id for s in skipped],
+        )
     finally:
         for engine in engines:
             await engine.aclose()
@@ -313,7 +339,9 @@ def _finish(
 
 def _attach_log(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
@@ -322,7 +350,15 @@ def _attach_log(path: Path) -> logging.Handler:
 def _log_call(record: CallRecord) -> None:
     what = record.prompt_id or f"{record.task_id}:{record.item_id}"
     if record.error:
-        log.warning("%s %s %s#%d failed (%s): %s", record.cell_id, what, record.phase, record.run_idx, record.error_kind, record.error)
+        log.warning(
+            "%s %s %s#%d failed (%s): %s",
+            record.cell_id,
+            what,
+            record.phase,
+            record.run_idx,
+            record.error_kind,
+            record.error,
+        )
     else:
         log.info(
             "%s %s %s#%d ttft=%.1fms total=%.1fms tokens=%s tok/s=%s",
@@ -365,7 +401,7 @@ async def _prepare_cell(
     proc: ManagedProcess | None = None
     digest: str | None = None
     quant: str | None = None
-    api = spec.api
+    api: str | None = str(spec.api) if spec.api is not None else None
     model_name = spec.model
     load_ms: float | None = None
     try:
@@ -409,24 +445,30 @@ async def _prepare_cell(
     info = CellInfo(
         cell_id=cell_id,
         engine=spec.engine,
-        api=api,  # type: ignore[arg-type]
+        api=api,
         engine_version=version,
         engine_build=build,
-        access_level=access,  # type: ignore[arg-type]
+        access_level=access,
         capabilities=[],
-        endpoint_kind=endpoint_kind(url),  # type: ignore[arg-type]
+        endpoint_kind=endpoint_kind(url),
         managed=spec.managed is not None,
         model=model_name,
         model_digest=info_digest,
         quantization=quant,
-        cold_kind=_cold_kind(spec, engine),  # type: ignore[arg-type]
+        cold_kind=_cold_kind(spec, engine),
         prompt_cache=_prompt_cache(spec),
         load_time_ms=round(load_ms, 3) if load_ms is not None else None,
         available=reason is None,
         skip_reason=reason,
     )
     if reason is not None or engine is None:
-        return info, None, SkippedRecord(type="skipped", cell_id=cell_id, reason=reason or "unavailable", at=utc_now())
+        return (
+            info,
+            None,
+            SkippedRecord(
+                type="skipped", cell_id=cell_id, reason=reason or "unavailable", at=utc_now()
+            ),
+        )
     plan = CellPlan(
         cell_id=cell_id,
         engine=engine,
@@ -457,11 +499,14 @@ async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, st
     assert spec.managed is not None
     port = free_port()
     default_api = "chat"
+    digest: str | None
     if spec.managed.command is None:
         if spec.managed.model_path:
             path = Path(spec.managed.model_path).expanduser()
             if not path.is_file():
-                raise EngineUnavailableError(f"managed model file not found: {spec.managed.model_path}")
+                raise EngineUnavailableError(
+                    f"managed model file not found: {spec.managed.model_path}"
+                )
             digest = await asyncio.to_thread(file_sha256, path)
         else:
             bundled = await asyncio.to_thread(embedded_model)
@@ -471,8 +516,15 @@ async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, st
         quant = quantization_from_name(path.name)
     else:
         model_path = spec.managed.model_path or ""
-        command = [part.replace("{port}", str(port)).replace("{model_path}", model_path) for part in spec.managed.command]
-        digest = await asyncio.to_thread(file_sha256, Path(model_path)) if model_path and Path(model_path).is_file() else None
+        command = [
+            part.replace("{port}", str(port)).replace("{model_path}", model_path)
+            for part in spec.managed.command
+        ]
+        digest = (
+            await asyncio.to_thread(file_sha256, Path(model_path))
+            if model_path and Path(model_path).is_file()
+            else None
+        )
         quant = quantization_from_name(Path(model_path).name) if model_path else None
     proc = ManagedProcess(command, port=port, startup_timeout_s=spec.managed.startup_timeout_s)
     await asyncio.to_thread(proc.start)
@@ -521,7 +573,9 @@ def _capabilities(info: CellInfo, calls: list[CallRecord]) -> list[str]:
     return sorted(caps)
 
 
-def _summary(infos: list[CellInfo], calls: list[CallRecord], skipped: list[SkippedRecord]) -> Summary:
+def _summary(
+    infos: list[CellInfo], calls: list[CallRecord], skipped: list[SkippedRecord]
+) -> Summary:
     ok = sum(1 for c in calls if c.error is None)
     per_cell = [
         CellSummary(
@@ -542,7 +596,9 @@ def _summary(infos: list[CellInfo], calls: list[CallRecord], skipped: list[Skipp
     )
 
 
-def _run_config(options: RunOptions, cells: CellsFile, items: list[WorkItem], runs: int) -> RunConfig:
+def _run_config(
+    options: RunOptions, cells: CellsFile, items: list[WorkItem], runs: int
+) -> RunConfig:
     seed = load_prompts()
     by_id = {p.id: p for p in seed.prompts}
     prompts = [
@@ -567,7 +623,11 @@ def _run_config(options: RunOptions, cells: CellsFile, items: list[WorkItem], ru
                 max_tokens=summarization.MAX_TOKENS,
             )
         )
-    overrides = [name for name, on in (("allow_dirty", options.allow_dirty), ("force_load", options.force_load)) if on]
+    overrides = [
+        name
+        for name, on in (("allow_dirty", options.allow_dirty), ("force_load", options.force_load))
+        if on
+    ]
     return RunConfig(
         runs_per_cell=runs,
         cold=cells.cold and options.mode != "smoke",
@@ -577,7 +637,7 @@ def _run_config(options: RunOptions, cells: CellsFile, items: list[WorkItem], ru
         seed=cells.seed,
         timeouts=cells.timeouts,
         concurrency=list(cells.concurrency) if options.mode != "smoke" else [1],
-        mode=options.mode,  # type: ignore[arg-type]
+        mode=options.mode,
         guard_overrides=overrides,
         for_publication=options.for_publication,
     )

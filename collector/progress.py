@@ -41,7 +41,9 @@ class Progress:
             tps = f"{record.tokens_per_sec:.1f} tok/s" if record.tokens_per_sec else "– tok/s"
             last = f"ttft {record.first_delta_ms or 0:.0f} ms, {tps}"
         what = record.prompt_id or record.item_id or ""
-        line = f"{self.cell}  {self.done}/{self.total}  eta {eta:4.0f}s  {what} {record.phase}: {last}"
+        line = (
+            f"{self.cell}  {self.done}/{self.total}  eta {eta:4.0f}s  {what} {record.phase}: {last}"
+        )
         if self.live:
             print("\r\033[2K" + line[:150], end="", file=self.stream, flush=True)
         else:

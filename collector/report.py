@@ -39,6 +39,10 @@ def read_ledger(path: Path) -> list[Row]:
     return records
 
 
+def _int(value: object) -> str:
+    return "–" if value is None else str(value)
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -115,15 +119,20 @@ def _ok(call: Row) -> bool:
     return call.get("error") is None and call.get("first_delta_ms") is not None
 
 
-def _cell_section(cell: str, workloads: list[str], by: dict[tuple[str, str, str, int], list[Row]]) -> list[str]:
+def _cell_section(
+    cell: str, workloads: list[str], by: dict[tuple[str, str, str, int], list[Row]]
+) -> list[str]:
     out = [f"## {cell}", "", "### Cold", ""]
-    out.append("| workload | first_delta_ms | total_duration_ms | completion_tokens | tokens_per_sec | cold_kind |")
+    out.append(
+        "| workload | first_delta_ms | total_duration_ms | completion_tokens | tokens_per_sec "
+        "| cold_kind |"
+    )
     out.append("|---|---:|---:|---:|---:|---|")
     for wl in workloads:
         for c in by.get((cell, wl, "cold", 1), []):
             out.append(
                 f"| {wl} | {_fmt(c.get('first_delta_ms'))} | {_fmt(c.get('total_duration_ms'))} "
-                f"| {c.get('completion_tokens') if c.get('completion_tokens') is not None else '–'} "
+                f"| {_int(c.get('completion_tokens'))} "
                 f"| {_fmt(c.get('tokens_per_sec'))} | {c.get('cold_kind') or '–'} |"
             )
     out += ["", "### Warm", ""]
@@ -161,22 +170,39 @@ def _cell_section(cell: str, workloads: list[str], by: dict[tuple[str, str, str,
     if n_all:
         out.append(
             f"| **all workloads** | {n_all} | {_fmt(_p(all_ttft, 50))} | {_fmt(_p(all_ttft, 95))} "
-            f"| – | – | – | {_fmt(_mean(all_tps))} | {(n_all - errors_all) / n_all:.2f} | – | – | – |"
+            f"| – | – | – | {_fmt(_mean(all_tps))} | {(n_all - errors_all) / n_all:.2f} "
+            "| – | – | – |"
         )
     errors = [c for k, v in by.items() if k[0] == cell for c in v if c.get("error")]
     if errors:
-        out += ["", "### Errors", "", "| workload | phase | run_idx | error_kind | error |", "|---|---|---:|---|---|"]
+        out += [
+            "",
+            "### Errors",
+            "",
+            "| workload | phase | run_idx | error_kind | error |",
+            "|---|---|---:|---|---|",
+        ]
         for c in errors:
             msg = str(c["error"]).replace("|", "\\|").replace("\n", " ")[:160]
-            out.append(f"| {_workload(c)} | {c['phase']} | {c['run_idx']} | {c['error_kind']} | {msg} |")
+            out.append(
+                f"| {_workload(c)} | {c['phase']} | {c['run_idx']} | {c['error_kind']} | {msg} |"
+            )
     out.append("")
     return out
 
 
 def _concurrency_section(
-    cells: list[str], workloads: list[str], by: dict[tuple[str, str, str, int], list[Row]], levels: list[int]
+    cells: list[str],
+    workloads: list[str],
+    by: dict[tuple[str, str, str, int], list[Row]],
+    levels: list[int],
 ) -> list[str]:
-    out = ["## Concurrency", "", "| cell | workload | concurrency | n | aggregate tokens/s | TTFT p50 | start lag p99 (ms) |"]
+    out = [
+        "## Concurrency",
+        "",
+        "| cell | workload | concurrency | n | aggregate tokens/s | TTFT p50 "
+        "| start lag p99 (ms) |",
+    ]
     out.append("|---|---|---:|---:|---:|---:|---:|")
     for cell in cells:
         for wl in workloads:
@@ -189,7 +215,8 @@ def _concurrency_section(
                 lags = [c["start_lag_ms"] for c in calls if c.get("start_lag_ms") is not None]
                 ttft = [c["first_delta_ms"] for c in ok]
                 out.append(
-                    f"| {cell} | {wl} | {level} | {len(calls)} | {_fmt(agg)} | {_fmt(_p(ttft, 50))} "
+                    f"| {cell} | {wl} | {level} | {len(calls)} | {_fmt(agg)} "
+                    f"| {_fmt(_p(ttft, 50))} "
                     f"| {_fmt(_p(lags, 99), 2)} |"
                 )
     out.append("")

@@ -64,9 +64,7 @@ async def _prepare_cold(plan: CellPlan) -> str:
     return "process_warm"
 
 
-async def run_cell(
-    plan: CellPlan, items: list[WorkItem], run_id: str
-) -> AsyncIterator[CallRecord]:
+async def run_cell(plan: CellPlan, items: list[WorkItem], run_id: str) -> AsyncIterator[CallRecord]:
     """Yield one CallRecord per request of the cell's protocol."""
     for item in items:
         request = GenerationRequest(
@@ -177,13 +175,13 @@ async def _record(
     return CallRecord(
         type="call",
         cell_id=plan.cell_id,
-        backend=plan.engine.kind,  # type: ignore[arg-type]
+        backend=plan.engine.kind,
         prompt_id=item.workload_id if item.kind == "prompt" else None,
         task_id=item.workload_id if item.kind == "task" else None,
         item_id=item.item_id,
         run_idx=idx,
-        phase=phase,  # type: ignore[arg-type]
-        cold_kind=cold_kind,  # type: ignore[arg-type]
+        phase=phase,
+        cold_kind=cold_kind,
         concurrency=concurrency,
         started_at=m.started_at,
         first_delta_ms=ttft,
@@ -193,7 +191,7 @@ async def _record(
         completion_tokens=completion_tokens,
         reasoning_tokens=reasoning,
         cached_prompt_tokens=cached,
-        token_count_source=source,  # type: ignore[arg-type]
+        token_count_source=source,
         tokens_per_sec=tps,
         tpot_ms=tpot,
         chunks=m.chunks,
@@ -208,7 +206,7 @@ async def _record(
         finish_reason=m.finish_reason,
         http_status=m.http_status,
         error=plan.redact(m.error) if m.error else None,
-        error_kind=m.error_kind,  # type: ignore[arg-type]
+        error_kind=m.error_kind,
         retries=m.retries,
         output_text=text if item.keep_output else None,
         output_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest() if m.chunks else None,
@@ -236,7 +234,13 @@ async def _token_counts(
             "server_usage",
         )
     if timings is not None and timings.decode_tokens is not None:
-        return timings.prompt_tokens, timings.decode_tokens, None, timings.cached_tokens, "server_timings"
+        return (
+            timings.prompt_tokens,
+            timings.decode_tokens,
+            None,
+            timings.cached_tokens,
+            "server_timings",
+        )
     if m.chunks and m.text:
         count = await plan.engine.count_tokens(m.text)
         if count is not None:

@@ -95,7 +95,11 @@ def endpoint_kind(url: str) -> str:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return "private" if host.endswith((".local", ".lan", ".internal")) or "." not in host else "public"
+        return (
+            "private"
+            if host.endswith((".local", ".lan", ".internal")) or "." not in host
+            else "public"
+        )
     if ip.is_loopback:
         return "loopback"
     if ip.is_private or ip.is_link_local:
@@ -104,7 +108,7 @@ def endpoint_kind(url: str) -> str:
 
 
 def make_timeout(t: Timeouts) -> httpx.Timeout:
-    """httpx timeouts from the run's configuration (the total deadline is enforced by the runner)."""
+    """httpx timeouts from the run's configuration (the runner enforces the total deadline)."""
     return httpx.Timeout(connect=t.connect_s, read=t.read_s, write=t.read_s, pool=t.connect_s)
 
 
@@ -226,14 +230,18 @@ class Engine(ABC):
                 try:
                     yield response
                 except httpx.HTTPError as exc:
-                    raise _translate(exc, path, mid_stream=True, status=response.status_code) from exc
+                    raise _translate(
+                        exc, path, mid_stream=True, status=response.status_code
+                    ) from exc
         except EngineError:
             raise
         except httpx.HTTPError as exc:
             raise _translate(exc, path, mid_stream=False, status=None) from exc
 
 
-def _translate(exc: httpx.HTTPError, path: str, *, mid_stream: bool, status: int | None) -> EngineError:
+def _translate(
+    exc: httpx.HTTPError, path: str, *, mid_stream: bool, status: int | None
+) -> EngineError:
     """The one place httpx exceptions become collector errors."""
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):

@@ -14,7 +14,9 @@ from collector.engines.base import EngineInfo, GenerationRequest
 from collector.engines.openai import OpenAIEngine
 from collector.errors import EngineError
 
-_QUANT = re.compile(r"(?i)(?:^|[-_.])((?:IQ|Q)[0-9]_[A-Z0-9_]+|Q[0-9]_[0-9]|F16|BF16|F32)(?=[-_.]|$)")
+_QUANT = re.compile(
+    r"(?i)(?:^|[-_.])((?:IQ|Q)[0-9]_[A-Z0-9_]+|Q[0-9]_[0-9]|F16|BF16|F32)(?=[-_.]|$)"
+)
 
 
 def quantization_from_name(name: str) -> str | None:

@@ -165,7 +165,9 @@ class ManagedProcess:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise EngineUnavailableError(f"cannot start managed engine {self.command[0]}: {exc}") from exc
+            raise EngineUnavailableError(
+                f"cannot start managed engine {self.command[0]}: {exc}"
+            ) from exc
         finally:
             log.close()
         _live.add(self)

@@ -12,7 +12,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from collector.engines.base import Engine, EngineInfo, Event, GenerationRequest, ServerTimings, now_ns
+from collector.engines.base import (
+    Engine,
+    EngineInfo,
+    Event,
+    GenerationRequest,
+    ServerTimings,
+    now_ns,
+)
 from collector.errors import EngineDiedError, EngineError, EngineProtocolError
 
 
@@ -54,6 +61,7 @@ class OllamaEngine(Engine):
     kind: ClassVar[str] = "ollama"
     supports_server_timings: ClassVar[bool] = True
     supports_unload: ClassVar[bool] = True
+    unload_wait_s: float = 5.0  # how long /api/ps may take to confirm an unload
 
     async def health(self) -> None:
         await self._check_health("/api/version")
@@ -78,7 +86,10 @@ class OllamaEngine(Engine):
 
     def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """Path and JSON body for one request."""
-        options: dict[str, Any] = {"num_predict": request.max_tokens, "temperature": request.temperature}
+        options: dict[str, Any] = {
+            "num_predict": request.max_tokens,
+            "temperature": request.temperature,
+        }
         if request.seed is not None:
             options["seed"] = request.seed
         body: dict[str, Any] = {"model": self.model, "stream": True, "options": options}
@@ -140,7 +151,7 @@ class OllamaEngine(Engine):
             await self._post_json(
                 "/api/generate", {"model": self.model, "keep_alive": 0, "stream": False}
             )
-            for _ in range(50):
+            for _ in range(max(int(self.unload_wait_s / 0.1), 1)):
                 if self.model not in await self.loaded_models():
                     return True
                 await asyncio.sleep(0.1)

@@ -11,7 +11,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from collector.engines.base import Engine, EngineInfo, Event, GenerationRequest, ServerTimings, now_ns
+from collector.engines.base import (
+    Engine,
+    EngineInfo,
+    Event,
+    GenerationRequest,
+    ServerTimings,
+    now_ns,
+)
 from collector.errors import EngineDiedError, EngineError, EngineProtocolError
 
 _TOKENIZE_ENDPOINTS = ("/extras/tokenize/count", "/tokenize")
@@ -25,7 +32,7 @@ class OpenAIEngine(Engine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._tokenize: tuple[str, int] | None | bool = False  # False: not probed yet
+        self._tokenize: tuple[str, int] | bool | None = False  # False: not probed yet
 
     async def health(self) -> None:
         await self._check_health("/v1/models")

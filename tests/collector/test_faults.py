@@ -1,0 +1,171 @@
+"""Measurement and failure handling against a loopback server that misbehaves on purpose.
+
+The server (tests/collector/fakes.py) is a real HTTP server on 127.0.0.1 with a scripted
+engine behind it; connection retries use ``httpx.MockTransport`` because a refusal that turns
+into success cannot be staged reliably with real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from collector.engines.base import GenerationRequest
+from collector.engines.openai import OpenAIEngine
+from collector.measure import Measurement, measure
+from collector.models import Timeouts
+from tests.collector.fakes import Handler, fake_server, refused_url
+
+FAST = Timeouts(connect_s=1.0, read_s=0.5, total_s=5.0, health_s=1.0)
+
+
+def _measure(url: str, behaviour: str, *, total_s: float = 5.0, api: str = "chat") -> Measurement:
+    async def go() -> Measurement:
+        engine = OpenAIEngine(url, behaviour, timeouts=FAST)
+        try:
+            req = GenerationRequest(
+                text="hi", max_tokens=8, api=api, headers={"X-Bakeoff-Test": "true"}
+            )
+            return await measure(engine, req, total_timeout_s=total_s, max_connect_retries=0)
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(go())
+
+
+def test_ok_stream_timings_and_usage() -> None:
+    """Five tokens 20 ms apart: TTFT, ITL, total and chunk count follow metrics.md."""
+    with fake_server() as url:
+        m = _measure(url, "ok")
+    assert m.error is None and m.error_kind is None
+    assert m.chunks == 5
+    assert m.text == "one two three four five"
+    assert m.usage is not None and m.usage["completion_tokens"] == 5
+    assert m.finish_reason == "stop"
+    ttft, total = m.first_delta_ms, m.total_duration_ms
+    assert ttft is not None and total is not None
+    assert 15 <= ttft < 500
+    # four gaps of about 20 ms between the five token-bearing events
+    assert len(m.gaps_ms) == 4
+    assert all(10 <= g < 300 for g in m.gaps_ms)
+    assert total == pytest.approx(ttft + sum(m.gaps_ms), abs=0.01)
+
+
+def test_role_only_chunk_does_not_start_ttft() -> None:
+    """A role chunk and a comment arrive at once; the first token 300 ms later sets TTFT."""
+    with fake_server() as url:
+        m = _measure(url, "role_delay")
+    assert m.error is None
+    assert m.first_delta_ms is not None and m.first_delta_ms >= 290
+    assert m.chunks == 2
+
+
+def test_benchmark_headers_sent() -> None:
+    with fake_server() as url:
+        _measure(url, "ok")
+        assert Handler.seen_headers[-1].get("X-Bakeoff-Test") == "true"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "kind", "status"),
+    [
+        ("http500", "http", 500),
+        ("http429", "http", 429),
+        ("malformed", "protocol", 200),
+        ("die", "engine_died", 200),
+        ("no_done", "engine_died", 200),
+        ("stall", "timeout", 200),
+        ("empty", "empty", 200),
+    ],
+)
+def test_failures_are_recorded_with_their_kind(behaviour: str, kind: str, status: int) -> None:
+    with fake_server() as url:
+        m = _measure(url, behaviour)
+    assert m.error_kind == kind, m.error
+    assert m.error
+    assert m.http_status == status
+    assert m.finish_reason == "error" or kind == "empty"
+
+
+def test_tokens_before_a_failure_are_kept() -> None:
+    """An engine dying mid-stream still leaves the TTFT and text it produced."""
+    with fake_server() as url:
+        m = _measure(url, "die")
+    assert m.error_kind == "engine_died"
+    assert m.chunks == 2 and m.text == "half way"
+    assert m.first_delta_ms is not None
+
+
+def test_total_timeout() -> None:
+    with fake_server() as url:
+        m = _measure(url, "slow", total_s=0.6)
+    assert m.error_kind == "timeout"
+    assert "total timeout" in (m.error or "")
+    assert 1 <= m.chunks <= 8
+
+
+def test_connection_refused() -> None:
+    m = _measure(refused_url(), "ok")
+    assert m.error_kind == "connect"
+    assert m.http_status is None
+    assert m.chunks == 0
+
+
+def test_connect_retry_is_recorded() -> None:
+    """The first connection attempt fails, the retry succeeds (MockTransport: staged refusal)."""
+    attempts = {"n": 0}
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    async def go() -> Measurement:
+        engine = OpenAIEngine("http://127.0.0.1:9", "m", transport=httpx.MockTransport(handler))
+        try:
+            req = GenerationRequest(text="hi", max_tokens=4, api="chat")
+            return await measure(engine, req, total_timeout_s=5, max_connect_retries=2)
+        finally:
+            await engine.aclose()
+
+    m = asyncio.run(go())
+    assert m.error is None
+    assert m.retries == 1
+    assert attempts["n"] == 2
+
+
+def test_no_retry_after_a_token() -> None:
+    """A stream that broke after a token is not retried (it would measure another request)."""
+    with fake_server() as url:
+
+        async def go() -> Measurement:
+            engine = OpenAIEngine(url, "die", timeouts=FAST)
+            try:
+                req = GenerationRequest(text="hi", max_tokens=8, api="chat")
+                return await measure(engine, req, total_timeout_s=5, max_connect_retries=3)
+            finally:
+                await engine.aclose()
+
+        m = asyncio.run(go())
+        assert m.retries == 0
+        assert len(Handler.seen_headers) == 1
+
+
+def test_completions_payload_shape() -> None:
+    engine = OpenAIEngine("http://127.0.0.1:1", "m")
+    path, body = engine.payload(
+        GenerationRequest(text="hi\n", max_tokens=3, api="completions", seed=1)
+    )
+    assert path == "/v1/completions"
+    assert body["prompt"] == "hi\n" and body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert json.dumps(body)
+    asyncio.run(engine.aclose())

@@ -1,0 +1,278 @@
+"""`bakeoff run` against a loopback fake engine: plans, skips, guards, modes, interruption.
+
+The engine behind the loopback server is scripted (tests/collector/fakes.py) so that runs
+take a fraction of a second; the real engine is exercised in test_engine_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from bakeoff.cli import main
+from bakeoff.resources import load_schema
+from collector import guards
+from collector.config import load_cells_file
+from collector.errors import ConfigError, GuardError
+from collector.models import CellsFile, CellSpec
+from collector.orchestrate import RunOptions, execute, single_cell
+from tests.collector.fakes import fake_server, refused_url
+
+
+def _validate_run(run: Path) -> tuple[dict, list[dict]]:
+    metadata = json.loads((run / "metadata.json").read_text())
+    jsonschema.Draft202012Validator(load_schema("metadata")).validate(metadata)
+    validator = jsonschema.Draft202012Validator(load_schema("ledger-record"))
+    records = [json.loads(line) for line in (run / "run.jsonl").read_text().splitlines()]
+    for record in records:
+        validator.validate(record)
+    assert records[0]["type"] == "meta"
+    assert run.name == metadata["run_id"]
+    return metadata, records
+
+
+def _cells(url: str, *models: str, runs: int = 2) -> CellsFile:
+    return CellsFile(cells=[CellSpec(engine="openai", url=url, model=m) for m in models], runs=runs)  # type: ignore[arg-type]
+
+
+def _opts(cells: CellsFile, out: Path, **kw: object) -> RunOptions:
+    return RunOptions(cells=cells, out_dir=out, allow_dirty=True, force_load=True, **kw)  # type: ignore[arg-type]
+
+
+def test_run_writes_a_valid_directory(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        result = execute(_opts(_cells(url, "ok"), tmp_path))
+    assert result.status == "complete"
+    # 3 prompts × (1 cold + 2 warm)
+    assert result.calls_total == 9 and result.calls_ok == 9
+    metadata, records = _validate_run(result.path)
+    calls = [r for r in records if r["type"] == "call"]
+    assert {c["prompt_id"] for c in calls} == {"P-EASY", "P-MEDIUM", "P-HARD"}
+    assert [c["cold_kind"] for c in calls if c["phase"] == "cold"] == ["process_warm"] * 3
+    assert all(
+        c["token_count_source"] == "server_usage" and c["completion_tokens"] == 5 for c in calls
+    )
+    assert metadata["cells"][0]["access_level"] == "black"
+    assert metadata["cells"][0]["endpoint_kind"] == "loopback"
+    assert metadata["summary"]["calls_total"] == 9
+    assert metadata["status"] == "complete" and metadata["finished_at"]
+    text = "".join(p.read_text() for p in result.path.iterdir())
+    assert "127.0.0.1:" not in text  # the engine address never reaches the run files
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert "## Warm TTFT p50 (ms)" in (result.path / "run.md").read_text()
+
+
+def test_unavailable_cell_is_skipped_and_run_goes_on(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        cells = CellsFile(
+            cells=[
+                CellSpec(engine="openai", url=refused_url(), model="down"),  # type: ignore[arg-type]
+                CellSpec(engine="openai", url=url, model="ok"),  # type: ignore[arg-type]
+            ],
+            runs=1,
+        )
+        result = execute(_opts(cells, tmp_path, prompts=["P-EASY"]))
+    metadata, records = _validate_run(result.path)
+    skipped = [r for r in records if r["type"] == "skipped"]
+    assert len(skipped) == 1 and skipped[0]["cell_id"].endswith(":down")
+    assert "health check" in skipped[0]["reason"] and "127.0.0.1" not in skipped[0]["reason"]
+    assert metadata["summary"]["cells_skipped"] == 1 and metadata["summary"]["cells_ok"] == 1
+    assert result.calls_total == 2
+
+
+def test_failed_calls_are_recorded_and_run_goes_on(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        result = execute(_opts(_cells(url, "http500", "ok", runs=1), tmp_path, prompts=["P-EASY"]))
+    _, records = _validate_run(result.path)
+    calls = [r for r in records if r["type"] == "call"]
+    bad = [c for c in calls if c["cell_id"].endswith(":http500")]
+    assert len(bad) == 2 and all(c["error_kind"] == "http" and c["http_status"] == 500 for c in bad)
+    assert all(c["error"] is None for c in calls if c["cell_id"].endswith(":ok"))
+    assert "### Errors" in (result.path / "run.md").read_text()
+
+
+def test_for_publication_refuses_failed_health(tmp_path: Path, config_home: Path) -> None:
+    cells = _cells(refused_url(), "down")
+    with pytest.raises(GuardError, match="--for-publication"):
+        execute(_opts(cells, tmp_path / "runs", for_publication=True))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_smoke_and_probe_only(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        smoke = execute(_opts(_cells(url, "ok", "ok2"), tmp_path / "s", mode="smoke"))
+        probe = execute(_opts(_cells(url, "ok"), tmp_path / "p", mode="probe_only"))
+    assert smoke.calls_total == 1
+    meta, _ = _validate_run(smoke.path)
+    assert meta["config"]["mode"] == "smoke" and len(meta["cells"]) == 1
+    assert probe.calls_total == 0
+    meta, records = _validate_run(probe.path)
+    assert meta["cells"][0]["available"] is True and [r["type"] for r in records] == ["meta"]
+
+
+def test_concurrency_levels_record_lag(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        cells = CellsFile(
+            cells=[CellSpec(engine="openai", url=url, model="ok")],
+            runs=2,
+            concurrency=[1, 4],
+            cold=False,
+        )  # type: ignore[arg-type]
+        result = execute(_opts(cells, tmp_path, prompts=["P-EASY"]))
+    _, records = _validate_run(result.path)
+    level4 = [r for r in records if r["type"] == "call" and r["concurrency"] == 4]
+    assert len(level4) == 8
+    assert all(r["start_lag_ms"] is not None and r["start_lag_ms"] >= 0 for r in level4)
+    assert sorted(r["run_idx"] for r in level4) == list(range(8))
+    assert "## Concurrency" in (result.path / "run.md").read_text()
+
+
+def test_guards() -> None:
+    dirty = guards.GitState(sha="abc", dirty=True, dirty_files=["collector/x.py"])
+    with pytest.raises(GuardError, match="--allow-dirty"):
+        guards.check_dirty(dirty, allow_dirty=False)
+    guards.check_dirty(dirty, allow_dirty=True)
+    with pytest.raises(GuardError, match="--force-load"):
+        guards.check_load([4.5, 1.0, 1.0], force_load=False)
+    guards.check_load([4.5, 1.0, 1.0], force_load=True)
+    guards.check_load([3.9, 9.0, 9.0], force_load=False)
+
+
+def test_git_state_of_a_real_checkout(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    run("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    assert guards.git_state(repo).dirty is False
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "runs").mkdir()
+    (repo / "runs" / "new.json").write_text("{}")
+    state = guards.git_state(repo)
+    assert state.dirty is True and state.dirty_files == ["code.py"]
+
+
+def test_environment_knobs_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("SECRET_TOKEN", "hunter2")
+    knobs = guards.environment_knobs()
+    assert knobs.get("OMP_NUM_THREADS") == "2" and "SECRET_TOKEN" not in knobs
+
+
+# ---- cells files ---------------------------------------------------------------------------
+
+
+def test_cells_yaml_error_names_file_field_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "cells.yaml"
+    path.write_text(
+        "runs: 5\ncells:\n  - engine: openai\n    url: http://127.0.0.1:1\n    model: a\n"
+        "  - engine: tgi\n    url: http://127.0.0.1:2\n    model: b\n    colour: red\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_cells_file(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert "cells[1].engine (line 6)" in msg and "'openai', 'llamacpp' or 'ollama'" in msg
+    assert "cells[1].colour (line 9): unknown field" in msg
+
+
+def test_cells_runs_out_of_range_and_toml(tmp_path: Path) -> None:
+    path = tmp_path / "cells.toml"
+    path.write_text(
+        'runs = 500\n[[cells]]\nengine = "openai"\nurl = "http://127.0.0.1:1"\nmodel = "a"\n'
+    )
+    with pytest.raises(ConfigError, match=r"runs: Input should be less than or equal to 100"):
+        load_cells_file(path)
+    path.write_text(
+        'runs = 3\n[[cells]]\nengine = "ollama"\nurl = "http://127.0.0.1:1"\nmodel = "a"\n'
+    )
+    assert load_cells_file(path).cells[0].engine == "ollama"
+
+
+def test_cells_url_or_managed(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("cells:\n  - engine: openai\n    model: a\n")
+    with pytest.raises(ConfigError, match="exactly one of 'url'"):
+        load_cells_file(path)
+    path.write_text("cells: [\n")
+    with pytest.raises(ConfigError, match=r"invalid YAML"):
+        load_cells_file(path)
+
+
+def test_single_cell_flags() -> None:
+    assert single_cell(None, None, None).cells[0].managed is not None
+    assert single_cell("ollama", "http://127.0.0.1:11434", "llama3").cells[0].engine == "ollama"
+    with pytest.raises(ConfigError, match="--url needs --model"):
+        single_cell("openai", "http://127.0.0.1:1", None)
+    with pytest.raises(ConfigError, match="need --url"):
+        single_cell("ollama", None, "m")
+
+
+def test_cli_bad_cells_file_measures_nothing(tmp_path: Path, config_home: Path) -> None:
+    bad = tmp_path / "cells.yaml"
+    bad.write_text("cells:\n  - engine: nope\n    url: http://127.0.0.1:1\n    model: a\n")
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["run", str(bad), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "cells[0].engine (line 2)" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_cli_without_local_extra_says_what_to_install(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "llama_cpp" else real(n, *a)
+    )
+    result = CliRunner().invoke(
+        main, ["run", "--out", str(tmp_path), "--allow-dirty", "--force-load", "--for-publication"]
+    )
+    assert result.exit_code == 1
+    assert "pip install 'bakeoff[local]'" in result.output and "--url" in result.output
+
+
+def test_ctrl_c_keeps_a_valid_partial_run(tmp_path: Path, config_home: Path) -> None:
+    """SIGINT in the middle of a run: the calls already measured survive in a run directory
+    that is renamed into place with status partial and validates."""
+    out = tmp_path / "runs"
+    with fake_server() as url:
+        env = {**os.environ, "XDG_CONFIG_HOME": str(config_home)}
+        argv = [sys.executable, "-c", "from bakeoff.cli import main; main()", "run"]
+        argv += ["--engine", "openai", "--url", url, "--model", "paced", "--runs", "50"]
+        argv += ["--out", str(out), "--allow-dirty", "--force-load"]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ledgers = list(out.glob(".*.tmp/run.jsonl"))
+            if ledgers and len(ledgers[0].read_text().splitlines()) >= 4:
+                break
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            pytest.fail("run did not start measuring")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1, stderr.decode()
+    runs = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1 and not list(out.glob(".*.tmp"))
+    metadata, records = _validate_run(runs[0])
+    assert metadata["status"] == "partial"
+    assert "Ctrl-C" in metadata["status_reason"]
+    calls = [r for r in records if r["type"] == "call"]
+    assert 3 <= len(calls) < 153
+    assert metadata["summary"]["calls_total"] == len(calls)
+    assert (runs[0] / "run.md").is_file()
+    assert b"Traceback" not in stderr
