@@ -292,7 +292,11 @@ class Sampler:
         """Take the first sample now (t ≈ 0) and start the background thread."""
         if self._thread is not None:
             raise RuntimeError("sampler already started")
-        self._rapl = _Rapl(self._rapl_root)
+        try:
+            self._rapl = _Rapl(self._rapl_root)
+        except Exception as exc:  # e.g. an unreadable powercap folder; never fail the run
+            self._rapl = _Rapl(Path("/nonexistent"))
+            self._rapl.reason = f"cannot list {self._rapl_root}: {_reason(exc)}"
         nv = _import_pynvml() if isinstance(self._nvml_arg, _Auto) else self._nvml_arg
         if isinstance(self._nvml_arg, _Auto) and nv is None:
             self._gpu = _Nvml(None)

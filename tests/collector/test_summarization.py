@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,23 @@ def test_task_ref_describes_the_run_config() -> None:
     assert ref.template_sha256 == s.TEMPLATE_SHA256
     assert ref.dataset_sha256 == ds.sha256
     assert ref.max_tokens == s.MAX_TOKENS == 160
+
+
+def test_missing_rouge_score_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the quality extra, a summarization run fails early with the install command.
+
+    rouge-score is installed in the dev environment, so its absence is simulated by blocking
+    the import (``sys.modules[name] = None`` makes ``import`` raise ImportError).
+    """
+    from bakeoff import quality
+
+    monkeypatch.setitem(sys.modules, "rouge_score", None)
+    monkeypatch.setitem(sys.modules, "rouge_score.rouge_scorer", None)
+    quality._scorer.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"pip install 'bakeoff\[quality\]'"):
+            s.require_scorer()
+        with pytest.raises(ConfigError, match=r"pip install 'bakeoff\[quality\]'"):
+            s.score_call("x", DatasetItem(id="a", text="t", reference="r"))
+    finally:
+        quality._scorer.cache_clear()
