@@ -89,8 +89,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     )
 
 
-def write_duckdb(tables: Mapping[str, pa.Table], path: Path) -> None:
-    """All tables and ``VIEWS`` in one DuckDB file readable by DuckDB 1.x."""
+def write_duckdb(
+    tables: Mapping[str, pa.Table], path: Path, views: Mapping[str, str] | None = None
+) -> None:
+    """All tables and views (default ``VIEWS``) in one DuckDB file readable by DuckDB 1.x."""
     path.unlink(missing_ok=True)
     con = duckdb.connect(":memory:")
     try:
@@ -103,7 +105,7 @@ def write_duckdb(tables: Mapping[str, pa.Table], path: Path) -> None:
             con.register("_source", arrow)
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _source')
             con.unregister("_source")
-        for name, sql in VIEWS.items():
+        for name, sql in (VIEWS if views is None else views).items():
             con.execute(f'CREATE VIEW "{name}" AS {sql}')
         con.execute("USE memory")
         con.execute("DETACH bakeoff")

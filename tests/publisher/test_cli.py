@@ -1,0 +1,91 @@
+"""The validate and publish commands: output formats, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bakeoff.cli import main
+from tests.synthetic import make_run
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_validate_accepts_clean_runs(tmp_path: Path, archive: Path) -> None:
+    code, out, _ = invoke("validate", "--runs", str(archive), "--allow-synthetic")
+    assert code == 0
+    assert "4 run(s) checked: 0 error(s), 0 warning(s)" in out
+
+
+def test_validate_refuses_synthetic_by_default(archive: Path) -> None:
+    code, out, _ = invoke("validate", "--runs", str(archive))
+    assert code == 1
+    assert "consistency.synthetic" in out
+
+
+def test_validate_json_lists_findings(tmp_path: Path) -> None:
+    run = make_run(tmp_path, seed=3)
+    (run / "run.md").write_text("see /home/alice/notes and key sk-abcdefghijklmnopqrstuvwxyz\n")
+    code, out, _ = invoke("validate", str(run), "--json", "--allow-synthetic")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["errors"] == 2 and doc["runs"] == 1
+    first = doc["findings"][0]
+    assert set(first) == {"code", "severity", "run_id", "file", "line", "pointer", "message",
+                          "hint"}  # fmt: skip
+    assert {f["code"] for f in doc["findings"]} == {"privacy.home_path", "privacy.secret"}
+    assert all(f["line"] == 1 and f["file"] == "run.md" for f in doc["findings"])
+    assert "abcdefghijklmnop" not in out  # secrets are never echoed in full
+
+
+def test_validate_warnings_only_exit_zero(tmp_path: Path) -> None:
+    run = make_run(tmp_path, seed=3)
+    lines = (run / "run.jsonl").read_text().splitlines()
+    call = json.loads(lines[1])
+    call["itl_max_ms"] = -5.0
+    lines[1] = json.dumps(call)
+    (run / "run.jsonl").write_text("\n".join(lines) + "\n")
+    code, out, _ = invoke("validate", str(run), "--allow-synthetic")
+    assert code == 0
+    assert "WARNING [plausibility.duration]" in out
+
+
+def test_validate_garbage_paths_give_findings_not_tracebacks(tmp_path: Path) -> None:
+    (tmp_path / "junk").write_bytes(b"\x00\xff")
+    code, out, _ = invoke("validate", str(tmp_path / "junk"), str(tmp_path / "nope"))
+    assert code == 1
+    assert out.count("structure.not_a_directory") == 2
+    assert "Traceback" not in out
+
+
+def test_publish_and_check(tmp_path: Path, archive: Path) -> None:
+    args = ["--runs", str(archive), "--out", str(tmp_path / "out"), "--catalogue",
+            str(tmp_path / "catalogue.json"), "--no-site", "--allow-synthetic"]  # fmt: skip
+    code, _, err = invoke("publish", *args, "--check")
+    assert code == 1
+    assert "error: " in err and "stale" in err
+    code, out, err = invoke("publish", *args)
+    assert code == 0, err
+    assert "published 4 run(s)" in out
+    assert "step 5/6 export" in err
+    code, out, _ = invoke("publish", *args, "--check")
+    assert code == 0
+    assert "up to date" in out
+
+
+def test_publish_refuses_invalid_runs_with_findings(tmp_path: Path, archive: Path) -> None:
+    bad = sorted(archive.iterdir())[0]
+    (bad / "metadata.json").write_text("{")
+    code, _, err = invoke("publish", "--runs", str(archive), "--out", str(tmp_path / "out"),
+                          "--catalogue", str(tmp_path / "c.json"), "--allow-synthetic")  # fmt: skip
+    assert code == 1
+    assert "ERROR [json.invalid]" in err
+    assert "nothing was published" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "c.json").exists()

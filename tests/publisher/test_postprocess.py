@@ -1,0 +1,80 @@
+"""ROUGE recomputation: recorded scores are checked against the stored outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from bakeoff.resources import seeds_dir
+from publisher.load import load_run
+from publisher.postprocess import check_rouge, default_scorer
+from publisher.validate import Options, ValidatedRun, check_run
+from tests.synthetic import make_run
+
+
+def fake_scorer(output: str, reference: str) -> dict[str, float]:
+    """Deterministic stand-in: the share of output words found in the reference."""
+    words = output.split()
+    ref = set(reference.split())
+    share = round(sum(w in ref for w in words) / max(1, len(words)), 6)
+    return {"rouge1": share, "rouge2": share / 2, "rougeL": share}
+
+
+def validated(path: Path) -> ValidatedRun:
+    run, findings = check_run(load_run(path), Options(allow_synthetic=True))
+    assert run is not None and not findings
+    return run
+
+
+def test_recorded_scores_match(tmp_path: Path) -> None:
+    run = validated(make_run(tmp_path, seed=1, with_quality=True, scorer=fake_scorer))
+    assert any(c["rouge1"] is not None for c in run.calls)
+    assert check_rouge(run, fake_scorer, {}) == []
+
+
+def test_mismatch_is_an_error_with_line_and_pointer(tmp_path: Path) -> None:
+    path = make_run(tmp_path, seed=1, with_quality=True, scorer=fake_scorer)
+    lines = (path / "run.jsonl").read_text().splitlines()
+    idx = next(i for i, line in enumerate(lines) if '"rouge1": 0' in line)
+    rec = json.loads(lines[idx])
+    rec["rouge2"] = round(rec["rouge2"] + 0.01, 6)
+    lines[idx] = json.dumps(rec)
+    (path / "run.jsonl").write_text("\n".join(lines) + "\n")
+    findings = check_rouge(validated(path), fake_scorer, {})
+    assert [(f.code, f.severity, f.line, f.pointer) for f in findings] == [
+        ("quality.rouge_mismatch", "error", idx + 1, "/rouge2")
+    ]
+
+
+def test_missing_reference_and_missing_scorer_warn(tmp_path: Path) -> None:
+    path = make_run(tmp_path, seed=1, with_quality=True, scorer=fake_scorer)
+    (path / "datasets" / "summarization.jsonl").unlink()
+    (path / "datasets").rmdir()
+    run = validated(path)
+    assert {f.code for f in check_rouge(run, fake_scorer, {})} == {"quality.reference_missing"}
+    assert [f.code for f in check_rouge(run, None, {})] == ["quality.rouge_unavailable"]
+
+
+def test_bundled_seed_dataset_is_used_when_its_hash_matches(tmp_path: Path) -> None:
+    path = make_run(tmp_path, seed=1, with_quality=True, scorer=fake_scorer)
+    data = (path / "datasets" / "summarization.jsonl").read_bytes()
+    (path / "datasets" / "summarization.jsonl").unlink()
+    (path / "datasets").rmdir()
+    run = validated(path)
+    assert check_rouge(run, fake_scorer, {"summarization.jsonl": data}) == []
+    other = b'{"id": "x", "text": "t", "reference": "r"}\n'
+    assert hashlib.sha256(other).hexdigest() != hashlib.sha256(data).hexdigest()
+    found = check_rouge(run, fake_scorer, {"summarization.jsonl": other})
+    assert {f.code for f in found} == {"quality.reference_missing"}
+
+
+def test_real_rouge_scores_round_trip(tmp_path: Path) -> None:
+    scorer = default_scorer()
+    if scorer is None:
+        pytest.skip("rouge-score is not installed (pip install 'bakeoff[quality]')")
+    run = validated(make_run(tmp_path, seed=2, with_quality=True, scorer=scorer))
+    assert check_rouge(run, scorer, {}) == []
+    assert (seeds_dir() / "summarization.jsonl").exists()
