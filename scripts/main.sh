@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh publish,local
 . .venv/bin/activate
 bakeoff probe
-bakeoff run --allow-dirty "$@"
+bakeoff run "$@"
 bakeoff validate
 bakeoff publish
 bakeoff site build
