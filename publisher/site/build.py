@@ -80,7 +80,9 @@ def add_downloads(exports_dir: Path, generated_dir: Path) -> list[tuple[str, int
         if src.is_file() and src.suffix in _EXPORT_SUFFIXES:
             shutil.copyfile(src, dest / src.name)
             files.append((f"exports/{src.name}", src.stat().st_size, _sha256(src)))
-    (generated_dir / "downloads.md").write_text(downloads_snippet(files), encoding="utf-8")
+    (generated_dir / "_snippets" / "downloads.md").write_text(
+        downloads_snippet(files), encoding="utf-8"
+    )
     return files
 
 

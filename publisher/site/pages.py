@@ -1269,8 +1269,8 @@ def build_pages(
     tmp.mkdir(parents=True)
     counter = [0]
     _write(tmp / MARKER, "Written by publisher.site.pages.build_pages; replaced on every build.\n")
-    _write(tmp / "home.md", home_snippet(arch, counter))
-    _write(tmp / "downloads.md", downloads_snippet([]))
+    _write(tmp / "_snippets" / "home.md", home_snippet(arch, counter))
+    _write(tmp / "_snippets" / "downloads.md", downloads_snippet([]))
 
     _write(tmp / "leaderboards" / "index.md", leaderboards_index(arch))
     for w in arch.workloads.values():
