@@ -15,9 +15,7 @@ from publisher.derive import RunRows
 from publisher.models import Catalogue
 
 
-def build_catalogue(
-    runs: Sequence[RunRows], systems: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
+def build_catalogue(runs: Sequence[RunRows], systems: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The catalogue as plain data; ``runs`` and ``systems`` come from derive and dedup."""
     ordered = sorted(runs, key=lambda r: r["run_id"])
     by_id = {r["run_id"]: r for r in ordered}

@@ -51,13 +51,20 @@ def _log(message: str) -> None:
 
 @click.command("validate")
 @click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--runs", "runs_dir", type=click.Path(path_type=Path), default=Path("runs"),
-              show_default=True, help="Archive folder checked when no RUN_DIR is given.")
+@click.option(
+    "--runs",
+    "runs_dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Archive folder checked when no RUN_DIR is given.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable findings for CI.")
 @click.option("--allow-synthetic", is_flag=True, help="Accept synthetic (test) runs.")
 @_user_errors
-def validate(run_dirs: tuple[Path, ...], runs_dir: Path, as_json: bool,
-             allow_synthetic: bool) -> None:  # fmt: skip
+def validate(
+    run_dirs: tuple[Path, ...], runs_dir: Path, as_json: bool, allow_synthetic: bool
+) -> None:
     """Validate run directories (every run under --runs by default); exit 1 on any error."""
     paths = list(run_dirs) or pipeline.run_dirs(runs_dir)
     results = pipeline.validate_paths(paths, Options(allow_synthetic=allow_synthetic))
@@ -74,28 +81,57 @@ def validate(run_dirs: tuple[Path, ...], runs_dir: Path, as_json: bool,
     else:
         for f in findings:
             click.echo(f.render())
-        click.echo(f"{len(results)} run(s) checked: {errors} error(s), "
-                   f"{len(findings) - errors} warning(s)")  # fmt: skip
+        click.echo(
+            f"{len(results)} run(s) checked: {errors} error(s), {len(findings) - errors} warning(s)"
+        )
     if errors:
         sys.exit(1)
 
 
 @click.command("publish")
-@click.option("--runs", "runs_dir", type=click.Path(path_type=Path), default=Path("runs"),
-              show_default=True, help="The archive folder.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"),
-              show_default=True, help="Exports, manifest and cache.")
-@click.option("--catalogue", "catalogue_path", type=click.Path(path_type=Path),
-              default=Path("catalogue.json"), show_default=True)
-@click.option("--site-dir", type=click.Path(path_type=Path),
-              default=Path("site/docs/generated"), show_default=True,
-              help="Where the site's generated pages go.")
+@click.option(
+    "--runs",
+    "runs_dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="The archive folder.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Exports, manifest and cache.",
+)
+@click.option(
+    "--catalogue",
+    "catalogue_path",
+    type=click.Path(path_type=Path),
+    default=Path("catalogue.json"),
+    show_default=True,
+)
+@click.option(
+    "--site-dir",
+    type=click.Path(path_type=Path),
+    default=Path("site/docs/generated"),
+    show_default=True,
+    help="Where the site's generated pages go.",
+)
 @click.option("--no-site", is_flag=True, help="Skip the site pages.")
 @click.option("--check", is_flag=True, help="Only fail when catalogue.json is stale.")
 @click.option("--allow-synthetic", is_flag=True, help="Accept synthetic (test) runs.")
 @_user_errors
-def publish(runs_dir: Path, out_dir: Path, catalogue_path: Path, site_dir: Path, no_site: bool,
-            check: bool, allow_synthetic: bool) -> None:  # fmt: skip
+def publish(
+    runs_dir: Path,
+    out_dir: Path,
+    catalogue_path: Path,
+    site_dir: Path,
+    no_site: bool,
+    check: bool,
+    allow_synthetic: bool,
+) -> None:
     """Validate all runs, then write catalogue.json, exports and site pages atomically."""
     config = pipeline.PublishConfig(
         runs_dir=runs_dir,
@@ -110,5 +146,7 @@ def publish(runs_dir: Path, out_dir: Path, catalogue_path: Path, site_dir: Path,
         return
     report = pipeline.publish(config, _log)
     _echo_findings(report.warnings)
-    click.echo(f"published {report.runs} run(s) ({report.cached} from cache) to "
-               f"{out_dir / 'exports'}; catalogue: {catalogue_path}")  # fmt: skip
+    click.echo(
+        f"published {report.runs} run(s) ({report.cached} from cache) to "
+        f"{out_dir / 'exports'}; catalogue: {catalogue_path}"
+    )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ def system_hardware(runs: Sequence[RunRows]) -> tuple[list[dict[str, Any]], list
     for sid in sorted(by_system):
         history = sorted(by_system[sid], key=lambda r: (r["snapshot"]["started_at"], r["run_id"]))
         n_changes = 0
-        for prev, cur in zip(history, history[1:], strict=False):
+        for prev, cur in itertools.pairwise(history):
             a, b = _flat(prev["snapshot"]), _flat(cur["snapshot"])
             diff = tuple(sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)))
             if diff:

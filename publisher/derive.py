@@ -126,7 +126,9 @@ def derive_run(run: ValidatedRun) -> RunRows:
         )
         row["max_tokens"] = wl["max_tokens"]
         calls.append(row)
-    energy = {c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]}
+    energy = {
+        c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]
+    }
     cell_rows = []
     for agg in stats.aggregate_cells(calls):
         cell = cells.get(agg["cell_id"], {})
@@ -167,8 +169,10 @@ def derive_run(run: ValidatedRun) -> RunRows:
     )
     rhm = md["run_hardware_metrics"]
     gpus = [gpu_spec(g) for g in hw["gpus"]]
-    measured = sorted({c["cell_id"] for c in calls}) if calls else sorted(
-        c["cell_id"] for c in md["cells"] if c["available"]
+    measured = (
+        sorted({c["cell_id"] for c in calls})
+        if calls
+        else sorted(c["cell_id"] for c in md["cells"] if c["available"])
     )
     return {
         "run_id": run.run_id,
@@ -221,7 +225,11 @@ def derive_run(run: ValidatedRun) -> RunRows:
             "models": sorted({cells[c]["model"] for c in measured if c in cells}),
             "engines": sorted({cells[c]["engine"] for c in measured if c in cells}),
             "model_digests": sorted(
-                {(cells[c]["model"], cells[c]["model_digest"] or "") for c in measured if c in cells}
+                {
+                    (cells[c]["model"], cells[c]["model_digest"] or "")
+                    for c in measured
+                    if c in cells
+                }
             ),
             "engine_versions": sorted(
                 {

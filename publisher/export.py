@@ -97,9 +97,7 @@ def write_duckdb(
     con = duckdb.connect(":memory:")
     try:
         quoted = str(path).replace("'", "''")
-        con.execute(
-            f"ATTACH '{quoted}' AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')"
-        )
+        con.execute(f"ATTACH '{quoted}' AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')")
         con.execute("USE bakeoff")
         for name, arrow in tables.items():
             con.register("_source", arrow)
@@ -124,7 +122,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def export_tables(tables: Mapping[str, Sequence[Mapping[str, Any]]], out_dir: Path) -> dict[str, Any]:
+def export_tables(
+    tables: Mapping[str, Sequence[Mapping[str, Any]]], out_dir: Path
+) -> dict[str, Any]:
     """Write every table as Parquet plus the DuckDB file and manifest; return the manifest."""
     out_dir.mkdir(parents=True, exist_ok=True)
     arrow = {name: to_arrow(name, tables.get(name, [])) for name in TABLE_NAMES}

@@ -42,7 +42,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "schema.metadata": ("error", "Fix the field; schemas/metadata.schema.json describes it."),
     "schema.ledger": ("error", "Fix the record; schemas/ledger-record.schema.json describes it."),
     "schema.samples": ("error", "Fix the line; schemas/sample.schema.json describes it."),
-    "schema.dataset": ("error", "Fix the item; schemas/seed-dataset-item.schema.json describes it."),
+    "schema.dataset": (
+        "error",
+        "Fix the item; schemas/seed-dataset-item.schema.json describes it.",
+    ),
     "schema.version_newer": (
         "error",
         "This run was written by a newer bakeoff; upgrade: pip install -U 'bakeoff[publish]'.",
@@ -98,7 +101,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         "warning",
         "Ship the dataset as datasets/<name>.jsonl so ROUGE can be recomputed.",
     ),
-    "quality.rouge_unavailable": ("warning", "Install rouge-score: pip install 'bakeoff[quality]'."),
+    "quality.rouge_unavailable": (
+        "warning",
+        "Install rouge-score: pip install 'bakeoff[quality]'.",
+    ),
     # plausibility (never blocking)
     "plausibility.rate": ("warning", "Check the token counts and timings of this call."),
     "plausibility.duration": ("warning", "Check the timings of this call."),

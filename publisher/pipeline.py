@@ -100,13 +100,13 @@ def process_run(
     rows = derive_run(run) if run is not None and not has_errors(findings) else None
     findings.sort(key=lambda f: (f.file, f.line or 0, f.code, f.pointer or "", f.message))
     if cache is not None:
-        cache.put(raw.dir_name, content, {"findings": [f.to_dict() for f in findings], "rows": rows})
+        cache.put(
+            raw.dir_name, content, {"findings": [f.to_dict() for f in findings], "rows": rows}
+        )
     return RunResult(raw.dir_name, findings, rows)
 
 
-def validate_paths(
-    paths: Sequence[Path], options: Options, log: Log = _nolog
-) -> list[RunResult]:
+def validate_paths(paths: Sequence[Path], options: Options, log: Log = _nolog) -> list[RunResult]:
     """Validate run directories (no cache: ``bakeoff validate`` always checks afresh)."""
     scorer, seeds = default_scorer(), seed_datasets()
     results = []
@@ -211,8 +211,10 @@ def publish(config: PublishConfig, log: Log = _nolog) -> PublishReport:
     report.warnings = [f for r in results for f in r.findings]
     tables, changes = build_tables(runs)
     report.hardware_changes = [c.render() for c in changes]
-    log(f"step 3/{STEPS} dedup: {len(tables['system_hardware'])} systems, "
-        f"{len(tables['gpu_hardware'])} GPU specs, {len(changes)} hardware changes")  # fmt: skip
+    log(
+        f"step 3/{STEPS} dedup: {len(tables['system_hardware'])} systems, "
+        f"{len(tables['gpu_hardware'])} GPU specs, {len(changes)} hardware changes"
+    )
     for line in report.hardware_changes:
         log(f"  {line}")
     catalogue = build_catalogue(runs, tables["system_hardware"])
@@ -226,7 +228,9 @@ def publish(config: PublishConfig, log: Log = _nolog) -> PublishReport:
         if config.site_dir is not None:
             config.site_dir.parent.mkdir(parents=True, exist_ok=True)
             site_staging = Path(
-                tempfile.mkdtemp(prefix=f".{config.site_dir.name}.staging-", dir=config.site_dir.parent)
+                tempfile.mkdtemp(
+                    prefix=f".{config.site_dir.name}.staging-", dir=config.site_dir.parent
+                )
             )
             report.site = _site_pages(tables, catalogue, site_staging, log)
         # Commit: only renames and one small write from here on.

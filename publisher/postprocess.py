@@ -89,8 +89,13 @@ def check_rouge(
             if key not in missing:
                 missing.add(key)
                 out.append(
-                    finding("quality.reference_missing", rid, "run.jsonl",
-                            f"no reference for {key}", line=line)  # fmt: skip
+                    finding(
+                        "quality.reference_missing",
+                        rid,
+                        "run.jsonl",
+                        f"no reference for {key}",
+                        line=line,
+                    )
                 )
             continue
         scores = scorer(rec["output_text"], reference)
@@ -98,8 +103,13 @@ def check_rouge(
             recorded = rec.get(metric)
             if recorded is not None and abs(recorded - scores[metric]) > TOLERANCE:
                 out.append(
-                    finding("quality.rouge_mismatch", rid, "run.jsonl",
-                            f"{metric} recorded {recorded}, recomputed {scores[metric]}",
-                            line=line, pointer=f"/{metric}")  # fmt: skip
+                    finding(
+                        "quality.rouge_mismatch",
+                        rid,
+                        "run.jsonl",
+                        f"{metric} recorded {recorded}, recomputed {scores[metric]}",
+                        line=line,
+                        pointer=f"/{metric}",
+                    )
                 )
     return out

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"
 # An IPv6 candidate: hex groups with either "::" or seven colons; checked by ipaddress later.
 _IPV6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])"
-_USER_AT_HOST = r"(?<![\w.+-])[A-Za-z0-9._-]*[A-Za-z][A-Za-z0-9._-]*@[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*"
+_USER_AT_HOST = (
+    r"(?<![\w.+-])[A-Za-z0-9._-]*[A-Za-z][A-Za-z0-9._-]*@[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*"
+)
 _HOME = (
     r"(?:/home/[A-Za-z0-9._-]+|/Users/[A-Za-z0-9._ -]+|/root(?=/|\b)"
     r"|[A-Za-z]:(?:\\\\|\\|/)Users(?:\\\\|\\|/)[A-Za-z0-9._ -]+)"

@@ -21,9 +21,7 @@ CI_LEVEL = 0.95
 
 def clean(values: Iterable[Any]) -> list[float]:
     """The numeric, non-null values of ``values`` as floats (bools excluded)."""
-    return [
-        float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
-    ]
+    return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

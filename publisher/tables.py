@@ -100,8 +100,12 @@ GPU_HARDWARE: Columns = [
 ]
 GPU_SPEC_FIELDS = [name for name, _ in GPU_HARDWARE if name != "gpu_id"]
 
-SYSTEM_GPU_LINK: Columns = [("run_id", "string"), ("system_id", "string"), ("slot", "int"),
-                            ("gpu_id", "string")]  # fmt: skip
+SYSTEM_GPU_LINK: Columns = [
+    ("run_id", "string"),
+    ("system_id", "string"),
+    ("slot", "int"),
+    ("gpu_id", "string"),
+]
 
 INTERFACE_TYPE: Columns = _cols("id label description detection", "string")
 

@@ -216,9 +216,8 @@ def _check_structure(raw: RawRun, out: _Collector, meta_only: bool | None) -> No
             rest = f.name.split("/", 1)[1]
             if "/" not in rest and rest.endswith(".jsonl") and not f.is_dir:
                 continue
-        elif f.name in REQUIRED or f.name in OPTIONAL:
-            if not f.is_dir:
-                continue
+        elif (f.name in REQUIRED or f.name in OPTIONAL) and not f.is_dir:
+            continue
         out.add("structure.unexpected_file", f.name, "not part of a run directory")
     for name in REQUIRED:
         if name not in names:
@@ -368,27 +367,41 @@ def _ts(value: Any) -> datetime | None:
         return None
 
 
-def _check_consistency(
-    run: ValidatedRun, raw: RawRun, out: _Collector, options: Options
-) -> None:
+def _check_consistency(run: ValidatedRun, raw: RawRun, out: _Collector, options: Options) -> None:
     md = run.metadata
     if md["run_id"] != raw.dir_name:
         out.add("structure.dir_name", ".", f"directory {raw.dir_name!r} ≠ run_id {md['run_id']!r}")
     if md.get("synthetic") and not options.allow_synthetic:
-        out.add("consistency.synthetic", "metadata.json", "metadata marks this run synthetic",
-                pointer="/synthetic")  # fmt: skip
+        out.add(
+            "consistency.synthetic",
+            "metadata.json",
+            "metadata marks this run synthetic",
+            pointer="/synthetic",
+        )
     created, updated = _ts(md["created_at"]), _ts(md["updated_at"])
     started, finished = _ts(md["started_at"]), _ts(md.get("finished_at"))
     if created and updated and updated < created:
-        out.add("consistency.timestamps", "metadata.json", "updated_at < created_at",
-                pointer="/updated_at")  # fmt: skip
+        out.add(
+            "consistency.timestamps",
+            "metadata.json",
+            "updated_at < created_at",
+            pointer="/updated_at",
+        )
     if started and finished and finished < started:
-        out.add("consistency.timestamps", "metadata.json", "finished_at < started_at",
-                pointer="/finished_at")  # fmt: skip
+        out.add(
+            "consistency.timestamps",
+            "metadata.json",
+            "finished_at < started_at",
+            pointer="/finished_at",
+        )
     rhm_sid = md["run_hardware_metrics"].get("system_id")
     if rhm_sid is not None and rhm_sid != md["hardware"]["system_hardware"]["system_id"]:
-        out.add("consistency.system_id", "metadata.json", "system ids differ",
-                pointer="/run_hardware_metrics/system_id")  # fmt: skip
+        out.add(
+            "consistency.system_id",
+            "metadata.json",
+            "system ids differ",
+            pointer="/run_hardware_metrics/system_id",
+        )
     _check_hardware_plausibility(md, out)
     if md.get("meta_only"):
         _check_summary(md, [], [], out, meta_only=True)
@@ -400,17 +413,29 @@ def _check_hardware_plausibility(md: dict[str, Any], out: _Collector) -> None:
     hw = md["hardware"]["system_hardware"]
     ram = hw.get("ram_total_gb")
     if isinstance(ram, int | float) and ram > MAX_PLAUSIBLE_RAM_GB:
-        out.add("plausibility.hardware", "metadata.json", f"{ram} GiB of RAM",
-                pointer="/hardware/system_hardware/ram_total_gb")  # fmt: skip
+        out.add(
+            "plausibility.hardware",
+            "metadata.json",
+            f"{ram} GiB of RAM",
+            pointer="/hardware/system_hardware/ram_total_gb",
+        )
     cores, threads = hw.get("cpu_cores"), hw.get("cpu_threads")
     if isinstance(cores, int) and isinstance(threads, int) and threads < cores:
-        out.add("plausibility.hardware", "metadata.json", "fewer CPU threads than cores",
-                pointer="/hardware/system_hardware/cpu_threads")  # fmt: skip
+        out.add(
+            "plausibility.hardware",
+            "metadata.json",
+            "fewer CPU threads than cores",
+            pointer="/hardware/system_hardware/cpu_threads",
+        )
     for i, gpu in enumerate(md["hardware"]["gpus"]):
         mem = gpu.get("memory_total_gb")
         if isinstance(mem, int | float) and mem > MAX_PLAUSIBLE_GPU_MEMORY_GB:
-            out.add("plausibility.hardware", "metadata.json", f"GPU with {mem} GiB",
-                    pointer=f"/hardware/gpus/{i}/memory_total_gb")  # fmt: skip
+            out.add(
+                "plausibility.hardware",
+                "metadata.json",
+                f"GPU with {mem} GiB",
+                pointer=f"/hardware/gpus/{i}/memory_total_gb",
+            )
 
 
 def _check_ledger(
@@ -422,7 +447,7 @@ def _check_ledger(
     if not records or records[0][1].get("type") != "meta" or records[0][0] != 1:
         out.add("consistency.meta_first", f, "the first line is not a valid meta record", line=1)
     metas = [(n, r) for n, r in records if r["type"] == "meta"]
-    for n, meta in metas[1:]:
+    for n, _ in metas[1:]:
         out.add("consistency.meta_first", f, "a second meta record", line=n)
     if metas:
         _check_meta(metas[0][0], metas[0][1], md, out)
@@ -437,8 +462,13 @@ def _check_ledger(
         if rec["type"] == "skipped":
             skipped.append(rec)
             if rec["cell_id"] not in cells:
-                out.add("consistency.unplanned_cell", f, f"cell {rec['cell_id']!r} not planned",
-                        line=n, pointer="/cell_id")  # fmt: skip
+                out.add(
+                    "consistency.unplanned_cell",
+                    f,
+                    f"cell {rec['cell_id']!r} not planned",
+                    line=n,
+                    pointer="/cell_id",
+                )
             _check_time(rec["at"], started, finished, n, "/at", out)
             continue
         if rec["type"] != "call":
@@ -446,11 +476,21 @@ def _check_ledger(
         calls.append(rec)
         cell = cells.get(rec["cell_id"])
         if cell is None:
-            out.add("consistency.unplanned_cell", f, f"cell {rec['cell_id']!r} not planned",
-                    line=n, pointer="/cell_id")  # fmt: skip
+            out.add(
+                "consistency.unplanned_cell",
+                f,
+                f"cell {rec['cell_id']!r} not planned",
+                line=n,
+                pointer="/cell_id",
+            )
         elif cell["engine"] != rec["backend"]:
-            out.add("consistency.backend", f, f"backend {rec['backend']} ≠ cell engine "
-                    f"{cell['engine']}", line=n, pointer="/backend")  # fmt: skip
+            out.add(
+                "consistency.backend",
+                f,
+                f"backend {rec['backend']} ≠ cell engine {cell['engine']}",
+                line=n,
+                pointer="/backend",
+            )
         workload = rec.get("prompt_id") or rec.get("task_id")
         known = rec.get("prompt_id") in prompts if rec.get("prompt_id") else None
         if known is None and rec.get("task_id"):
@@ -459,8 +499,9 @@ def _check_ledger(
                 rec.get("item_id") is None or rec.get("item_id") in task["items"]
             )
         if not known:
-            out.add("consistency.unknown_workload", f, f"workload {workload!r} not in config",
-                    line=n)  # fmt: skip
+            out.add(
+                "consistency.unknown_workload", f, f"workload {workload!r} not in config", line=n
+            )
         _check_call_numbers(rec, n, prompts, tasks, out)
         _check_time(rec["started_at"], started, finished, n, "/started_at", out)
         key = (rec["cell_id"], str(workload) + "|" + str(rec.get("item_id")), rec["concurrency"])
@@ -468,17 +509,30 @@ def _check_ledger(
         if rec["phase"] == "cold":
             cold[key] += 1
             if not md["config"]["cold"]:
-                out.add("consistency.cold_calls", f, "cold call although config.cold is false",
-                        line=n, pointer="/phase")  # fmt: skip
+                out.add(
+                    "consistency.cold_calls",
+                    f,
+                    "cold call although config.cold is false",
+                    line=n,
+                    pointer="/phase",
+                )
             elif cold[key] == 2:
-                out.add("consistency.cold_calls", f, f"second cold call for {key[0]} / "
-                        f"{key[1].split('|')[0]}", line=n, pointer="/phase")  # fmt: skip
+                out.add(
+                    "consistency.cold_calls",
+                    f,
+                    f"second cold call for {key[0]} / {key[1].split('|')[0]}",
+                    line=n,
+                    pointer="/phase",
+                )
     if md["config"]["cold"] and md["status"] == "complete":
         for key in sorted(batches):
             # Task items share the task's one cold call, so only prompt batches are checked.
             if key[2] == 1 and key[1].split("|")[0] in prompts and cold[key] == 0:
-                out.add("plausibility.no_cold_call", f, f"no cold call for {key[0]} / "
-                        f"{key[1].split('|')[0]}")  # fmt: skip
+                out.add(
+                    "plausibility.no_cold_call",
+                    f,
+                    f"no cold call for {key[0]} / {key[1].split('|')[0]}",
+                )
     _check_summary(md, calls, skipped, out, meta_only=False)
 
 
@@ -492,12 +546,22 @@ def _check_meta(line: int, meta: dict[str, Any], md: dict[str, Any], out: _Colle
     }
     for key, value in expected.items():
         if meta.get(key) != value:
-            out.add("consistency.meta_mismatch", "run.jsonl", f"{key} {meta.get(key)!r} ≠ "
-                    f"metadata {value!r}", line=line, pointer=f"/{key}")  # fmt: skip
+            out.add(
+                "consistency.meta_mismatch",
+                "run.jsonl",
+                f"{key} {meta.get(key)!r} ≠ metadata {value!r}",
+                line=line,
+                pointer=f"/{key}",
+            )
     planned = sorted(c["cell_id"] for c in md["cells"])
     if sorted(meta["cells_planned"]) != planned:
-        out.add("consistency.meta_mismatch", "run.jsonl", "cells_planned ≠ metadata cells",
-                line=line, pointer="/cells_planned")  # fmt: skip
+        out.add(
+            "consistency.meta_mismatch",
+            "run.jsonl",
+            "cells_planned ≠ metadata cells",
+            line=line,
+            pointer="/cells_planned",
+        )
 
 
 def _check_time(
@@ -512,8 +576,13 @@ def _check_time(
     if ts is None:
         return
     if (started and ts < started) or (finished and ts > finished):
-        out.add("consistency.timestamps", "run.jsonl", f"{value} is outside the run's time span",
-                line=line, pointer=pointer)  # fmt: skip
+        out.add(
+            "consistency.timestamps",
+            "run.jsonl",
+            f"{value} is outside the run's time span",
+            line=line,
+            pointer=pointer,
+        )
 
 
 def _check_call_numbers(
@@ -527,34 +596,61 @@ def _check_call_numbers(
     ttft, total = rec["first_delta_ms"], rec["total_duration_ms"]
     tokens, tps = rec["completion_tokens"], rec["tokens_per_sec"]
     if ttft is not None and total is not None and ttft > total:
-        out.add("consistency.ttft_after_total", f, f"first_delta_ms {ttft} > total {total}",
-                line=n, pointer="/first_delta_ms")  # fmt: skip
+        out.add(
+            "consistency.ttft_after_total",
+            f,
+            f"first_delta_ms {ttft} > total {total}",
+            line=n,
+            pointer="/first_delta_ms",
+        )
     elif tps is not None:
         if tokens is None or ttft is None or total is None or total <= ttft:
-            out.add("consistency.tokens_per_sec", f, "tokens_per_sec without its inputs",
-                    line=n, pointer="/tokens_per_sec")  # fmt: skip
+            out.add(
+                "consistency.tokens_per_sec",
+                f,
+                "tokens_per_sec without its inputs",
+                line=n,
+                pointer="/tokens_per_sec",
+            )
         else:
             expected = tokens / ((total - ttft) / 1000.0)
             if abs(tps - expected) > 0.01 + 1e-3 * expected:
-                out.add("consistency.tokens_per_sec", f, f"tokens_per_sec {tps} ≠ recomputed "
-                        f"{expected:.6g}", line=n, pointer="/tokens_per_sec")  # fmt: skip
+                out.add(
+                    "consistency.tokens_per_sec",
+                    f,
+                    f"tokens_per_sec {tps} ≠ recomputed {expected:.6g}",
+                    line=n,
+                    pointer="/tokens_per_sec",
+                )
             if tps > MAX_PLAUSIBLE_TOKENS_PER_SEC:
-                out.add("plausibility.rate", f, f"{tps:.6g} tokens/s in one stream", line=n,
-                        pointer="/tokens_per_sec")  # fmt: skip
+                out.add(
+                    "plausibility.rate",
+                    f,
+                    f"{tps:.6g} tokens/s in one stream",
+                    line=n,
+                    pointer="/tokens_per_sec",
+                )
     for key in ("first_delta_ms", "total_duration_ms"):
         value = rec[key]
         if value is not None and value > MAX_PLAUSIBLE_DURATION_MS:
-            out.add("plausibility.duration", f, f"{key} = {value:.6g} ms", line=n,
-                    pointer=f"/{key}")  # fmt: skip
+            out.add(
+                "plausibility.duration", f, f"{key} = {value:.6g} ms", line=n, pointer=f"/{key}"
+            )
     for key in ("tpot_ms", "itl_p50_ms", "itl_p95_ms", "itl_max_ms", "start_lag_ms"):
         value = rec.get(key)
         if isinstance(value, int | float) and value < 0:
-            out.add("plausibility.duration", f, f"negative {key} = {value}", line=n,
-                    pointer=f"/{key}")  # fmt: skip
+            out.add(
+                "plausibility.duration", f, f"negative {key} = {value}", line=n, pointer=f"/{key}"
+            )
     ref = prompts.get(rec.get("prompt_id") or "") or tasks.get(rec.get("task_id") or "")
     if ref is not None and tokens is not None and tokens > ref["max_tokens"] * 1.1 + 1:
-        out.add("plausibility.rate", f, f"{tokens} completion tokens > max_tokens "
-                f"{ref['max_tokens']}", line=n, pointer="/completion_tokens")  # fmt: skip
+        out.add(
+            "plausibility.rate",
+            f,
+            f"{tokens} completion tokens > max_tokens {ref['max_tokens']}",
+            line=n,
+            pointer="/completion_tokens",
+        )
 
 
 def _check_summary(
@@ -579,11 +675,17 @@ def _check_summary(
         per_cell: Counter[str] = Counter(c["cell_id"] for c in calls)
         for i, cs in enumerate(s.get("cells", [])):
             if cs["calls_total"] != per_cell.get(cs["cell_id"], 0):
-                checks.append((f"cells/{i}/calls_total", cs["calls_total"], per_cell[cs["cell_id"]]))
+                checks.append(
+                    (f"cells/{i}/calls_total", cs["calls_total"], per_cell[cs["cell_id"]])
+                )
     for key, recorded, actual in checks:
         if recorded != actual:
-            out.add("consistency.summary", "metadata.json", f"summary.{key} is {recorded}, "
-                    f"the run has {actual}", pointer=f"/summary/{key}")  # fmt: skip
+            out.add(
+                "consistency.summary",
+                "metadata.json",
+                f"summary.{key} is {recorded}, the run has {actual}",
+                pointer=f"/summary/{key}",
+            )
 
 
 def _pointer_of(obj: Any, needle: str, path: tuple[str | int, ...] = ()) -> str | None:
@@ -649,6 +751,9 @@ def check_run(
     for task in metadata["config"]["tasks"]:
         got = hashes.get(task["dataset"])
         if got is not None and got != task["dataset_sha256"]:
-            out.add("consistency.dataset_sha256", f"datasets/{task['dataset']}",
-                    "sha256 differs from config.tasks[].dataset_sha256")  # fmt: skip
+            out.add(
+                "consistency.dataset_sha256",
+                f"datasets/{task['dataset']}",
+                "sha256 differs from config.tasks[].dataset_sha256",
+            )
     return run, out.finish()

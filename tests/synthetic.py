@@ -69,10 +69,31 @@ MODELS = [
     ("smollm2:360m", "F16"),
 ]
 ENGINES = ["llamacpp", "ollama", "openai"]
-WORDS = (
-    "the model engine token latency archive river mountain history city science music "
-    "language system network energy summary article result measure quick brown fox"
-).split()
+WORDS = [
+    "the",
+    "model",
+    "engine",
+    "token",
+    "latency",
+    "archive",
+    "river",
+    "mountain",
+    "history",
+    "city",
+    "science",
+    "music",
+    "language",
+    "system",
+    "network",
+    "energy",
+    "summary",
+    "article",
+    "result",
+    "measure",
+    "quick",
+    "brown",
+    "fox",
+]
 TEMPLATE = "Summarize the following article in three sentences.\n\n{text}"
 
 
@@ -186,8 +207,7 @@ def make_run(
         for i, p in enumerate(used_prompts):
             extra = calls_per_cell - per_prompt * len(used_prompts) if i == 0 else 0
             batches.append((p["id"], None, per_prompt + extra))
-        for item in items:
-            batches.append((None, item, 1))
+        batches += [(None, dataset_item, 1) for dataset_item in items]
         for prompt_id, item, n in batches:
             for k in range(n):
                 phase = "cold" if k == 0 and item is None else "warm"
@@ -198,7 +218,7 @@ def make_run(
                 clock += timedelta(milliseconds=(call["total_duration_ms"] or 50.0) + 20)
     finished = clock + timedelta(seconds=1)
     ok = sum(1 for c in calls if c["error"] is None)
-    metadata = {
+    metadata: dict[str, Any] = {
         "schema_version": 1,
         "created_at": _ts(start),
         "updated_at": _ts(finished),

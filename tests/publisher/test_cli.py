@@ -37,8 +37,16 @@ def test_validate_json_lists_findings(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["errors"] == 2 and doc["runs"] == 1
     first = doc["findings"][0]
-    assert set(first) == {"code", "severity", "run_id", "file", "line", "pointer", "message",
-                          "hint"}  # fmt: skip
+    assert set(first) == {
+        "code",
+        "severity",
+        "run_id",
+        "file",
+        "line",
+        "pointer",
+        "message",
+        "hint",
+    }
     assert {f["code"] for f in doc["findings"]} == {"privacy.home_path", "privacy.secret"}
     assert all(f["line"] == 1 and f["file"] == "run.md" for f in doc["findings"])
     assert "abcdefghijklmnop" not in out  # secrets are never echoed in full
@@ -65,8 +73,16 @@ def test_validate_garbage_paths_give_findings_not_tracebacks(tmp_path: Path) -> 
 
 
 def test_publish_and_check(tmp_path: Path, archive: Path) -> None:
-    args = ["--runs", str(archive), "--out", str(tmp_path / "out"), "--catalogue",
-            str(tmp_path / "catalogue.json"), "--no-site", "--allow-synthetic"]  # fmt: skip
+    args = [
+        "--runs",
+        str(archive),
+        "--out",
+        str(tmp_path / "out"),
+        "--catalogue",
+        str(tmp_path / "catalogue.json"),
+        "--no-site",
+        "--allow-synthetic",
+    ]
     code, _, err = invoke("publish", *args, "--check")
     assert code == 1
     assert "error: " in err and "stale" in err
@@ -82,8 +98,16 @@ def test_publish_and_check(tmp_path: Path, archive: Path) -> None:
 def test_publish_refuses_invalid_runs_with_findings(tmp_path: Path, archive: Path) -> None:
     bad = sorted(archive.iterdir())[0]
     (bad / "metadata.json").write_text("{")
-    code, _, err = invoke("publish", "--runs", str(archive), "--out", str(tmp_path / "out"),
-                          "--catalogue", str(tmp_path / "c.json"), "--allow-synthetic")  # fmt: skip
+    code, _, err = invoke(
+        "publish",
+        "--runs",
+        str(archive),
+        "--out",
+        str(tmp_path / "out"),
+        "--catalogue",
+        str(tmp_path / "c.json"),
+        "--allow-synthetic",
+    )
     assert code == 1
     assert "ERROR [json.invalid]" in err
     assert "nothing was published" in err

@@ -20,7 +20,9 @@ import duckdb, json, sys
 con = duckdb.connect(sys.argv[1] if len(sys.argv) > 1 else {path!r}, read_only=True)
 out = {{
     "version": duckdb.__version__,
-    "tables": sorted(r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()),
+    "tables": sorted(
+        r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    ),
     "views": sorted(r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()),
     "calls": con.execute("SELECT count(*) FROM calls").fetchone()[0],

@@ -33,9 +33,15 @@ def base_runs() -> tuple[RawRun, ...]:
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="bakeoff-fuzz-"))
-    full = make_run(root, seed=11, n_cells=1, calls_per_cell=3, with_quality=True,
-                    with_samples=True, scorer=lambda o, r: {"rouge1": 0.5, "rouge2": 0.25,
-                                                            "rougeL": 0.5})  # fmt: skip
+    full = make_run(
+        root,
+        seed=11,
+        n_cells=1,
+        calls_per_cell=3,
+        with_quality=True,
+        with_samples=True,
+        scorer=lambda o, r: {"rouge1": 0.5, "rouge2": 0.25, "rougeL": 0.5},
+    )
     meta = make_run(root, seed=12, n_cells=1, calls_per_cell=3, meta_only=True)
     return load_run(full), load_run(meta)
 
@@ -47,13 +53,33 @@ def weird_values() -> st.SearchStrategy[Any]:
         st.integers(min_value=-(10**30), max_value=10**30),
         st.floats(allow_nan=True, allow_infinity=True),
         st.text(max_size=30),
-        st.sampled_from(["", "\u202e\u0000", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "10.1.2.3", "bob@host", "/home/x",
-                         "2026-13-45T99:99:99Z", "cold", "call", "meta"]),  # fmt: skip
+        st.sampled_from(
+            [
+                "",
+                "\u202e\u0000",
+                "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+                "10.1.2.3",
+                "bob@host",
+                "/home/x",
+                "2026-13-45T99:99:99Z",
+                "cold",
+                "call",
+                "meta",
+            ]
+        ),
     )
     deep = st.integers(1, 3000).map(lambda n: json.loads("[" * min(n, 900) + "]" * min(n, 900)))
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                        max_leaves=8) | deep  # fmt: skip
+    return (
+        st.recursive(
+            scalars,
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+            ),
+            max_leaves=8,
+        )
+        | deep
+    )
 
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -89,8 +115,9 @@ def mutated_runs(draw: st.DrawFn) -> RawRun:
     raw = draw(st.sampled_from(base_runs()))
     files = {f.name: f for f in raw.files}
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["value", "truncate", "bytes", "delete", "add", "flag",
-                                     "line", "dup"]))  # fmt: skip
+        kind = draw(
+            st.sampled_from(["value", "truncate", "bytes", "delete", "add", "flag", "line", "dup"])
+        )
         names = sorted(n for n, f in files.items() if f.data is not None)
         if not names:
             break
@@ -112,21 +139,48 @@ def mutated_runs(draw: st.DrawFn) -> RawRun:
             pos = draw(st.integers(0, len(data)))
             data = data[:pos] + draw(st.binary(max_size=12)) + data[pos:]
         elif kind == "line":
-            data = data + draw(st.sampled_from([b"NaN\n", b"{}\n", b"\n\n", b'{"type":null}\n',
-                                                 b"\xff\xfe\n", b'{"a":1e400}\n']))  # fmt: skip
+            data = data + draw(
+                st.sampled_from(
+                    [
+                        b"NaN\n",
+                        b"{}\n",
+                        b"\n\n",
+                        b'{"type":null}\n',
+                        b"\xff\xfe\n",
+                        b'{"a":1e400}\n',
+                    ]
+                )
+            )
         elif kind == "dup":
             data = data + data
         elif kind == "delete":
             del files[name]
             continue
         elif kind == "add":
-            new = draw(st.sampled_from(["x.txt", "datasets/y.jsonl", "datasets/z/q.jsonl",
-                                        ".hidden", "run.jsonl", "samples.jsonl"]))  # fmt: skip
+            new = draw(
+                st.sampled_from(
+                    [
+                        "x.txt",
+                        "datasets/y.jsonl",
+                        "datasets/z/q.jsonl",
+                        ".hidden",
+                        "run.jsonl",
+                        "samples.jsonl",
+                    ]
+                )
+            )
             files[new] = RunFile(new, 3, data=draw(st.binary(max_size=20)))
             continue
         elif kind == "flag":
             flag = draw(st.sampled_from(["is_symlink", "too_large", "unreadable", "is_dir"]))
-            files[name] = RunFile(name, len(data), **{flag: True})
+            files[name] = RunFile(
+                name,
+                len(data),
+                is_symlink=flag == "is_symlink",
+                is_dir=flag == "is_dir",
+                too_large=flag == "too_large",
+                unreadable=flag == "unreadable",
+            )
             continue
         files[name] = RunFile(name, len(data), data=data)
     dir_name = draw(st.sampled_from([raw.dir_name, "not-a-run-id", "20260101T000000Z-0000"]))

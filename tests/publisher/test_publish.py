@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -76,7 +77,9 @@ def test_duckdb_tables_and_views(tmp_path: Path, archive: Path) -> None:
         rows = con.execute("SELECT runs, tokens_per_sec FROM leaderboard").fetchall()
         assert rows and all(r[0] >= 1 for r in rows)
         assert con.execute("SELECT count(*) FROM run_systems").fetchone() == (4,)
-        assert con.execute("SELECT count(*) FROM warm_cells WHERE phase <> 'warm'").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM warm_cells WHERE phase <> 'warm'").fetchone() == (
+            0,
+        )
     finally:
         con.close()
 
@@ -95,8 +98,9 @@ def test_republish_is_byte_identical(tmp_path: Path, archive: Path) -> None:
     assert (tmp_path / "catalogue.json").read_bytes() == catalogue
     third = pipeline.publish(config(tmp_path, archive))  # from cache: same bytes again
     assert third.cached == 4
-    assert {k: v for k, v in hashes(tmp_path / "out" / "exports").items()
-            if k != "manifest.json"} == first  # fmt: skip
+    assert {
+        k: v for k, v in hashes(tmp_path / "out" / "exports").items() if k != "manifest.json"
+    } == first
 
 
 def test_incremental_cache_rebuilds_changed_and_drops_removed(
@@ -151,9 +155,12 @@ def test_hardware_change_is_reported_and_latest_snapshot_wins(tmp_path: Path) ->
     sid = "11111111-2222-4333-8444-555555555555"
     from datetime import UTC, datetime
 
-    make_run(runs, seed=1, system_id=sid, profile="pi5", started_at=datetime(2026, 1, 1, tzinfo=UTC))
-    make_run(runs, seed=2, system_id=sid, profile="rtx4090",
-             started_at=datetime(2026, 2, 1, tzinfo=UTC))  # fmt: skip
+    make_run(
+        runs, seed=1, system_id=sid, profile="pi5", started_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    make_run(
+        runs, seed=2, system_id=sid, profile="rtx4090", started_at=datetime(2026, 2, 1, tzinfo=UTC)
+    )
     report = pipeline.publish(config(tmp_path, runs))
     assert len(report.hardware_changes) == 1
     assert "gpus" in report.hardware_changes[0]
@@ -198,10 +205,12 @@ def test_site_pages_hook_receives_tables(
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "index.md").write_text("# hi\n")
 
-    real_import = pipeline.importlib.import_module
-    monkeypatch.setattr(pipeline.importlib, "import_module",
-                        lambda name: FakePages if name == "publisher.site.pages"
-                        else real_import(name))  # fmt: skip
+    real_import = importlib.import_module
+    monkeypatch.setattr(
+        importlib,
+        "import_module",
+        lambda name: FakePages if name == "publisher.site.pages" else real_import(name),
+    )
     report = pipeline.publish(config(tmp_path, archive, site=True))
     assert report.site == "written"
     assert (tmp_path / "site" / "generated" / "index.md").exists()
@@ -218,7 +227,7 @@ def test_site_pages_skipped_when_module_missing(
     def missing(name: str) -> Any:
         raise ModuleNotFoundError(name=name)
 
-    monkeypatch.setattr(pipeline.importlib, "import_module", missing)
+    monkeypatch.setattr(importlib, "import_module", missing)
     logs: list[str] = []
     report = pipeline.publish(config(tmp_path, archive, site=True), logs.append)
     assert report.site == "skipped"

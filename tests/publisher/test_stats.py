@@ -40,14 +40,36 @@ def test_iqr_outliers_counted() -> None:
 def test_aggregate_cells_groups_and_counts_errors() -> None:
     base = {"run_id": "r", "cell_id": "c", "workload_id": "P-EASY", "concurrency": 1}
     calls = [
-        {**base, "phase": "cold", "first_delta_ms": 900.0, "total_duration_ms": 1500.0,
-         "error": None, "started_at": "2026-01-01T00:00:00Z"},
-        *[{**base, "phase": "warm", "first_delta_ms": 50.0 + i, "total_duration_ms": 500.0 + i,
-           "tokens_per_sec": 100.0, "completion_tokens": 45, "error": None,
-           "started_at": f"2026-01-01T00:00:0{i + 1}Z"} for i in range(4)],
-        {**base, "phase": "warm", "first_delta_ms": None, "total_duration_ms": None,
-         "error": "timeout", "started_at": "2026-01-01T00:00:09Z"},
-    ]  # fmt: skip
+        {
+            **base,
+            "phase": "cold",
+            "first_delta_ms": 900.0,
+            "total_duration_ms": 1500.0,
+            "error": None,
+            "started_at": "2026-01-01T00:00:00Z",
+        },
+        *[
+            {
+                **base,
+                "phase": "warm",
+                "first_delta_ms": 50.0 + i,
+                "total_duration_ms": 500.0 + i,
+                "tokens_per_sec": 100.0,
+                "completion_tokens": 45,
+                "error": None,
+                "started_at": f"2026-01-01T00:00:0{i + 1}Z",
+            }
+            for i in range(4)
+        ],
+        {
+            **base,
+            "phase": "warm",
+            "first_delta_ms": None,
+            "total_duration_ms": None,
+            "error": "timeout",
+            "started_at": "2026-01-01T00:00:09Z",
+        },
+    ]
     rows = stats.aggregate_cells(calls)
     assert [r["phase"] for r in rows] == ["cold", "warm"]
     cold, warm = rows

@@ -30,7 +30,7 @@ def edit_metadata(run_dir: Path, change: Callable[[dict[str, Any]], None]) -> No
     path.write_text(json.dumps(md, indent=2))
 
 
-def edit_ledger(run_dir: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:
+def edit_ledger(run_dir: Path, change: Callable[[list[dict[str, Any]]], object]) -> None:
     path = run_dir / "run.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()]
     change(records)
@@ -59,24 +59,38 @@ def test_finding_carries_location_and_hint(run_dir: Path) -> None:
     _, findings = check_run(load_run(run_dir), ALLOW)
     f = next(f for f in findings if f.code == "schema.ledger")
     assert (f.run_id, f.file, f.line, f.pointer, f.severity) == (
-        run_dir.name, "run.jsonl", 3, "/first_delta_ms", "error"
+        run_dir.name,
+        "run.jsonl",
+        3,
+        "/first_delta_ms",
+        "error",
     )
     assert "ledger-record.schema.json" in f.hint
     assert "schema.ledger" in f.render()
 
 
-STRUCTURE: list[tuple[str, Callable[[Path], None], str]] = [
+def _symlink(target: Path, link: Path) -> None:
+    link.unlink(missing_ok=True)
+    os.symlink(target, link)
+
+
+def _write(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+
+
+STRUCTURE: list[tuple[str, Callable[[Path], object], str]] = [
     ("missing run.md", lambda d: (d / "run.md").unlink(), "structure.missing_file"),
     ("missing ledger", lambda d: (d / "run.jsonl").unlink(), "structure.missing_file"),
     ("extra file", lambda d: (d / "notes.txt").write_text("hi"), "structure.unexpected_file"),
     ("extra dir", lambda d: (d / "extra").mkdir(), "structure.unexpected_file"),
-    ("symlink", lambda d: ((d / "samples.jsonl").unlink(), os.symlink(d / "run.md", d / "samples.jsonl")), "structure.symlink"),
-    ("bad dataset name", lambda d: ((d / "datasets").mkdir(), (d / "datasets" / "x.txt").write_text("")), "structure.unexpected_file"),  # noqa: E501
+    ("symlink", lambda d: _symlink(d / "run.md", d / "samples.jsonl"), "structure.symlink"),
+    ("bad dataset name", lambda d: _write(d / "datasets" / "x.txt"), "structure.unexpected_file"),
 ]
 
 
 @pytest.mark.parametrize(("label", "mutate", "code"), STRUCTURE, ids=[s[0] for s in STRUCTURE])
-def test_structure(run_dir: Path, label: str, mutate: Callable[[Path], None], code: str) -> None:
+def test_structure(run_dir: Path, label: str, mutate: Callable[[Path], object], code: str) -> None:
     mutate(run_dir)
     assert code in codes(run_dir)
 
@@ -89,8 +103,9 @@ def test_directory_name_must_equal_run_id(run_dir: Path) -> None:
 
 def test_oversize_file(run_dir: Path) -> None:
     (run_dir / "run.log").write_text("x" * 2000)
-    _, findings = check_run(load_run(run_dir, {"run.log": 1000, "metadata.json": 10**6,
-                                               "run.jsonl": 10**6}), ALLOW)  # fmt: skip
+    _, findings = check_run(
+        load_run(run_dir, {"run.log": 1000, "metadata.json": 10**6, "run.jsonl": 10**6}), ALLOW
+    )
     assert "structure.too_large" in {f.code for f in findings}
 
 
@@ -158,37 +173,69 @@ def _first_call(rs: list[dict[str, Any]]) -> dict[str, Any]:
     return next(r for r in rs if r["type"] == "call" and r["error"] is None)
 
 
-CONSISTENCY: list[tuple[str, Callable[[list[dict[str, Any]]], None], str]] = [
+CONSISTENCY: list[tuple[str, Callable[[list[dict[str, Any]]], object], str]] = [
     ("meta not first", lambda rs: rs.append(rs.pop(0)), "consistency.meta_first"),
     ("meta run id", lambda rs: rs[0].update(host_label="other"), "consistency.meta_mismatch"),
     ("meta cells", lambda rs: rs[0].update(cells_planned=["x"]), "consistency.meta_mismatch"),
-    ("unplanned cell", lambda rs: _first_call(rs).update(cell_id="h:ollama:m"),
-     "consistency.unplanned_cell"),
-    ("unknown prompt", lambda rs: _first_call(rs).update(prompt_id="P-NOPE"),
-     "consistency.unknown_workload"),
-    ("backend", lambda rs: _first_call(rs).update(backend="openai" if _first_call(rs)["backend"]
-     != "openai" else "ollama"), "consistency.backend"),
-    ("tokens_per_sec", lambda rs: _first_call(rs).update(tokens_per_sec=1.0),
-     "consistency.tokens_per_sec"),
-    ("ttft > total", lambda rs: _first_call(rs).update(first_delta_ms=1e6),
-     "consistency.ttft_after_total"),
-    ("call before run", lambda rs: _first_call(rs).update(started_at="2001-01-01T00:00:00Z"),
-     "consistency.timestamps"),
-    ("two cold calls", lambda rs: rs[2].update(phase="cold", cold_kind="unloaded"),
-     "consistency.cold_calls"),
-    ("no cold call", lambda rs: rs[1].update(phase="warm", cold_kind=None),
-     "plausibility.no_cold_call"),
+    (
+        "unplanned cell",
+        lambda rs: _first_call(rs).update(cell_id="h:ollama:m"),
+        "consistency.unplanned_cell",
+    ),
+    (
+        "unknown prompt",
+        lambda rs: _first_call(rs).update(prompt_id="P-NOPE"),
+        "consistency.unknown_workload",
+    ),
+    (
+        "backend",
+        lambda rs: _first_call(rs).update(
+            backend="openai" if _first_call(rs)["backend"] != "openai" else "ollama"
+        ),
+        "consistency.backend",
+    ),
+    (
+        "tokens_per_sec",
+        lambda rs: _first_call(rs).update(tokens_per_sec=1.0),
+        "consistency.tokens_per_sec",
+    ),
+    (
+        "ttft > total",
+        lambda rs: _first_call(rs).update(first_delta_ms=1e6),
+        "consistency.ttft_after_total",
+    ),
+    (
+        "call before run",
+        lambda rs: _first_call(rs).update(started_at="2001-01-01T00:00:00Z"),
+        "consistency.timestamps",
+    ),
+    (
+        "two cold calls",
+        lambda rs: rs[2].update(phase="cold", cold_kind="unloaded"),
+        "consistency.cold_calls",
+    ),
+    (
+        "no cold call",
+        lambda rs: rs[1].update(phase="warm", cold_kind=None),
+        "plausibility.no_cold_call",
+    ),
     ("summary", lambda rs: rs.pop(), "consistency.summary"),
-    ("impossible rate", lambda rs: _first_call(rs).update(
-        completion_tokens=100000, tokens_per_sec=100000 / ((_first_call(rs)["total_duration_ms"]
-        - _first_call(rs)["first_delta_ms"]) / 1000)), "plausibility.rate"),
+    (
+        "impossible rate",
+        lambda rs: _first_call(rs).update(
+            completion_tokens=100000,
+            tokens_per_sec=100000
+            / ((_first_call(rs)["total_duration_ms"] - _first_call(rs)["first_delta_ms"]) / 1000),
+        ),
+        "plausibility.rate",
+    ),
     ("negative itl", lambda rs: _first_call(rs).update(itl_max_ms=-1.0), "plausibility.duration"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("label", "mutate", "code"), CONSISTENCY, ids=[c[0] for c in CONSISTENCY])
 def test_consistency(
-    run_dir: Path, label: str, mutate: Callable[[list[dict[str, Any]]], None], code: str
+    run_dir: Path, label: str, mutate: Callable[[list[dict[str, Any]]], object], code: str
 ) -> None:
     edit_ledger(run_dir, mutate)
     assert code in codes(run_dir)
