@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from bakeoff.jsonio import dumps_stable
 from bakeoff.resources import schemas_dir
 from collector import models as cm
+from publisher import gates as pg
 from publisher import models as pm
 
 BASE_ID = "https://bakeoff.dev/schemas/"
@@ -32,6 +33,8 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "seed-interface-types": (cm.InterfaceTypesSeed, "seeds/interface_types.json."),
     "seed-dataset-item": (cm.DatasetItem, "One line of a summarization dataset (JSONL)."),
     "sample": (cm.Sample, "One line of samples.jsonl: live hardware telemetry."),
+    "seed-tolerances": (pg.Tolerances, "seeds/tolerances.json: regression gate of compare."),
+    "seed-budgets": (pg.Budgets, "seeds/budgets.json: budget gate of compare."),
 }
 
 
