@@ -78,6 +78,13 @@ def probe(as_json: bool, publisher_id: str | None) -> None:
 @click.option("--allow-dirty", is_flag=True, help="Run from a checkout with uncommitted changes.")
 @click.option("--force-load", is_flag=True, help="Run even when the load average is above 4.0.")
 @click.option("--for-publication", is_flag=True, help="Refuse when any health check fails.")
+@click.option(
+    "--sample-interval",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    help="Telemetry sampling interval in seconds; 0 turns the sampler off.",
+)
 @handle_errors
 def run(
     cells_file: Path | None,
@@ -96,6 +103,7 @@ def run(
     allow_dirty: bool,
     force_load: bool,
     for_publication: bool,
+    sample_interval: float,
 ) -> None:
     """Benchmark engines and write runs/<run_id>/.
 
@@ -124,6 +132,7 @@ def run(
         force_load=force_load,
         for_publication=for_publication,
         dataset=dataset,
+        sample_interval_s=sample_interval,
     )
     result = execute(options, Progress())
     click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from bakeoff import __version__
 from bakeoff.resources import repo_root
@@ -57,13 +59,15 @@ from collector.models import (
     RunHardwareMetrics,
     SkippedRecord,
     Summary,
-    TaskRef,
     UnavailableMetric,
 )
 from collector.progress import Progress
 from collector.report import write_report
 from collector.runner import CellPlan, run_cell
+from collector.tasks import summarization
 from collector.tasks.prompts import WorkItem, load_prompts, prompt_items
+from collector.tasks.summarization import Dataset
+from collector.telemetry import Sampler, jsonl_sink
 
 log = logging.getLogger("bakeoff.run")
 
@@ -132,7 +136,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     else:
         hardware = options.probe(options.publisher_id)
     cells_file = options.cells
-    items = _work_items(options)
+    items, datasets = _work_items(options)
     run_id, run_uuid = make_run_id()
     host_label = (
         options.host_label
@@ -141,29 +145,44 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     )
     progress = progress or Progress(enabled=False)
     return asyncio.run(
-        _execute(options, hardware, git, load_start, items, run_id, run_uuid, host_label, progress)
+        _execute(
+            options,
+            hardware,
+            git,
+            load_start,
+            items,
+            datasets,
+            run_id,
+            run_uuid,
+            host_label,
+            progress,
+        )
     )
 
 
-def _work_items(options: RunOptions) -> list[WorkItem]:
+def _work_items(options: RunOptions) -> tuple[list[WorkItem], list[Dataset]]:
+    """The prompts and task items every cell gets, and the datasets the tasks read."""
     cells = options.cells
     prompt_ids = options.prompts if options.prompts is not None else cells.prompts
     task_ids = options.tasks if options.tasks is not None else cells.tasks
     items = prompt_items(prompt_ids) if prompt_ids != [] else []
+    datasets: list[Dataset] = []
     for task in task_ids:
-        items += _task_items(task, options.dataset)
+        task_items, dataset = _task_items(task, options.dataset)
+        items += task_items
+        datasets.append(dataset)
     if options.mode == "smoke":
         items = items[:1]
+        datasets = datasets if items and items[0].kind == "task" else []
     if not items and options.mode != "probe_only":
         raise ConfigError("nothing to run: no prompts and no tasks selected")
-    return items
+    return items, datasets
 
 
-def _task_items(task: str, dataset: Path | None) -> list[WorkItem]:
+def _task_items(task: str, dataset: Path | None) -> tuple[list[WorkItem], Dataset]:
     if task != "summarization":
         raise ConfigError(f"unknown task {task!r}; allowed: summarization")
-    from collector.tasks import summarization
-
+    summarization.require_scorer()
     data = summarization.load_dataset(dataset)
     return [
         WorkItem(
@@ -176,7 +195,7 @@ def _task_items(task: str, dataset: Path | None) -> list[WorkItem]:
             reference=item.reference,
         )
         for item in data.items
-    ]
+    ], data
 
 
 async def _execute(
@@ -185,6 +204,7 @@ async def _execute(
     git: guards.GitState,
     load_start: list[float] | None,
     items: list[WorkItem],
+    datasets: list[Dataset],
     run_id: str,
     run_uuid: str,
     host_label: str,
@@ -200,6 +220,7 @@ async def _execute(
     managed: list[ManagedProcess] = []
     engines: list[Engine] = []
     run_dir: RunDirectory | None = None
+    telemetry: RunTelemetry | None = None
     calls: list[CallRecord] = []
     status, reason = "complete", None
     try:
@@ -248,7 +269,7 @@ async def _execute(
             publisher_id=hardware.system_hardware.publisher_id,
             host_label=host_label,
             environment=Environment(load_avg_start=load_start, knobs=guards.environment_knobs()),
-            config=_run_config(options, cells_file, items, runs),
+            config=_run_config(options, cells_file, items, datasets, runs),
             cells=infos,
             hardware=hardware,
             run_hardware_metrics=RunHardwareMetrics(system_id=hardware.system_hardware.system_id),
@@ -270,9 +291,12 @@ async def _execute(
         )
         for skip in skipped:
             run_dir.append(skip)
+        system_id = hardware.system_hardware.system_id
+        telemetry = RunTelemetry(options.sample_interval_s, run_dir.path, system_id)
         try:
             if options.mode != "probe_only":
                 for plan in plans:
+                    telemetry.follow(plan)
                     total = _planned_calls(plan, items)
                     progress.start_cell(plan.cell_id, total)
                     async for record in run_cell(plan, items, run_id):
@@ -286,9 +310,11 @@ async def _execute(
             log.warning("run interrupted: keeping %d measured call(s) as a partial run", len(calls))
         except Exception as exc:  # a bug: keep the data, then re-raise with its traceback
             status, reason = "partial", f"collector error: {type(exc).__name__}: {exc}"
-            _finish(run_dir, metadata, infos, plans, calls, skipped, status, reason)
+            _finish(run_dir, metadata, infos, calls, skipped, status, reason, telemetry, datasets)
             raise
-        path = _finish(run_dir, metadata, infos, plans, calls, skipped, status, reason)
+        path = _finish(
+            run_dir, metadata, infos, calls, skipped, status, reason, telemetry, datasets
+        )
         log.removeHandler(handler)
         handler.close()
         ok = sum(1 for c in calls if c.error is None)
@@ -300,6 +326,8 @@ async def _execute(
             skipped=[s.cell_id for s in skipped],
         )
     finally:
+        if telemetry is not None:
+            telemetry.close()
         for engine in engines:
             await engine.aclose()
         for proc in managed:
@@ -310,13 +338,19 @@ def _finish(
     run_dir: RunDirectory,
     metadata: Metadata,
     infos: list[CellInfo],
-    plans: list[CellPlan],
     calls: list[CallRecord],
     skipped: list[SkippedRecord],
     status: str,
     reason: str | None,
+    telemetry: RunTelemetry,
+    datasets: list[Dataset],
 ) -> Path:
-    """Final metadata, run.md, and the rename into place."""
+    """Final metadata, telemetry summary, dataset copies, run.md, and the rename into place."""
+    metadata.run_hardware_metrics = telemetry.finish(calls)
+    for dataset in datasets:
+        used = sorted({c.item_id for c in calls if c.item_id and c.task_id})
+        if used:
+            summarization.write_dataset_copy(dataset, used, run_dir.path)
     finished = utc_now()
     for info in infos:
         info.capabilities = _capabilities(info, [c for c in calls if c.cell_id == info.cell_id])
@@ -327,14 +361,66 @@ def _finish(
     metadata.environment.load_avg_end = guards.load_average()
     metadata.summary = _summary(infos, calls, skipped)
     metadata.cells = infos
-    metadata.run_hardware_metrics.unavailable = [
-        UnavailableMetric(field="*", reason="telemetry sampler not enabled for this run")
-    ]
     run_dir.write_metadata(metadata)
     run_dir.close_ledger()
     write_report(run_dir.path)
     log.info("run %s %s: %d call(s)", metadata.run_id, status, len(calls))
     return run_dir.finalize()
+
+
+class RunTelemetry:
+    """The live sampler of one run: samples.jsonl as it goes, the summary at the end.
+
+    ``interval_s <= 0`` disables it; the summary then says why every field is null.
+    """
+
+    def __init__(self, interval_s: float, run_path: Path, system_id: str) -> None:
+        self.system_id = system_id
+        self.interval_s = interval_s
+        self.sampler: Sampler | None = None
+        self._fh: IO[str] | None = None
+        self._offset = 0.0
+        if interval_s > 0:
+            self._fh = (run_path / "samples.jsonl").open("w", encoding="utf-8")
+            self.sampler = Sampler(interval_s, sink=jsonl_sink(self._fh)).start()
+            # Call windows are perf_counter_ns stamps; the sampler counts from its start.
+            self._offset = time.perf_counter() - self.sampler.now()
+        self._plans: list[CellPlan] = []
+
+    def follow(self, plan: CellPlan) -> None:
+        """Watch this cell's managed engine process (and its restarts)."""
+        self._plans.append(plan)
+        if self.sampler is not None:
+            sampler = self.sampler
+            sampler.set_engine_pid(plan.managed.pid if plan.managed else None)
+            plan.on_engine_pid = sampler.set_engine_pid
+
+    def finish(self, calls: list[CallRecord]) -> RunHardwareMetrics:
+        """Stop sampling and summarise, with energy per cell over its calls' windows."""
+        if self.sampler is None:
+            return RunHardwareMetrics(
+                system_id=self.system_id,
+                unavailable=[UnavailableMetric(field="*", reason="telemetry disabled")],
+            )
+        self.sampler.stop()
+        self.close()
+        windows = {
+            plan.cell_id: [
+                (a / 1e9 - self._offset, b / 1e9 - self._offset) for a, b in plan.windows
+            ]
+            for plan in self._plans
+        }
+        tokens: dict[str, int] = {}
+        for call in calls:
+            tokens[call.cell_id] = tokens.get(call.cell_id, 0) + (call.completion_tokens or 0)
+        return self.sampler.summary(windows, tokens, system_id=self.system_id)
+
+    def close(self) -> None:
+        """Stop the sampler thread and close samples.jsonl (safe to call twice)."""
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self._fh is not None and not self._fh.closed:
+            self._fh.close()
 
 
 def _attach_log(path: Path) -> logging.Handler:
@@ -597,7 +683,11 @@ def _summary(
 
 
 def _run_config(
-    options: RunOptions, cells: CellsFile, items: list[WorkItem], runs: int
+    options: RunOptions,
+    cells: CellsFile,
+    items: list[WorkItem],
+    datasets: list[Dataset],
+    runs: int,
 ) -> RunConfig:
     seed = load_prompts()
     by_id = {p.id: p for p in seed.prompts}
@@ -606,23 +696,8 @@ def _run_config(
         for i in items
         if i.kind == "prompt"
     ]
-    tasks: list[TaskRef] = []
-    task_items = [i for i in items if i.kind == "task"]
-    if task_items:
-        from collector.tasks import summarization
-
-        data = summarization.load_dataset(options.dataset)
-        tasks.append(
-            TaskRef(
-                id=summarization.TASK_ID,
-                template_id=summarization.TEMPLATE_ID,
-                template_sha256=summarization.TEMPLATE_SHA256,
-                dataset=data.name,
-                dataset_sha256=data.sha256,
-                items=[i.item_id for i in task_items if i.item_id],
-                max_tokens=summarization.MAX_TOKENS,
-            )
-        )
+    task_ids = [i.item_id for i in items if i.kind == "task" and i.item_id]
+    tasks = [summarization.task_ref(d, [i for i in task_ids if i in d.ids]) for d in datasets]
     overrides = [
         name
         for name, on in (("allow_dirty", options.allow_dirty), ("force_load", options.force_load))

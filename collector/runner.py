@@ -37,6 +37,7 @@ class CellPlan:
     options: dict[str, object] = field(default_factory=dict)
     managed: ManagedProcess | None = None
     redact: Callable[[str], str] = lambda text: text
+    on_engine_pid: Callable[[int | None], None] = lambda pid: None
     # Filled in as the cell runs.
     windows: list[tuple[int, int]] = field(default_factory=list)
     used_calls: int = 0
@@ -58,6 +59,7 @@ async def _prepare_cold(plan: CellPlan) -> str:
         if plan.used_calls:
             # Restart blocks; run it off the event loop.
             await asyncio.to_thread(plan.managed.restart)
+            plan.on_engine_pid(plan.managed.pid)
         return "process_restart"
     if plan.engine.supports_unload and await plan.engine.unload():
         return "unloaded"
@@ -172,6 +174,11 @@ async def _record(
         discrepancy = round(100 * (tps - server_tps) / server_tps, 2)
     p50, p95, mx = m.itl()
     text = m.text
+    scores: dict[str, float] = {}
+    if item.reference is not None and m.error is None:
+        from bakeoff.quality import rouge_scores
+
+        scores = rouge_scores(text, item.reference)
     return CallRecord(
         type="call",
         cell_id=plan.cell_id,
@@ -210,6 +217,9 @@ async def _record(
         retries=m.retries,
         output_text=text if item.keep_output else None,
         output_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest() if m.chunks else None,
+        rouge1=scores.get("rouge1"),
+        rouge2=scores.get("rouge2"),
+        rougeL=scores.get("rougeL"),
     )
 
 

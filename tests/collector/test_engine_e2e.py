@@ -99,6 +99,7 @@ def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None
         "run.jsonl",
         "run.log",
         "run.md",
+        "samples.jsonl",
     ]
     metadata = json.loads((run / "metadata.json").read_text())
     jsonschema.Draft202012Validator(load_schema("metadata")).validate(metadata)
@@ -128,3 +129,48 @@ def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None
     before = (run / "run.md").read_bytes()
     write_report(run)
     assert (run / "run.md").read_bytes() == before
+
+
+def test_summarization_task_end_to_end(tmp_path: Path, config_home: Path) -> None:
+    """`--tasks summarization` on the real engine: every call keeps its item id, output text
+    and ROUGE scores, and the scores recompute exactly from the run directory alone."""
+    from bakeoff.quality import rouge_scores
+
+    seed = (Path(__file__).parents[2] / "seeds" / "summarization.jsonl").read_text().splitlines()
+    dataset = tmp_path / "mini.jsonl"
+    dataset.write_text("\n".join(seed[:2]) + "\n")
+    cells = CellsFile(
+        cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
+    )
+    options = RunOptions(
+        cells=cells,
+        out_dir=tmp_path / "runs",
+        prompts=[],
+        tasks=["summarization"],
+        dataset=dataset,
+        allow_dirty=True,
+        force_load=True,
+    )
+    result = execute(options)
+    assert result.status == "complete" and result.calls_total == 2
+    run = result.path
+    metadata = json.loads((run / "metadata.json").read_text())
+    jsonschema.Draft202012Validator(load_schema("metadata")).validate(metadata)
+    task = metadata["config"]["tasks"][0]
+    assert task["id"] == "summarization" and task["dataset"] == "mini" and len(task["items"]) == 2
+    copy = {
+        json.loads(line)["id"]: json.loads(line)
+        for line in (run / "datasets" / "mini.jsonl").read_text().splitlines()
+    }
+    calls = [json.loads(x) for x in (run / "run.jsonl").read_text().splitlines()[1:]]
+    for call in calls:
+        assert call["task_id"] == "summarization" and call["item_id"] in copy
+        assert call["output_text"]
+        recomputed = rouge_scores(call["output_text"], copy[call["item_id"]]["reference"])
+        assert {k: call[k] for k in ("rouge1", "rouge2", "rougeL")} == recomputed
+    rhm = metadata["run_hardware_metrics"]
+    assert rhm["sample_count"] >= 2 and rhm["cpu_percent_mean"] is not None
+    assert rhm["engine_rss_gb_max"] is not None and rhm["engine_rss_gb_max"] > 0.05
+    samples = (run / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == rhm["sample_count"]
+    assert "rouge1 mean" in (run / "run.md").read_text()
