@@ -17,7 +17,7 @@ import click
 
 from publisher import pipeline
 from publisher.errors import PublisherError, RunsInvalidError
-from publisher.finding import Finding
+from publisher.finding import Finding, render_github
 from publisher.validate import Options
 
 P = ParamSpec("P")
@@ -60,10 +60,11 @@ def _log(message: str) -> None:
     help="Archive folder checked when no RUN_DIR is given.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable findings for CI.")
+@click.option("--github", is_flag=True, help="Also print GitHub Actions annotations.")
 @click.option("--allow-synthetic", is_flag=True, help="Accept synthetic (test) runs.")
 @_user_errors
 def validate(
-    run_dirs: tuple[Path, ...], runs_dir: Path, as_json: bool, allow_synthetic: bool
+    run_dirs: tuple[Path, ...], runs_dir: Path, as_json: bool, github: bool, allow_synthetic: bool
 ) -> None:
     """Validate run directories (every run under --runs by default); exit 1 on any error."""
     paths = list(run_dirs) or pipeline.run_dirs(runs_dir)
@@ -84,6 +85,10 @@ def validate(
         click.echo(
             f"{len(results)} run(s) checked: {errors} error(s), {len(findings) - errors} warning(s)"
         )
+    if github:
+        for path, result in zip(paths, results, strict=True):
+            for f in result.findings:
+                click.echo(render_github(f, path.parent.as_posix()), err=True)
     if errors:
         sys.exit(1)
 

@@ -140,6 +140,18 @@ class Finding:
         )
 
 
+def render_github(f: Finding, runs_prefix: str = "runs") -> str:
+    """A GitHub Actions workflow command, so the finding shows as an annotation on the PR."""
+    level = "error" if f.severity == "error" else "warning"
+    run_dir = f"{runs_prefix}/{f.run_id}"
+    path = run_dir if f.file == "." else f"{run_dir}/{f.file}"
+    loc = f"file={path}" + (f",line={f.line}" if f.line is not None else "")
+    text = f"{f.message}{' at ' + f.pointer if f.pointer else ''}. Hint: {f.hint}"
+    # Workflow commands end at a newline and treat % specially: escape both.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{level} {loc},title={f.code}::{text}"
+
+
 def finding(
     code: str,
     run_id: str,

@@ -113,3 +113,13 @@ def test_publish_refuses_invalid_runs_with_findings(tmp_path: Path, archive: Pat
     assert "nothing was published" in err
     assert "Traceback" not in err
     assert not (tmp_path / "c.json").exists()
+
+
+def test_validate_github_annotations(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "runs", seed=3)
+    (run / "run.log").write_text("ok\nfrom 10.1.2.3 100% done\n")
+    code, _, err = invoke("validate", str(run), "--github", "--allow-synthetic")
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("::")]
+    prefix = f"::error file={(tmp_path / 'runs').as_posix()}/{run.name}/run.log,line=2,"
+    assert line.startswith(prefix + "title=privacy.ip_address::")
