@@ -9,6 +9,8 @@ inserted with ``textContent`` by ``assets/bakeoff.js``.
 
 from __future__ import annotations
 
+import hashlib
+import html
 import json
 import os
 import re
@@ -31,6 +33,10 @@ _SAFE_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Tabs and charts per hub page: enough to compare, few enough to keep pages light.
 MAX_TABS = 8
 HOME_TABS = 6
+# Static table rows per page: keeps every page's HTML well under 300 KB.
+MAX_TABLE_ROWS = 300
+TAB_TABLE_ROWS = 10
+MAX_SYSTEM_RUNS = 200
 
 
 class SiteError(PublisherError):
@@ -102,8 +108,17 @@ def link_cell(text: Any, href: str | None) -> Cell:
     return Cell(f'<a href="{html_text(href)}">{html_text(text)}</a>', str(text))
 
 
-def html_table(cols: Sequence[Col], rows: Iterable[Sequence[Cell]], *, exclude: bool = True) -> str:
-    """A sortable HTML table; ``exclude`` keeps it out of the search index."""
+def html_table(
+    cols: Sequence[Col],
+    rows: Iterable[Sequence[Cell]],
+    *,
+    exclude: bool = True,
+    max_rows: int | None = None,
+) -> str:
+    """A sortable HTML table; ``exclude`` keeps it out of the search index.
+
+    ``max_rows`` caps the rows written (the caller says where the rest is).
+    """
     head = "".join(
         "<th"
         + (' class="bo-num"' if c.numeric else "")
@@ -111,15 +126,10 @@ def html_table(cols: Sequence[Col], rows: Iterable[Sequence[Cell]], *, exclude: 
         + f">{html_text(c.title)}</th>"
         for c in cols
     )
-    body: list[str] = []
-    for row in rows:
-        tds = []
-        for col, cell in zip(cols, row, strict=True):
-            attrs = ' class="bo-num"' if col.numeric else ""
-            if cell.sort is not None and isinstance(cell.sort, float):
-                attrs += f' data-sort="{cell.sort!r}"'
-            tds.append(f"<td{attrs}>{cell.html}</td>")
-        body.append("<tr>" + "".join(tds) + "</tr>")
+    # Rows stay lean (they dominate page weight): bakeoff.js parses the numbers for sorting
+    # and right-aligns the numeric columns marked in the header.
+    body = ["<tr>" + "".join(f"<td>{cell.html}</td>" for cell in row) + "</tr>" for row in rows]
+    body = body[:max_rows] if max_rows is not None else body
     if not body:
         return '<p class="bo-empty">No results yet.</p>'
     search = " data-search-exclude" if exclude else ""
@@ -405,11 +415,23 @@ def _leaderboard_rows(
 
 
 def leaderboard_table(
-    arch: Archive, entries: Sequence[Entry], prefix: str, *, show_workload: bool = False
+    arch: Archive,
+    entries: Sequence[Entry],
+    prefix: str,
+    *,
+    show_workload: bool = False,
+    max_rows: int = MAX_TABLE_ROWS,
 ) -> str:
-    """The sortable table of entries (fastest first)."""
+    """The sortable table of entries (fastest first), capped at ``max_rows``."""
     cols = _leaderboard_cols(entries, show_workload=show_workload)
-    return html_table(cols, _leaderboard_rows(arch, entries, cols, prefix))
+    table = html_table(cols, _leaderboard_rows(arch, entries, cols, prefix), max_rows=max_rows)
+    if len(entries) > max_rows:
+        table += (
+            f'<p class="bo-note">Showing the {max_rows} fastest of {len(entries)} configurations; '
+            f'every row is in the <code>cells</code> table on the <a href="{prefix}../data.html">'
+            "Data</a> page.</p>"
+        )
+    return table
 
 
 def scatter_for(entries: Sequence[Entry], arch: Archive) -> charts.Spec | None:
@@ -570,14 +592,20 @@ def _per_workload_tabs(
             w.label,
             workload_facts(w)
             + chart_div(spec, f"tokens/s on {w.label}")
+            + leaderboard_table(arch, group, prefix, max_rows=TAB_TABLE_ROWS)
             + f'<p><a href="{prefix}leaderboards/{w.page}">'
-            + "Full leaderboard for this workload</a></p>",
+            + f"Full leaderboard for this workload ({len(group)} here)</a></p>",
         )
     parts = []
     if tabs.items:
         parts.append(tabs.html())
-    parts.append("## All results")
-    parts.append(leaderboard_table(arch, entries, prefix, show_workload=True))
+    if len(order) > MAX_TABS:
+        links = "".join(
+            f'<li><a href="{prefix}leaderboards/{arch.workloads[k].page}">'
+            f"{html_text(arch.workloads[k].label)}</a> ({len(by_wl[k])})</li>"
+            for k in order[MAX_TABS:]
+        )
+        parts.append(f"<p>More workloads:</p><ul>{links}</ul>")
     return parts
 
 
@@ -753,8 +781,7 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
         body.append("## Latest results")
         body += _per_workload_tabs(
             arch, entries, counter, lambda e: f"{e.engine_label} · {e.model_label}", "../"
-        )[:1]
-        body.append(leaderboard_table(arch, entries, "../", show_workload=True))
+        )
     body.append("## Runs")
     body.append(
         html_table(
@@ -775,10 +802,15 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
                     num_cell(r.get("calls_ok"), 0),
                     num_cell(r.get("calls_total"), 0),
                 ]
-                for r in reversed(runs)
+                for r in list(reversed(runs))[:MAX_SYSTEM_RUNS]
             ],
         )
     )
+    if len(runs) > MAX_SYSTEM_RUNS:
+        body.append(
+            f'<p class="bo-note">The {MAX_SYSTEM_RUNS} newest of {len(runs)} runs; the '
+            '<a href="../runs/index.html">run index</a> lists all of them.</p>'
+        )
     return page(f"System {arch.hw_label(system_id)}", body)
 
 
@@ -1240,6 +1272,26 @@ def downloads_snippet(files: Sequence[tuple[str, int, str]]) -> str:
 
 # --------------------------------------------------------------------------- entry point
 
+_SPEC_ATTR = re.compile(r'data-spec="([^"]*)"')
+
+
+def externalize_charts(text: str, prefix: str, out_dir: Path) -> str:
+    """Move inline chart specs into ``data/charts/<sha256>.json``; pages keep a ``data-src``.
+
+    Chart data then costs no page weight, is fetched only when a chart is drawn, and is
+    shared between pages showing the same chart. ``prefix`` leads from the page to ``out_dir``.
+    """
+
+    def move(match: re.Match[str]) -> str:
+        spec = html.unescape(match.group(1))
+        name = hashlib.sha256(spec.encode("utf-8")).hexdigest()[:20] + ".json"
+        path = out_dir / "data" / "charts" / name
+        if not path.exists():
+            _write(path, spec + "\n")
+        return f'data-src="{prefix}data/charts/{name}"'
+
+    return _SPEC_ATTR.sub(move, text)
+
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -1269,32 +1321,55 @@ def build_pages(
     tmp.mkdir(parents=True)
     counter = [0]
     _write(tmp / MARKER, "Written by publisher.site.pages.build_pages; replaced on every build.\n")
-    _write(tmp / "_snippets" / "home.md", home_snippet(arch, counter))
+    _write(
+        tmp / "_snippets" / "home.md",
+        externalize_charts(home_snippet(arch, counter), "generated/", tmp),
+    )
     _write(tmp / "_snippets" / "downloads.md", downloads_snippet([]))
 
-    _write(tmp / "leaderboards" / "index.md", leaderboards_index(arch))
+    _write(
+        tmp / "leaderboards" / "index.md", externalize_charts(leaderboards_index(arch), "../", tmp)
+    )
     for w in arch.workloads.values():
         counter[0] = 0
-        _write(tmp / "leaderboards" / f"{slug(w.key)}.md", leaderboard_page(arch, w))
+        _write(
+            tmp / "leaderboards" / f"{slug(w.key)}.md",
+            externalize_charts(leaderboard_page(arch, w), "../", tmp),
+        )
 
-    _write(tmp / "systems" / "index.md", systems_index(arch))
+    _write(tmp / "systems" / "index.md", externalize_charts(systems_index(arch), "../", tmp))
     for sid in arch.system_ids():
         counter[0] = 0
-        _write(tmp / "systems" / f"{slug(sid)}.md", system_page_md(arch, sid, counter))
+        _write(
+            tmp / "systems" / f"{slug(sid)}.md",
+            externalize_charts(system_page_md(arch, sid, counter), "../", tmp),
+        )
 
     models: dict[str, list[Entry]] = {m: [] for m in arch.names("model", "models")}
     engines: dict[str, list[Entry]] = {m: [] for m in arch.names("engine", "engines")}
     for e in arch.all_entries():
         models.setdefault(str(e.row.get("model")), []).append(e)
         engines.setdefault(str(e.row.get("engine")), []).append(e)
-    _write(tmp / "models" / "index.md", names_index(arch, "Models", "model", models))
+    _write(
+        tmp / "models" / "index.md",
+        externalize_charts(names_index(arch, "Models", "model", models), "../", tmp),
+    )
     for name in models:
         counter[0] = 0
-        _write(tmp / "models" / f"{slug(name)}.md", model_page(arch, name, counter))
-    _write(tmp / "engines" / "index.md", names_index(arch, "Engines", "engine", engines))
+        _write(
+            tmp / "models" / f"{slug(name)}.md",
+            externalize_charts(model_page(arch, name, counter), "../", tmp),
+        )
+    _write(
+        tmp / "engines" / "index.md",
+        externalize_charts(names_index(arch, "Engines", "engine", engines), "../", tmp),
+    )
     for name in engines:
         counter[0] = 0
-        _write(tmp / "engines" / f"{slug(name)}.md", engine_page(arch, name, counter))
+        _write(
+            tmp / "engines" / f"{slug(name)}.md",
+            externalize_charts(engine_page(arch, name, counter), "../", tmp),
+        )
 
     _write(tmp / "runs" / "index.md", RUNS_INDEX)
     _write(tmp / "runs" / "view.md", RUN_VIEW)

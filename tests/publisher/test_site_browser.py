@@ -177,7 +177,7 @@ CHARTED = {"home", "leaderboard", "system", "model", "engine", "run"}
 def test_every_page_type_loads_cleanly(page: tuple[object, Watch], site: Site) -> None:
     pg, watch = page
     for name, path in _page_types(site).items():
-        pg.goto(site.base + path, wait_until="networkidle")  # type: ignore[attr-defined]
+        pg.goto(site.base + path, wait_until="load")  # type: ignore[attr-defined]
         if name in CHARTED:
             pg.wait_for_selector(".bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
             assert _charts_drawn(pg) >= 1, name
@@ -193,12 +193,12 @@ def test_xss_fixture_shows_as_text(page: tuple[object, Watch], site: Site) -> No
     pg, watch = page
     types = _page_types(site)
     for name in ("model", "leaderboard", "run", "runs", "system", "home"):
-        pg.goto(site.base + types[name], wait_until="networkidle")  # type: ignore[attr-defined]
+        pg.goto(site.base + types[name], wait_until="load")  # type: ignore[attr-defined]
         pg.wait_for_timeout(300)  # type: ignore[attr-defined]
         assert pg.evaluate("document.querySelectorAll('article img, article script').length") == 0  # type: ignore[attr-defined]
-    pg.goto(site.base + types["model"], wait_until="networkidle")  # type: ignore[attr-defined]
+    pg.goto(site.base + types["model"], wait_until="load")  # type: ignore[attr-defined]
     assert XSS_MODEL in pg.inner_text("article")  # type: ignore[attr-defined]
-    pg.goto(site.base + types["run"], wait_until="networkidle")  # type: ignore[attr-defined]
+    pg.goto(site.base + types["run"], wait_until="load")  # type: ignore[attr-defined]
     pg.wait_for_selector(".bo-run h2")  # type: ignore[attr-defined]
     text = pg.inner_text("article")  # type: ignore[attr-defined]
     assert XSS_MODEL in text and XSS_HOST in text
@@ -209,7 +209,7 @@ def test_xss_fixture_shows_as_text(page: tuple[object, Watch], site: Site) -> No
         found = found or XSS_CPU in pg.inner_text("article")  # type: ignore[attr-defined]
     assert found
     # search renders indexed text as HTML; the hostile name must stay text there too
-    pg.goto(site.base + "index.html", wait_until="networkidle")  # type: ignore[attr-defined]
+    pg.goto(site.base + "index.html", wait_until="load")  # type: ignore[attr-defined]
     pg.keyboard.press("/")  # type: ignore[attr-defined]
     pg.fill("input.md-search__input", "onerror")  # type: ignore[attr-defined]
     pg.wait_for_timeout(1500)  # type: ignore[attr-defined]
@@ -221,7 +221,7 @@ def test_xss_fixture_shows_as_text(page: tuple[object, Watch], site: Site) -> No
 
 def test_instant_navigation_keeps_charts_working(page: tuple[object, Watch], site: Site) -> None:
     pg, watch = page
-    pg.goto(site.base + "index.html", wait_until="networkidle")  # type: ignore[attr-defined]
+    pg.goto(site.base + "index.html", wait_until="load")  # type: ignore[attr-defined]
     pg.wait_for_selector(".bo-chart svg.main-svg")  # type: ignore[attr-defined]
     pg.evaluate("window.__boMarker = 1")  # type: ignore[attr-defined]
     # Home → Leaderboards (tab) → a leaderboard → a model: all without a full reload.
@@ -247,7 +247,7 @@ def test_instant_navigation_keeps_charts_working(page: tuple[object, Watch], sit
 
 def test_charts_in_tabs_resize_when_shown(page: tuple[object, Watch], site: Site) -> None:
     pg, watch = page
-    pg.goto(site.base + _page_types(site)["model"], wait_until="networkidle")  # type: ignore[attr-defined]
+    pg.goto(site.base + _page_types(site)["model"], wait_until="load")  # type: ignore[attr-defined]
     pg.wait_for_selector(".tabbed-set .bo-chart svg.main-svg")  # type: ignore[attr-defined]
     labels = pg.locator(".tabbed-set .tabbed-labels label")  # type: ignore[attr-defined]
     assert labels.count() >= 2
@@ -270,7 +270,7 @@ def test_charts_in_tabs_resize_when_shown(page: tuple[object, Watch], site: Site
 
 def test_dark_palette_is_legible(page: tuple[object, Watch], site: Site) -> None:
     pg, watch = page
-    pg.goto(site.base + "index.html", wait_until="networkidle")  # type: ignore[attr-defined]
+    pg.goto(site.base + "index.html", wait_until="load")  # type: ignore[attr-defined]
     pg.wait_for_selector(".bo-chart svg.main-svg")  # type: ignore[attr-defined]
     pg.click("form[data-md-component=palette] label:visible")  # type: ignore[attr-defined]
     pg.wait_for_timeout(500)  # type: ignore[attr-defined]

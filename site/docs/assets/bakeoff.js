@@ -54,26 +54,49 @@
     return !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   }
 
-  function draw(el) {
-    if (typeof Plotly === "undefined") return;
-    if (el.getAttribute("data-drawn") === "1") {
-      if (visible(el)) Plotly.Plots.resize(el);
-      return;
-    }
-    if (!visible(el)) return;
-    var spec;
-    try {
-      spec = JSON.parse(el.getAttribute("data-spec") || el.__boSpec || "{}");
-    } catch (err) {
-      el.textContent = "Chart data could not be read.";
-      return;
-    }
-    el.setAttribute("data-drawn", "1");
+  function plot(el, spec) {
+    el.__boSpecObj = spec;
     Plotly.newPlot(el, spec.data || [], applyTheme(spec.layout), {
       responsive: true,
       displaylogo: false,
     });
     drawn.push(el);
+  }
+
+  function draw(el) {
+    if (typeof Plotly === "undefined") return;
+    var state = el.getAttribute("data-drawn");
+    if (state === "1") {
+      if (visible(el)) Plotly.Plots.resize(el);
+      return;
+    }
+    if (state === "loading" || !visible(el)) return;
+    var src = el.getAttribute("data-src");
+    if (src) {
+      /* Chart data lives in data/charts/*.json: no page weight, fetched when first shown. */
+      el.setAttribute("data-drawn", "loading");
+      fetch(src).then(function (r) {
+        if (!r.ok) throw new Error(r.status + " " + r.statusText);
+        return r.json();
+      }).then(function (spec) {
+        if (!el.isConnected) return;
+        el.setAttribute("data-drawn", "1");
+        plot(el, spec);
+      }).catch(function (err) {
+        el.setAttribute("data-drawn", "error");
+        el.textContent = "Chart data could not be loaded: " + err.message;
+      });
+      return;
+    }
+    var spec;
+    try {
+      spec = el.__boSpec ? JSON.parse(el.__boSpec) : JSON.parse(el.getAttribute("data-spec") || "{}");
+    } catch (err) {
+      el.textContent = "Chart data could not be read.";
+      return;
+    }
+    el.setAttribute("data-drawn", "1");
+    plot(el, spec);
   }
 
   function drawAll(root) {
@@ -90,23 +113,33 @@
   function retheme() {
     drawn.forEach(function (el) {
       if (!el.isConnected) return;
-      var spec = JSON.parse(el.getAttribute("data-spec") || el.__boSpec || "{}");
-      Plotly.relayout(el, applyTheme(spec.layout));
+      Plotly.relayout(el, applyTheme((el.__boSpecObj || {}).layout));
     });
   }
 
   /* ---------------------------------------------------------------- sortable tables */
 
+  var NUMBER = /^-?[0-9][0-9,]*(\.[0-9]+)?%?$/;
+
   function cellValue(td) {
+    var t = (td.textContent || "").trim();
     var v = td.getAttribute("data-sort");
     if (v !== null && v !== "") return { num: true, v: parseFloat(v) };
-    return { num: false, v: (td.textContent || "").trim().toLowerCase() };
+    if (NUMBER.test(t)) return { num: true, v: parseFloat(t.replace(/,/g, "")) };
+    return { num: false, v: t.toLowerCase() };
   }
 
   function makeSortable(table) {
     if (table.getAttribute("data-sortable") === "1") return;
     table.setAttribute("data-sortable", "1");
     var headers = table.querySelectorAll("thead th");
+    /* right-align numeric columns (rows carry no classes, to keep pages light) */
+    Array.prototype.forEach.call(headers, function (th, index) {
+      if (!th.classList.contains("bo-num")) return;
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        if (row.cells[index]) row.cells[index].classList.add("bo-num");
+      });
+    });
     Array.prototype.forEach.call(headers, function (th, index) {
       th.setAttribute("role", "button");
       th.setAttribute("tabindex", "0");
