@@ -22,6 +22,7 @@ from publisher.site.pages import MARKER, SiteError, build_pages, downloads_snipp
 
 VENDOR_PLOTLY = Path("docs/assets/vendor/plotly.min.js")
 GENERATED = Path("docs/generated")
+HOME_SNIPPET = Path("_snippets/home.md")
 _EXPORT_SUFFIXES = (".parquet", ".duckdb", ".json", ".csv")
 
 
@@ -105,7 +106,8 @@ def build_site(
     build_dir = (build_dir or site_dir / "build").resolve()
     vendor_assets(site_dir)
     generated = site_dir / GENERATED
-    if not (generated / MARKER).exists():
+    if not (generated / MARKER).exists() or not (generated / HOME_SNIPPET).exists():
+        # Nothing published yet (or pages from an older layout): an empty archive still builds.
         build_pages({}, {}, generated)
     if exports_dir is not None:
         add_downloads(Path(exports_dir), generated)

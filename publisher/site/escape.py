@@ -41,8 +41,12 @@ def md_text(value: object) -> str:
 
 
 def chart_text(value: object) -> str:
-    """Escape ``value`` for a plotly label (plotly parses a small HTML subset)."""
-    return html_text(value)
+    """Escape ``value`` for a plotly label.
+
+    Plotly parses a small HTML subset in labels and decodes ``&lt;``, ``&gt;`` and ``&amp;``
+    (not ``&quot;``), building SVG text nodes; escaping those three keeps tags literal.
+    """
+    return "" if value is None else html.escape(str(value), quote=False)
 
 
 def title_text(value: object) -> str:
