@@ -52,9 +52,10 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("ttft_p95_ms", "first_delta_ms", "p95", "lower", "TTFT p95", "ms"),
         MetricSpec("total_p50_ms", "total_duration_ms", "p50", "lower", "total p50", "ms"),
         MetricSpec("total_p95_ms", "total_duration_ms", "p95", "lower", "total p95", "ms"),
-        MetricSpec("tokens_per_sec_mean", "tokens_per_sec", "mean", "higher", "tokens/s mean",
-                   "tok/s"),  # fmt: skip
-        MetricSpec("success_rate", None, "rate", "higher", "success rate", ""),
+        MetricSpec(
+            "tokens_per_sec_mean", "tokens_per_sec", "mean", "higher", "tokens/s mean", "tok/s"
+        ),
+        MetricSpec("success_rate", None, "rate", "higher", "success rate", "%"),
     )
 }
 
@@ -148,10 +149,13 @@ class Budgets(_Strict):
 
     def limits_for(self, workload_id: str) -> dict[str, tuple[Limit, str]]:
         """metric → (limit, where it came from) for one workload id."""
-        out: dict[str, tuple[Limit, str]] = {m: (lim, "defaults") for m, lim in self.defaults.items()}
+        out: dict[str, tuple[Limit, str]] = {
+            m: (lim, "defaults") for m, lim in self.defaults.items()
+        }
         for m, lim in self.workloads.get(workload_id, {}).items():
             out[m] = (lim, f"workloads.{workload_id}")
-        return dict(sorted(out.items()))
+        order = list(METRICS)
+        return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
 
 
 M = TypeVar("M", bound=BaseModel)
