@@ -70,6 +70,9 @@ from collector.tasks.summarization import Dataset
 from collector.telemetry import Sampler, jsonl_sink
 
 log = logging.getLogger("bakeoff.run")
+# run.log gets these lines; the terminal gets the progress display. Libraries that configure
+# the root logger (absl, via rouge-score) must not echo them a second time.
+log.propagate = False
 
 
 @dataclass

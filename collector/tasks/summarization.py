@@ -14,12 +14,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from bakeoff.jsonio import dumps_line, write_atomic
+from bakeoff.jsonio import write_atomic
 from bakeoff.quality import (
     INSTALL_HINT,
     QualityUnavailableError,
@@ -60,6 +60,7 @@ class Dataset:
     name: str
     sha256: str
     items: tuple[DatasetItem, ...]
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
     def item(self, item_id: str) -> DatasetItem:
         """The item with this id; KeyError when absent."""
@@ -138,7 +139,7 @@ def load_dataset(path: Path | None = None) -> Dataset:
         items.append(item)
     if not items:
         raise ConfigError(f"dataset {path}: no items")
-    return Dataset(name=name, sha256=hashlib.sha256(data).hexdigest(), items=tuple(items))
+    return Dataset(name=name, sha256=hashlib.sha256(data).hexdigest(), items=tuple(items), raw=data)
 
 
 def render_prompt(item: DatasetItem) -> str:
@@ -183,16 +184,13 @@ def dataset_copy_path(run_dir: Path, dataset_name: str) -> Path:
 
 
 def write_dataset_copy(dataset: Dataset, items_used: Iterable[str], run_dir: Path) -> Path:
-    """Write the items used (file order, sorted keys, nulls omitted) to the run directory.
+    """Copy the dataset file, byte for byte, to ``datasets/<name>.jsonl`` in the run directory.
 
-    The output depends only on the dataset and the set of ids, so a rerun writes the same bytes.
-    Its sha256 is not ``dataset.sha256`` unless every item was used and the source file was
-    already in this canonical form; ``dataset_sha256`` in metadata.json names the source file.
+    The whole file, not just the items used: its sha256 then equals ``dataset_sha256`` in
+    ``config.tasks``, so the publisher can check that the references it recomputes ROUGE
+    against are exactly the ones the run used. ``items_used`` must all be in the dataset.
     """
-    items = _select(dataset, items_used)
-    text = "".join(
-        dumps_line(item.model_dump(mode="json", exclude_none=True, by_alias=True)) for item in items
-    )
+    _select(dataset, items_used)
     path = dataset_copy_path(run_dir, dataset.name)
-    write_atomic(path, text)
+    write_atomic(path, dataset.raw)
     return path

@@ -117,7 +117,8 @@ def test_user_dataset_loads_with_optional_fields(tmp_path: Path) -> None:
 
 
 def test_dataset_copy_is_deterministic_and_recomputes_scores(tmp_path: Path) -> None:
-    """The copy holds only the items used, in file order, and is enough to recompute ROUGE."""
+    """The copy is the dataset file byte for byte (its sha256 is the recorded one) and is
+    enough to recompute ROUGE."""
     ds = s.load_dataset(None)
     used = ["sum-long-01", "sum-short-02", "sum-short-02"]
     first = s.write_dataset_copy(ds, used, tmp_path / "a")
@@ -125,7 +126,7 @@ def test_dataset_copy_is_deterministic_and_recomputes_scores(tmp_path: Path) -> 
     assert first == tmp_path / "a" / "datasets" / "summarization.jsonl"
     assert first.read_bytes() == second.read_bytes()
     copied = s.load_dataset(first)
-    assert copied.ids == ["sum-short-02", "sum-long-01"]
+    assert copied.sha256 == ds.sha256 and copied.ids == ds.ids
     output = "Photosynthesis turns light into sugar and releases oxygen."
     assert rouge_scores(output, copied.item("sum-short-02").reference) == s.score_call(
         output, ds.item("sum-short-02")
