@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from bakeoff.jsonio import write_json
-from publisher.compare import CompareRequest, render_text, run_compare
-from publisher.errors import PublisherError, RunsInvalidError
+from publisher.compare import CompareRequest, RunInvalidError, render_text, run_compare
+from publisher.errors import PublisherError
 
 _HELP = """Compare a CANDIDATE run against a BASELINE run (or against budgets).
 
@@ -103,7 +103,7 @@ def compare(
     )
     try:
         report = run_compare(request)
-    except RunsInvalidError as exc:
+    except RunInvalidError as exc:
         for f in exc.findings:
             if f.severity == "error":
                 click.echo(f.render(), err=True)

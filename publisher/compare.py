@@ -36,8 +36,8 @@ from scipy.stats import mannwhitneyu
 from bakeoff.resources import repo_root, seeds_dir
 from publisher import stats
 from publisher.derive import derive_run
-from publisher.errors import PublisherError, RunsInvalidError
-from publisher.finding import has_errors
+from publisher.errors import PublisherError
+from publisher.finding import Finding, has_errors
 from publisher.gates import (
     METRICS,
     Budgets,
@@ -72,6 +72,23 @@ class CompareError(PublisherError):
 
 class RunNotFoundError(CompareError):
     """Neither a run directory nor a run id in the archive."""
+
+
+class RunInvalidError(CompareError):
+    """A run failed validation; carries the findings (errors are printed by the CLI)."""
+
+    def __init__(self, run: str, findings: list[Finding]) -> None:
+        self.findings = findings
+        errors = [f for f in findings if f.severity == "error"]
+        synthetic = any(f.code == "consistency.synthetic" for f in errors)
+        super().__init__(
+            f"run {run} failed validation ({len(errors)} error(s)); nothing was compared. "
+            + (
+                "It is a synthetic test run: pass --allow-synthetic to compare it anyway"
+                if synthetic and len(errors) == 1
+                else f"See `bakeoff validate {run}` and fix the run first"
+            )
+        )
 
 
 # --------------------------------------------------------------------------- inputs
@@ -262,7 +279,7 @@ def load_side(ref: RunRef, options: Options) -> RunSide:
     """Load, validate and derive one run directory (the publisher's own stages)."""
     run, findings = check_run(load_run(ref.path), options)
     if run is None or has_errors(findings):
-        raise RunsInvalidError(findings)
+        raise RunInvalidError(ref.path.name, findings)
     return side_from_rows(ref, run.metadata, derive_run(run))
 
 

@@ -351,7 +351,8 @@ def _load_datasets(
     for f in raw.files:
         if not (f.name.startswith("datasets/") and f.name.endswith(".jsonl")) or f.data is None:
             continue
-        base = f.name.split("/", 1)[1]
+        # Keyed by dataset name (the file stem), as config.tasks[].dataset names it.
+        base = f.name.split("/", 1)[1].removesuffix(".jsonl")
         validator = dataset_item_validator()
         datasets[base] = _check_jsonl_objects(raw, f.name, "schema.dataset", validator, out)
         hashes[base] = hashlib.sha256(f.data).hexdigest()

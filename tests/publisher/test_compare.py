@@ -71,19 +71,35 @@ def write_run(
             call = dict(template, run_idx=k, started_at=_ts(clock))
             if t is None or d is None:
                 call.update(
-                    first_delta_ms=None, first_content_ms=None, total_duration_ms=None,
-                    completion_tokens=None, tokens_per_sec=None, tpot_ms=None, chunks=0,
-                    itl_p50_ms=None, itl_p95_ms=None, itl_max_ms=None, finish_reason="error",
-                    http_status=None, error="read timeout (synthetic)", error_kind="timeout",
-                )  # fmt: skip
+                    first_delta_ms=None,
+                    first_content_ms=None,
+                    total_duration_ms=None,
+                    completion_tokens=None,
+                    tokens_per_sec=None,
+                    tpot_ms=None,
+                    chunks=0,
+                    itl_p50_ms=None,
+                    itl_p95_ms=None,
+                    itl_max_ms=None,
+                    finish_reason="error",
+                    http_status=None,
+                    error="read timeout (synthetic)",
+                    error_kind="timeout",
+                )
                 clock += timedelta(seconds=1)
             else:
                 t, d = round(float(t), 3), round(float(d), 3)
                 call.update(
-                    first_delta_ms=t, first_content_ms=t, total_duration_ms=round(t + d, 3),
-                    completion_tokens=TOKENS, chunks=TOKENS, error=None, error_kind=None,
-                    finish_reason="stop", http_status=200,
-                )  # fmt: skip
+                    first_delta_ms=t,
+                    first_content_ms=t,
+                    total_duration_ms=round(t + d, 3),
+                    completion_tokens=TOKENS,
+                    chunks=TOKENS,
+                    error=None,
+                    error_kind=None,
+                    finish_reason="stop",
+                    http_status=200,
+                )
                 total = call["total_duration_ms"]
                 call["tokens_per_sec"] = TOKENS / ((total - t) / 1000.0)
                 call["tpot_ms"] = (total - t) / (TOKENS - 1)
@@ -170,7 +186,9 @@ def test_forty_percent_slower_is_a_significant_regression(tmp_path: Path) -> Non
     d = diags["ttft_p50_ms"]
     assert d["threshold"] == "ratio >= 1.3"
     assert d["observed"] == checks["ttft_p50_ms"]["candidate"]
-    assert d["cell_id"].startswith("syn-m2max:") and d["baseline_cell_id"].startswith("syn-rtx4090:")
+    assert d["cell_id"].startswith("syn-m2max:") and d["baseline_cell_id"].startswith(
+        "syn-rtx4090:"
+    )
     assert "bakeoff run --runs 20" in d["hint"]
     assert "different systems" in d["hint"]
 
@@ -269,7 +287,9 @@ def test_run_ids_resolve_through_the_archive(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     base = write_run(runs, [100.0] * 5, [400.0] * 5)
     cand = write_run(runs, [100.0] * 5, [400.0] * 5, seed=12, day=1)
-    report = run_compare(CompareRequest((base.name, cand.name), runs_dir=runs, allow_synthetic=True))
+    report = run_compare(
+        CompareRequest((base.name, cand.name), runs_dir=runs, allow_synthetic=True)
+    )
     assert report["config"]["baseline"]["run_id"] == base.name
     with pytest.raises(compare.RunNotFoundError, match=f"latest run ids there: {cand.name}"):
         compare.parse_ref("20990101T000000Z-00000000", runs)
@@ -304,14 +324,29 @@ def test_threshold_is_inclusive() -> None:
 
     def result(values: list[float]) -> compare.Result:
         return compare.Result(
-            key="k", signature="s", workload_key="w", cell_id="h:e:m", engine="e",
-            engine_version=None, model="m", model_digest=None, quantization=None,
-            workload_id="P-EASY", max_tokens=64, temperature=0.0, concurrency=1,
-            n=len(values), errors=0, error_kinds={},
-            samples={"first_delta_ms": values, "total_duration_ms": values,
-                     "tokens_per_sec": values},
+            key="k",
+            signature="s",
+            workload_key="w",
+            cell_id="h:e:m",
+            engine="e",
+            engine_version=None,
+            model="m",
+            model_digest=None,
+            quantization=None,
+            workload_id="P-EASY",
+            max_tokens=64,
+            temperature=0.0,
+            concurrency=1,
+            n=len(values),
+            errors=0,
+            error_kinds={},
+            samples={
+                "first_delta_ms": values,
+                "total_duration_ms": values,
+                "tokens_per_sec": values,
+            },
             cold_ttft_ms=None,
-        )  # fmt: skip
+        )
 
     exactly = compare.relative_check(Pair(result([100.0] * 3), result([130.0] * 3)), spec, tols)
     below = compare.relative_check(Pair(result([100.0] * 3), result([129.0] * 3)), spec, tols)
