@@ -75,8 +75,8 @@ def _nolog(_: str) -> None:
 
 
 def seed_datasets() -> dict[str, bytes]:
-    """The bundled task datasets (``seeds/*.jsonl``) by file name."""
-    return {p.name: p.read_bytes() for p in sorted(seeds_dir().glob("*.jsonl"))}
+    """The bundled task datasets (``seeds/*.jsonl``) by dataset name (the file stem)."""
+    return {p.stem: p.read_bytes() for p in sorted(seeds_dir().glob("*.jsonl"))}
 
 
 def process_run(

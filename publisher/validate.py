@@ -23,6 +23,7 @@ import fastjsonschema
 import jsonschema
 
 from bakeoff.resources import load_schema
+from publisher.fastcheck import Check, compile_object
 from publisher.finding import Finding, finding, json_pointer
 from publisher.load import RawRun
 from publisher.migrate import LEDGER_STEPS, METADATA_STEPS, VersionError, migrate
@@ -73,9 +74,12 @@ class ValidatedRun:
 class _Validator:
     fast: Callable[[Any], Any]
     detailed: jsonschema.protocols.Validator
+    quick: Check | None = None
 
     def errors(self, doc: Any) -> list[tuple[str, str]]:
         """(pointer, message) for every schema violation; fast when ``doc`` is valid."""
+        if self.quick is not None and self.quick(doc):
+            return []
         try:
             self.fast(doc)
             return []
@@ -99,7 +103,9 @@ def _compile(schema: dict[str, Any]) -> _Validator:
     cls = jsonschema.validators.validator_for(schema)
     # fastjsonschema targets draft-07; $defs references resolve as plain JSON pointers.
     fast_schema = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-    return _Validator(fastjsonschema.compile(fast_schema), cls(schema))
+    defs = schema.get("$defs", {})
+    quick = compile_object(schema, defs)
+    return _Validator(fastjsonschema.compile(fast_schema), cls(schema), quick)
 
 
 @cache

@@ -167,7 +167,7 @@ def make_run(
         "id": "summarization",
         "template_id": "T-SUMMARIZE-1",
         "template_sha256": _sha(TEMPLATE),
-        "dataset": "summarization.jsonl",
+        "dataset": "summarization",
         "dataset_sha256": hashlib.sha256(dataset_bytes).hexdigest(),
         "items": [i["id"] for i in items],
         "max_tokens": 256,

@@ -64,10 +64,10 @@ def test_bundled_seed_dataset_is_used_when_its_hash_matches(tmp_path: Path) -> N
     (path / "datasets" / "summarization.jsonl").unlink()
     (path / "datasets").rmdir()
     run = validated(path)
-    assert check_rouge(run, fake_scorer, {"summarization.jsonl": data}) == []
+    assert check_rouge(run, fake_scorer, {"summarization": data}) == []
     other = b'{"id": "x", "text": "t", "reference": "r"}\n'
     assert hashlib.sha256(other).hexdigest() != hashlib.sha256(data).hexdigest()
-    found = check_rouge(run, fake_scorer, {"summarization.jsonl": other})
+    found = check_rouge(run, fake_scorer, {"summarization": other})
     assert {f.code for f in found} == {"quality.reference_missing"}
 
 
