@@ -11,12 +11,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import httpx
+
 from collector.engines.base import (
     Engine,
     EngineInfo,
     Event,
     GenerationRequest,
     ServerTimings,
+    aiter_line_batches,
     now_ns,
 )
 from collector.errors import EngineDiedError, EngineError, EngineProtocolError
@@ -33,6 +36,8 @@ class OpenAIEngine(Engine):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tokenize: tuple[str, int] | bool | None = False  # False: not probed yet
+        # The last request sent, built: (the GenerationRequest it was built from, path, it).
+        self._prepared: tuple[GenerationRequest, str, httpx.Request] | None = None
 
     async def health(self) -> None:
         await self._check_health("/v1/models")
@@ -69,27 +74,43 @@ class OpenAIEngine(Engine):
         return path, body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        path, body = self.payload(request)
+        cached = self._prepared
+        if cached is not None and cached[0] is request:
+            _, path, http_request = cached
+        else:
+            # The runner sends one GenerationRequest many times (warm runs, concurrency
+            # workers): encode it once. Building an httpx request is most of what a call costs
+            # before its first await, so at 64 concurrent streams it set the start lag.
+            path, body = self.payload(request)
+            http_request = self.prepare("POST", path, json=body, headers=request.headers)
+            self._prepared = (request, path, http_request)
         chat = request.api != "completions"
         done = False
-        async with self._request("POST", path, json=body, headers=request.headers) as response:
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue  # blank separators, ":" comments, "event:" lines
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    done = True
+        async with self._request("POST", path, prepared=http_request) as response:
+            async for lines in aiter_line_batches(response):
+                for line in lines:
+                    if not line.startswith("data:"):
+                        continue  # blank separators, ":" comments, "event:" lines
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    t_ns = now_ns()
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError as exc:
+                        raise EngineProtocolError(
+                            f"{path}: malformed SSE data: {data[:80]!r}"
+                        ) from exc
+                    if not isinstance(chunk, dict):
+                        raise EngineProtocolError(f"{path}: SSE data is not a JSON object")
+                    if "error" in chunk:
+                        raise EngineProtocolError(
+                            f"{path}: engine error in stream: {chunk['error']}"
+                        )
+                    yield self.parse_chunk(chunk, t_ns, chat)
+                if done:
                     break
-                t_ns = now_ns()
-                try:
-                    chunk = json.loads(data)
-                except ValueError as exc:
-                    raise EngineProtocolError(f"{path}: malformed SSE data: {data[:80]!r}") from exc
-                if not isinstance(chunk, dict):
-                    raise EngineProtocolError(f"{path}: SSE data is not a JSON object")
-                if "error" in chunk:
-                    raise EngineProtocolError(f"{path}: engine error in stream: {chunk['error']}")
-                yield self.parse_chunk(chunk, t_ns, chat)
         if not done:
             raise EngineDiedError(f"{path}: stream ended without [DONE]")
 
