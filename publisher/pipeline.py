@@ -29,6 +29,7 @@ from publisher.derive import RunRows, derive_run
 from publisher.errors import RunsInvalidError, StaleCatalogueError
 from publisher.export import export_tables
 from publisher.finding import Finding, finding_from_dict, has_errors
+from publisher.history import build_history
 from publisher.load import iter_run_dirs, load_run
 from publisher.postprocess import Scorer, check_rouge, default_scorer
 from publisher.tables import TABLE_NAMES, columns
@@ -132,16 +133,18 @@ def build_tables(
     """Stage 3 (dedup): every published table as a list of row dicts."""
     systems, changes = dedup.system_hardware(runs)
     interface_types = load_seed("interface_types.json")["interface_types"]
+    cells = dedup.concat(runs, "cells")
     tables = {
         "runs": dedup.concat(runs, "runs"),
         "calls": dedup.concat(runs, "calls"),
-        "cells": dedup.concat(runs, "cells"),
+        "cells": cells,
         "system_hardware": systems,
         "system_software": dedup.concat(runs, "system_software"),
         "gpu_hardware": dedup.gpu_hardware(runs),
         "system_gpu_link": dedup.concat(runs, "system_gpu_link"),
         "run_hardware_metrics": dedup.concat(runs, "run_hardware_metrics"),
         "interface_type": sorted(interface_types, key=lambda r: r["id"]),
+        "history": build_history(cells),
     }
     return {name: _normalise(name, tables[name]) for name in TABLE_NAMES}, changes
 

@@ -24,6 +24,7 @@ TABLE_NAMES = (
     "system_gpu_link",
     "run_hardware_metrics",
     "interface_type",
+    "history",
 )
 
 
@@ -182,4 +183,8 @@ def columns(table: str) -> Columns:
         return calls_columns()
     if table == "run_hardware_metrics":
         return run_hardware_metrics_columns()
+    if table == "history":
+        from publisher.history import HISTORY_COLUMNS
+
+        return HISTORY_COLUMNS
     return fixed[table]

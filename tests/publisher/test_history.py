@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +127,19 @@ def test_recent_changes_newest_first() -> None:
     hist = build_history([cell(1), cell(2, ttft=140.0), cell(3), cell(4)])
     assert [r["run_id"][:9] for r in recent_changes(hist)] == ["20260103T", "20260102T"]
     assert recent_changes(hist, limit=1)[0]["change"] == "improvement"
+
+
+def test_publish_exports_the_history_table(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from publisher import pipeline
+    from tests.publisher.test_compare import lognormal, write_run
+
+    runs = tmp_path / "runs"
+    write_run(runs, lognormal(1, 100, 0.1, 6), [400.0] * 6, day=0)
+    write_run(runs, [x * 1.4 for x in lognormal(2, 100, 0.1, 6)], [560.0] * 6, day=1)
+    config = pipeline.PublishConfig(runs, tmp_path / "out", tmp_path / "catalogue.json", None, True)
+    pipeline.publish(config)
+    rows = pq.read_table(tmp_path / "out" / "exports" / "history.parquet").to_pylist()
+    assert [(r["seq"], r["change"]) for r in rows] == [(0, "none"), (1, "regression")]
+    assert [name for name, _ in HISTORY_COLUMNS] == list(rows[0])
