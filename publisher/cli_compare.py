@@ -29,7 +29,8 @@ workload signature, never by cell id; unmatched results are listed, not compared
 --gate-mode regression (default): needs BASELINE and CANDIDATE; thresholds
   from the tolerances file (default: ≥30% slower TTFT/total p50, ≥30% lower
   tokens/s, success rate < 0.95). With n ≥ 5 calls on both sides a change is
-  flagged only when a Mann–Whitney U test also gives p < 0.05.
+  flagged only when a Mann–Whitney U test also gives p < 0.05; ≥30% better
+  is reported as an improvement.
 --gate-mode budget: give only CANDIDATE; absolute limits from the budgets file.
 
 Exit codes: 0 done (and passed, with --check), 1 gate failed with --check or a

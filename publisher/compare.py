@@ -21,6 +21,7 @@ Everything here is plain data in, plain data out; ``publisher.cli_compare`` is t
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import warnings
@@ -1049,17 +1050,49 @@ class CompareRequest:
     allow_synthetic: bool = False
 
 
+PREVIOUS = "previous"
+
+
+def previous_run(runs_dir: Path, candidate: RunSide) -> Path:
+    """The newest run in ``runs_dir`` on the candidate's system that started before it."""
+    for path in reversed(list(iter_run_dirs(runs_dir))):
+        if not _RUN_ID.match(path.name) or path.name >= candidate.run_id:
+            continue
+        try:
+            md = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+            system_id = md["hardware"]["system_hardware"]["system_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not readable here; `bakeoff validate` reports it
+        if system_id == candidate.system_id and not md.get("meta_only"):
+            return path
+    raise RunNotFoundError(
+        f"no earlier run of system {candidate.system_id} (host {candidate.host_label}) before "
+        f"{candidate.run_id} in {runs_dir}; pass the baseline run explicitly, or --runs DIR"
+    )
+
+
 def run_compare(req: CompareRequest) -> dict[str, Any]:
-    """Resolve the runs, load them and build the report of the requested gate mode."""
+    """Resolve the runs, load them and build the report of the requested gate mode.
+
+    A baseline of ``previous`` (or ``previous:CELL``) is the newest earlier run of the
+    candidate's system in the archive.
+    """
     runs_dir = req.runs_dir or default_runs_dir()
     options = Options(allow_synthetic=req.allow_synthetic)
-    refs = [parse_ref(text, runs_dir) for text in req.refs]
     if req.gate_mode == "budget":
         budgets = load_budgets(req.budgets)
-        candidate = load_side(refs[-1], options)
+        candidate = load_side(parse_ref(req.refs[-1], runs_dir), options)
         return budget_report(candidate, budgets, gate_file(req.budgets, "budgets.json"))
     tols = load_tolerances(req.tolerances)
-    baseline, candidate = (load_side(r, options) for r in refs)
+    base_text, cand_text = req.refs
+    name, _, cell = base_text.partition(":")
+    base_ref = None if name == PREVIOUS else parse_ref(base_text, runs_dir)
+    cand_ref = parse_ref(cand_text, runs_dir)
+    baseline = load_side(base_ref, options) if base_ref is not None else None
+    candidate = load_side(cand_ref, options)
+    if baseline is None:
+        path = previous_run(runs_dir, candidate)
+        baseline = load_side(RunRef(base_text, path, cell or None), options)
     return regression_report(
         baseline, candidate, tols, gate_file(req.tolerances, "tolerances.json")
     )

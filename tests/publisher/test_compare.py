@@ -351,3 +351,18 @@ def test_threshold_is_inclusive() -> None:
     exactly = compare.relative_check(Pair(result([100.0] * 3), result([130.0] * 3)), spec, tols)
     below = compare.relative_check(Pair(result([100.0] * 3), result([129.0] * 3)), spec, tols)
     assert (exactly["status"], below["status"]) == ("regression", "ok")
+
+
+def test_previous_picks_the_newest_earlier_run_of_the_same_system(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, [100.0] * 5, [400.0] * 5, day=0)
+    older = write_run(runs, [100.0] * 5, [400.0] * 5, day=1)
+    write_run(runs, [100.0] * 5, [400.0] * 5, seed=12, profile="m2max", day=2)  # other system
+    cand = write_run(tmp_path / "pr", [100.0] * 5, [400.0] * 5, day=3)
+    write_run(runs, [100.0] * 5, [400.0] * 5, day=4)  # later: never a baseline
+    request = CompareRequest(("previous", str(cand)), runs_dir=runs, allow_synthetic=True)
+    report = run_compare(request)
+    assert report["config"]["baseline"]["run_id"] == older.name
+    first = write_run(tmp_path / "first", [100.0] * 5, [400.0] * 5, day=-1)
+    with pytest.raises(compare.RunNotFoundError, match="no earlier run of system"):
+        run_compare(CompareRequest(("previous", str(first)), runs_dir=runs, allow_synthetic=True))
