@@ -214,7 +214,7 @@ def side_from_rows(ref: RunRef, md: dict[str, Any], rows: dict[str, Any]) -> Run
             f"run {run_id} is meta-only (no run.jsonl): it has no calls to compare; "
             "pick a run with measurements"
         )
-    cells = [r for r in rows["cells"]]
+    cells: list[dict[str, Any]] = rows["cells"]
     chosen = _select_cells((r["cell_id"] for r in cells), ref.cell, run_id)
     calls: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for c in rows["calls"]:
@@ -593,7 +593,7 @@ def _context(b: Result | None, c: Result, bs: RunSide | None, cs: RunSide) -> di
     return ctx
 
 
-def _rerun_hint(c: Result, cs: RunSide) -> str:
+def _rerun_hint(c: Result) -> str:
     return (
         f"re-run the cell with more calls to confirm (bakeoff run --runs 20, cell {c.cell_id}) "
         "— reference 002 §7 asks whether it is a real regression or a load-day blip"
@@ -639,7 +639,7 @@ def regression_diagnostic(
         )
         if check["low_n"]:
             message += " (low n: flagged on the threshold alone, no significance test)"
-        hints.append(_rerun_hint(c, cs))
+        hints.append(_rerun_hint(c))
         op = ">=" if spec.better == "lower" else "<="
         threshold = f"ratio {op} {check['regression_threshold']}"
     return {
