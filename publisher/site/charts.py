@@ -44,6 +44,9 @@ def _layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
         "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
         "legend": {"orientation": "h", "y": -0.25},
         "hovermode": "closest",
+        # An explicit height: with autosize plotly would take the container's height, which
+        # is unset until drawn, and the chart would overflow onto the content below.
+        "height": 420,
     }
     layout.update(extra)
     return layout

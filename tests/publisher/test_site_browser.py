@@ -235,6 +235,9 @@ def test_instant_navigation_keeps_charts_working(page: tuple[object, Watch], sit
     pg.wait_for_selector(".bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
     assert "engines/" in pg.url  # type: ignore[attr-defined]
     assert _charts_drawn(pg) >= 1
+    # plotly's own stylesheet survives the <head> swap (modebar floats over the chart)
+    position = "getComputedStyle(document.querySelector('.bo-chart .modebar')).position"
+    assert pg.evaluate(position) == "absolute"  # type: ignore[attr-defined]
     pg.go_back()  # type: ignore[attr-defined]
     pg.wait_for_selector(".bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
     assert pg.evaluate("window.__boMarker") == 1, "navigation reloaded the page"  # type: ignore[attr-defined]

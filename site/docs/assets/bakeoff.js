@@ -56,6 +56,8 @@
 
   function plot(el, spec) {
     el.__boSpecObj = spec;
+    spec.layout = spec.layout || {};
+    spec.layout.height = spec.layout.height || 420;
     Plotly.newPlot(el, spec.data || [], applyTheme(spec.layout), {
       responsive: true,
       displaylogo: false,
@@ -293,7 +295,24 @@
 
   /* ---------------------------------------------------------------- wiring */
 
+  /* plotly.js inserts its stylesheet (modebar, hover, legend) into <head> once, when it
+   * loads, with insertRule. Instant navigation replaces <head> children that the next page
+   * does not have, which drops that stylesheet: keep its rules as text and put them back. */
+  var plotlyStyle = document.getElementById("plotly.js-style-global");
+  var plotlyCss = plotlyStyle && plotlyStyle.sheet
+    ? Array.prototype.map.call(plotlyStyle.sheet.cssRules, function (r) { return r.cssText; }).join("\n")
+    : "";
+
+  function ensurePlotlyCss() {
+    if (!plotlyCss || plotlyStyle.isConnected || document.getElementById("bo-plotly-css")) return;
+    var style = document.createElement("style");
+    style.id = "bo-plotly-css";
+    style.textContent = plotlyCss;
+    document.head.appendChild(style);
+  }
+
   function init() {
+    ensurePlotlyCss();
     purge();
     Array.prototype.forEach.call(document.querySelectorAll("table.bo-table"), makeSortable);
     Array.prototype.forEach.call(document.querySelectorAll(".bo-runs[data-src]"), runIndex);
