@@ -31,7 +31,7 @@ from publisher.export import export_tables
 from publisher.finding import Finding, finding_from_dict, has_errors
 from publisher.history import build_history
 from publisher.load import iter_run_dirs, load_run
-from publisher.postprocess import Scorer, check_rouge, default_scorer
+from publisher.postprocess import Scorer, check_rouge, default_scorer, scored_calls
 from publisher.tables import TABLE_NAMES, columns
 from publisher.validate import Options, check_run
 
@@ -83,11 +83,14 @@ def seed_datasets() -> dict[str, bytes]:
 def process_run(
     path: Path,
     options: Options,
-    scorer: Scorer | None,
+    scorer: Callable[[], Scorer | None],
     seeds: dict[str, bytes],
     cache: RunCache | None = None,
 ) -> RunResult:
-    """Load, validate and derive one run directory, through the cache when given."""
+    """Load, validate and derive one run directory, through the cache when given.
+
+    ``scorer`` is only called for runs with ROUGE scores (importing rouge-score takes seconds).
+    """
     raw = load_run(path)
     content = raw.content_sha256
     if cache is not None:
@@ -96,8 +99,8 @@ def process_run(
             findings = [finding_from_dict(f) for f in hit["findings"]]
             return RunResult(raw.dir_name, findings, hit["rows"])
     run, findings = check_run(raw, options)
-    if run is not None:
-        findings += check_rouge(run, scorer, seeds)
+    if run is not None and scored_calls(run):
+        findings += check_rouge(run, scorer(), seeds)
     rows = derive_run(run) if run is not None and not has_errors(findings) else None
     findings.sort(key=lambda f: (f.file, f.line or 0, f.code, f.pointer or "", f.message))
     if cache is not None:
@@ -109,11 +112,11 @@ def process_run(
 
 def validate_paths(paths: Sequence[Path], options: Options, log: Log = _nolog) -> list[RunResult]:
     """Validate run directories (no cache: ``bakeoff validate`` always checks afresh)."""
-    scorer, seeds = default_scorer(), seed_datasets()
+    seeds = seed_datasets()
     results = []
     for i, path in enumerate(paths, start=1):
         log(f"[{i}/{len(paths)}] {path.name}")
-        results.append(process_run(path, options, scorer, seeds))
+        results.append(process_run(path, options, default_scorer, seeds))
     return results
 
 
@@ -152,9 +155,9 @@ def build_tables(
 def _load_all(config: PublishConfig, log: Log) -> tuple[list[RunResult], RunCache]:
     options = Options(allow_synthetic=config.allow_synthetic)
     cache = RunCache(config.out_dir / ".cache", publisher_key(json.dumps(options.__dict__)))
-    scorer, seeds = default_scorer(), seed_datasets()
+    seeds = seed_datasets()
     paths = run_dirs(config.runs_dir)
-    results = [process_run(p, options, scorer, seeds, cache) for p in paths]
+    results = [process_run(p, options, default_scorer, seeds, cache) for p in paths]
     log(f"step 1/{STEPS} load: {len(paths)} run directories ({cache.hits} from cache)")
     findings = [f for r in results for f in r.findings]
     errors = [f for f in findings if f.severity == "error"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from publisher.finding import Finding, finding
@@ -20,6 +21,7 @@ TOLERANCE = 1e-6
 METRICS = ("rouge1", "rouge2", "rougeL")
 
 
+@cache
 def default_scorer() -> Scorer | None:
     """``bakeoff.quality.rouge_scores``, or None when rouge-score is not installed."""
     try:
@@ -61,11 +63,9 @@ def _references(
     return refs
 
 
-def check_rouge(
-    run: ValidatedRun, scorer: Scorer | None, seed_datasets: Mapping[str, bytes]
-) -> list[Finding]:
-    """A finding for every call whose recorded ROUGE differs from the recomputed one."""
-    scored = [
+def scored_calls(run: ValidatedRun) -> list[tuple[int, dict[str, Any]]]:
+    """(line, record) of every call with a stored output and a recorded ROUGE score."""
+    return [
         (line, rec)
         for line, rec in run.records
         if rec.get("type") == "call"
@@ -73,6 +73,13 @@ def check_rouge(
         and rec.get("output_text") is not None
         and any(rec.get(m) is not None for m in METRICS)
     ]
+
+
+def check_rouge(
+    run: ValidatedRun, scorer: Scorer | None, seed_datasets: Mapping[str, bytes]
+) -> list[Finding]:
+    """A finding for every call whose recorded ROUGE differs from the recomputed one."""
+    scored = scored_calls(run)
     if not scored:
         return []
     rid = run.run_id
