@@ -222,6 +222,7 @@ async def ttft_error(url: str, streams: int, n: int, prefill_ms: float) -> dict[
     client = httpx.AsyncClient(base_url=url, timeout=60)
     collector_first: dict[str, int] = {}
     bare_first: dict[str, int] = {}
+    raw_first: dict[str, int] = {}
     try:
         for i in range(-2, streams):  # two warm-up streams of each, not counted
             sid = f"c{i}"
@@ -250,6 +251,7 @@ async def ttft_error(url: str, streams: int, n: int, prefill_ms: float) -> dict[
                             first = t
             assert first is not None
             bare_first[bid] = first
+            raw_first[f"r{i}"] = await raw_socket_first(url, body(n, prefill_ms), f"r{i}")
         stamps: dict[str, int] = (await client.get("/stamps")).json()
     finally:
         await client.aclose()
@@ -263,14 +265,40 @@ async def ttft_error(url: str, streams: int, n: int, prefill_ms: float) -> dict[
         ]
 
     coll, bare = errors("c", collector_first), errors("b", bare_first)
+    raw = errors("r", raw_first)
     return {
         "prefill_ms": prefill_ms,
         "streams": streams,
         "events_per_stream": n,
         "collector_ms": _stats(coll),
         "bare_json_ms": _stats(bare),
+        "raw_socket_ms": _stats(raw),
         "min_ms": round(min(coll + bare), 4),
     }
+
+
+async def raw_socket_first(url: str, payload: dict[str, Any], stream_id: str) -> int:
+    """The floor: a bare asyncio socket, no HTTP library; stamp of the first content line."""
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    data = json.dumps(payload).encode()
+    writer.write(
+        b"POST %s HTTP/1.1\r\nHost: %s\r\nX-Bench-Stream-Id: %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (CHAT.encode(), host.encode(), stream_id.encode(), len(data), data)
+    )
+    first: int | None = None
+    try:
+        while first is None:
+            line = await reader.readline()
+            if not line:
+                break
+            if line.startswith(b"data:") and b'"content":"' in line and b'"content":""' not in line:
+                first = now_ns()
+    finally:
+        writer.close()
+    assert first is not None
+    return first
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -410,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         ("CPU µs/event bare+json", med["bare_lines_json"], med["bare_lines"],
          cpu["ratio_json_to_bare"], "(info)", None),
         ("TTFT error p50 ms", ttft_p50, ref_ttft, _ratio(ttft_p50, ref_ttft), "≤ 0.5 ms", 1),
+        ("TTFT err p50 raw socket", ttft[0]["raw_socket_ms"]["p50"], ref_ttft,
+         _ratio(ttft[0]["raw_socket_ms"]["p50"], ref_ttft), "(floor)", None),
         ("TTFT error p95 ms", ttft[0]["collector_ms"]["p95"], ttft[0]["bare_json_ms"]["p95"],
          _ratio(ttft[0]["collector_ms"]["p95"], ttft[0]["bare_json_ms"]["p95"]), "(info)", None),
         ("TTFT err p50, 2ms prefill", ttft[1]["collector_ms"]["p50"],

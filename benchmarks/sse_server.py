@@ -178,6 +178,8 @@ class Server:
         if prefill_s:
             await asyncio.sleep(prefill_s)
         for i in range(n):
+            if transport.is_closing():
+                return  # the client hung up (the raw-socket probe stops at the first token)
             prefix = prefixes[i % words]
             t_send = clock()
             data = b"%s%d%s" % (prefix, t_send, _TAIL)
