@@ -85,6 +85,8 @@ def sse_server(lifetime_s: float = 900.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def body(n: int, prefill_ms: float = 0.0) -> dict[str, Any]:
