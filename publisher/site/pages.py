@@ -945,6 +945,13 @@ def run_document(
             "href": f"../systems/{system_page(sid)}",
         },
     ]
+    # One run has one host: label cells by engine and model (cell ids repeat the host label,
+    # and host labels and model names may both contain ":", so ids are not split).
+    labels = {c.get("cell_id"): f"{c.get('engine')} · {c.get('model')}" for c in cells}
+
+    def short(cell_id: Any) -> str:
+        return labels.get(cell_id) or str(cell_id)
+
     warm = [c for c in cells if c.get("phase") == "warm"]
     cold = {(c.get("cell_id"), c.get("workload_key")): c for c in cells if c.get("phase") == "cold"}
     if warm:
@@ -1024,7 +1031,7 @@ def run_document(
                     "rows": rows,
                 }
             )
-            cats = [f"{_short_cell(r[0])} · {r[1]}" for r in rows]
+            cats = [f"{short(r[0])} · {r[1]}" for r in rows]
             blocks.append(
                 {
                     "kind": "chart",
@@ -1041,7 +1048,7 @@ def run_document(
     for call in calls:
         if call.get("phase") != "warm":
             continue
-        name = f"{_short_cell(call.get('cell_id'))} · {call.get('workload_id')}"
+        name = f"{short(call.get('cell_id'))} · {call.get('workload_id')}"
         if (v := _num(call.get("first_delta_ms"))) is not None:
             ttft[name].append(v)
         if (v := _num(call.get("itl_p50_ms"))) is not None:
@@ -1066,7 +1073,7 @@ def run_document(
         prompts = sorted({str(c.get("workload_id")) for c in warm})
         series: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(prompts))
         for c in warm:
-            series[f"{_short_cell(c.get('cell_id'))} c{c.get('concurrency')}"][
+            series[f"{short(c.get('cell_id'))} c{c.get('concurrency')}"][
                 prompts.index(str(c.get("workload_id")))
             ] = _num(c.get("tokens_per_sec_mean"))
         blocks.append(
@@ -1131,12 +1138,6 @@ def run_document(
         )
     )
     return {"run_id": run_id, "blocks": blocks}
-
-
-def _short_cell(cell_id: Any) -> str:
-    """``host:engine:model`` without the host (one run has one host)."""
-    text = str(cell_id)
-    return text.split(":", 1)[1] if text.count(":") >= 2 else text
 
 
 def _telemetry(samples: Sequence[Row]) -> charts.Spec:
