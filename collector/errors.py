@@ -1,15 +1,16 @@
 """The collector's error tree. ``cli`` catches ``CollectorError`` in one place.
 
-    CollectorError               expected failure: one clear message, exit 1
-     ├── ConfigError             bad cells file, flag or config file
-     ├── IdentityError           system_id file unreadable or corrupt
-     ├── GuardError              a reproducibility guard refused the run
-     ├── EngineUnavailableError  an engine cannot be reached or started
-     └── EngineError             a call failed; carries an ErrorKind
-          ├── EngineConnectError
-          ├── EngineTimeoutError
-          ├── EngineHTTPError
-          └── EngineProtocolError
+CollectorError               expected failure: one clear message, exit 1
+ ├── ConfigError             bad cells file, flag or config file
+ ├── IdentityError           system_id file unreadable or corrupt
+ ├── GuardError              a reproducibility guard refused the run
+ ├── EngineUnavailableError  an engine cannot be reached or started
+ └── EngineError             a call failed; carries an ErrorKind
+      ├── EngineConnectError
+      ├── EngineTimeoutError
+      ├── EngineHTTPError
+      ├── EngineProtocolError
+      └── EngineDiedError
 """
 
 from __future__ import annotations

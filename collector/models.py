@@ -585,7 +585,9 @@ class SkippedRecord(Strict):
     at: Timestamp = Field(description="When the decision was made.")
 
 
-class LedgerRecord(RootModel[Annotated[MetaRecord | CallRecord | SkippedRecord, Field(discriminator="type")]]):
+class LedgerRecord(
+    RootModel[Annotated[MetaRecord | CallRecord | SkippedRecord, Field(discriminator="type")]]
+):
     """Any line of ``run.jsonl``, chosen by its ``type``."""
 
 

@@ -9,10 +9,8 @@ httpx types.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
@@ -33,14 +31,6 @@ from collector.errors import (
     EngineUnavailableError,
 )
 from collector.models import Timeouts
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore runs ``import sniffio`` on every request (to tell asyncio from trio) and falls
-    # back to asyncio when it is missing; since anyio 4.x no longer pulls sniffio in, each such
-    # import was a failed search of sys.path: ~0.3 ms per request, 15+ ms of start lag at 64
-    # concurrent streams. A None entry makes the failed import instant; the outcome
-    # (asyncio) is the same.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
