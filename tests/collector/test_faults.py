@@ -169,3 +169,45 @@ def test_completions_payload_shape() -> None:
     assert body["stream_options"] == {"include_usage": True}
     assert json.dumps(body)
     asyncio.run(engine.aclose())
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """A body delivered in the given network reads (MockTransport: exact read boundaries)."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for part in self.parts:
+            yield part
+
+
+def test_sse_lines_split_across_reads_and_unicode_separators() -> None:
+    """Lines split across reads, CRLF endings and a raw U+2028 inside a JSON string all parse:
+    SSE lines end only at CR, LF or CRLF."""
+    line1 = 'data: {"choices":[{"index":0,"delta":{"content":"a\u2028b"}}]}'.encode()
+    line2 = b'data: {"choices":[{"index":0,"delta":{"content":"c"},"finish_reason":"stop"}]}'
+    parts = [
+        line1[:10],
+        line1[10:] + b"\r",
+        b"\n\r\n" + line2[:5],
+        line2[5:] + b"\n\n",
+        b"data: [DONE]\n\n",
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, stream=_Chunks(parts), headers={"content-type": "text/event-stream"}
+        )
+
+    async def go() -> Measurement:
+        engine = OpenAIEngine("http://127.0.0.1:9", "m", transport=httpx.MockTransport(handler))
+        try:
+            req = GenerationRequest(text="hi", max_tokens=4, api="chat")
+            return await measure(engine, req, total_timeout_s=5)
+        finally:
+            await engine.aclose()
+
+    m = asyncio.run(go())
+    assert m.error is None, m.error
+    assert m.text == "a\u2028bc" and m.chunks == 2 and m.finish_reason == "stop"
