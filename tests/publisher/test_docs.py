@@ -20,14 +20,17 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.DOTALL)
 
 
-def test_analyst_examples_run_against_a_published_archive(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("doc", "min_blocks"), [("docs/analysts.md", 5), ("README.md", 2)])
+def test_analyst_examples_run_against_a_published_archive(
+    tmp_path: Path, doc: str, min_blocks: int
+) -> None:
     pytest.importorskip("pandas", reason="the pandas examples need pandas (dev extra)")
     runs = make_archive(tmp_path, n=4)
     pipeline.publish(
         pipeline.PublishConfig(runs, tmp_path / "out", tmp_path / "c.json", None, True)
     )
-    blocks = python_blocks((DOCS / "analysts.md").read_text(encoding="utf-8"))
-    assert len(blocks) >= 5
+    blocks = python_blocks((DOCS.parent / doc).read_text(encoding="utf-8"))
+    assert len(blocks) >= min_blocks
     script = tmp_path / "examples.py"
     script.write_text("\n".join(blocks), encoding="utf-8")
     # The examples use paths relative to the repository root, where `out/` lives by default.
@@ -40,7 +43,7 @@ def test_analyst_examples_run_against_a_published_archive(tmp_path: Path) -> Non
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "NVIDIA" in proc.stdout or "cpu" in proc.stdout
+    assert "NVIDIA" in proc.stdout or "cpu" in proc.stdout, proc.stdout
 
 
 def test_every_finding_code_is_documented_for_contributors() -> None:
