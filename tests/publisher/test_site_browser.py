@@ -219,27 +219,39 @@ def test_xss_fixture_shows_as_text(page: tuple[object, Watch], site: Site) -> No
     assert watch.errors == [], watch.errors
 
 
+def _wait_for_charts(pg: object, url_part: str) -> None:
+    """Wait until the page at ``url_part`` (not the one being replaced) shows a drawn chart."""
+    pg.wait_for_function(  # type: ignore[attr-defined]
+        """(part) => location.href.includes(part) &&
+             [...document.querySelectorAll('.bo-chart')]
+               .some(e => e.offsetWidth > 0 && e.querySelector('svg.main-svg'))""",
+        arg=url_part,
+        timeout=10_000,
+    )
+
+
 def test_instant_navigation_keeps_charts_working(page: tuple[object, Watch], site: Site) -> None:
     pg, watch = page
     pg.goto(site.base + "index.html", wait_until="load")  # type: ignore[attr-defined]
-    pg.wait_for_selector(".bo-chart svg.main-svg")  # type: ignore[attr-defined]
+    _wait_for_charts(pg, "index.html")
     pg.evaluate("window.__boMarker = 1")  # type: ignore[attr-defined]
-    # Home → Leaderboards (tab) → a leaderboard → a model: all without a full reload.
+    # Home → Leaderboards (tab) → a leaderboard → an engine: all without a full reload.
     pg.click("a.md-tabs__link:has-text('Leaderboards')")  # type: ignore[attr-defined]
     pg.wait_for_selector("table.bo-table")  # type: ignore[attr-defined]
     pg.click("table.bo-table tbody tr:first-child td:nth-child(2) a")  # type: ignore[attr-defined]
-    pg.wait_for_selector(".bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
-    assert "leaderboards/" in pg.url  # type: ignore[attr-defined]
-    assert _charts_drawn(pg) >= 1
+    _wait_for_charts(pg, "leaderboards/")
+    leaderboard = pg.url  # type: ignore[attr-defined]
+    assert not leaderboard.endswith("leaderboards/index.html")
     pg.click("table.bo-table tbody tr:first-child td:nth-child(2) a")  # type: ignore[attr-defined]
-    pg.wait_for_selector(".bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
-    assert "engines/" in pg.url  # type: ignore[attr-defined]
-    assert _charts_drawn(pg) >= 1
+    _wait_for_charts(pg, "engines/")
     # plotly's own stylesheet survives the <head> swap (modebar floats over the chart)
-    position = "getComputedStyle(document.querySelector('.bo-chart .modebar')).position"
-    assert pg.evaluate(position) == "absolute"  # type: ignore[attr-defined]
+    pg.wait_for_function(  # type: ignore[attr-defined]
+        """() => [...document.querySelectorAll('.bo-chart .modebar')]
+             .some(e => e.isConnected && getComputedStyle(e).position === 'absolute')""",
+        timeout=5_000,
+    )
     pg.go_back()  # type: ignore[attr-defined]
-    pg.wait_for_selector(".bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
+    _wait_for_charts(pg, leaderboard)
     assert pg.evaluate("window.__boMarker") == 1, "navigation reloaded the page"  # type: ignore[attr-defined]
     # A run page reached by instant navigation fetches its data and draws its charts.
     pg.click("table.bo-table tbody tr:first-child td:last-child a")  # type: ignore[attr-defined]
