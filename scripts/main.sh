@@ -9,5 +9,5 @@ bakeoff probe
 bakeoff run "$@"
 bakeoff validate
 bakeoff publish
-bakeoff site build
+bakeoff site build --exports out/exports
 echo "site: $(pwd)/site/build/index.html"
