@@ -25,6 +25,7 @@ TABLE_NAMES = (
     "run_hardware_metrics",
     "interface_type",
     "history",
+    "samples",
 )
 
 
@@ -162,6 +163,29 @@ def metrics_fields() -> Columns:
     return _schema_columns(props, {"system_id"})
 
 
+# Per-sample aggregates over the GPUs of one telemetry sample (``publisher.samples``).
+SAMPLE_GPU_COLUMNS: Columns = [
+    ("gpu_count", "int"),
+    *_cols("gpu_power_w gpu_temperature_c gpu_util_percent gpu_memory_used_gb", "float"),
+    ("gpu_energy_j", "float"),
+]
+
+
+@cache
+def samples_columns() -> Columns:
+    """Columns of the ``samples`` table: every scalar field of ``sample.schema.json``."""
+    props = load_schema("sample")["properties"]
+    scalars = _schema_columns(props, {"t", "ts", "schema_version"})
+    return [
+        ("run_id", "string"),
+        ("seq", "int"),
+        ("t", "float"),
+        ("ts", "timestamp"),
+        *scalars,
+        *SAMPLE_GPU_COLUMNS,
+    ]
+
+
 @cache
 def run_hardware_metrics_columns() -> Columns:
     """Columns of the ``run_hardware_metrics`` table."""
@@ -183,6 +207,8 @@ def columns(table: str) -> Columns:
         return calls_columns()
     if table == "run_hardware_metrics":
         return run_hardware_metrics_columns()
+    if table == "samples":
+        return samples_columns()
     if table == "history":
         from publisher.history import HISTORY_COLUMNS
 
