@@ -32,6 +32,7 @@ from publisher.finding import Finding, finding_from_dict, has_errors
 from publisher.history import build_history
 from publisher.load import iter_run_dirs, load_run
 from publisher.postprocess import Scorer, check_rouge, default_scorer, scored_calls
+from publisher.samples import build_samples
 from publisher.tables import TABLE_NAMES, columns
 from publisher.validate import Options, check_run
 
@@ -102,6 +103,8 @@ def process_run(
     if run is not None and scored_calls(run):
         findings += check_rouge(run, scorer(), seeds)
     rows = derive_run(run) if run is not None and not has_errors(findings) else None
+    if rows is not None:
+        rows["samples"] = build_samples(raw)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.code, f.pointer or "", f.message))
     if cache is not None:
         cache.put(
@@ -148,6 +151,7 @@ def build_tables(
         "run_hardware_metrics": dedup.concat(runs, "run_hardware_metrics"),
         "interface_type": sorted(interface_types, key=lambda r: r["id"]),
         "history": build_history(cells),
+        "samples": dedup.concat(runs, "samples"),
     }
     return {name: _normalise(name, tables[name]) for name in TABLE_NAMES}, changes
 
