@@ -164,3 +164,140 @@ def lines(
         if points
     ]
     return {"data": data, "layout": _layout(x_title, y_title)}
+
+
+# --------------------------------------------------------------------------- history
+
+# Change points keep one colour and marker in both colour schemes (legible on light and dark).
+CHANGE_STYLE: dict[str, dict[str, Any]] = {
+    "regression": {"color": "#E4572E", "symbol": "triangle-down", "label": "▼ regression"},
+    "improvement": {"color": "#2E9E5B", "symbol": "triangle-up", "label": "▲ improvement"},
+}
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One warm result of a series: when (plotly date text), its run, values and change."""
+
+    when: str
+    run_id: str
+    ttft_ms: float | None
+    tokens_per_sec: float | None
+    change: str = "none"
+    detail: str = ""
+
+
+def _stacked_axes(titles: Sequence[str], x_title: str, **extra: Any) -> dict[str, Any]:
+    """A layout of panels stacked top to bottom sharing one x axis (ticks under the last)."""
+    n = len(titles)
+    gap = 0.08 if n > 1 else 0.0
+    height = (1.0 - gap * (n - 1)) / n
+    layout = _layout(x_title, "", height=140 + 200 * n, **extra)
+    del layout["yaxis"]
+    for i, title in enumerate(titles):
+        top = 1.0 - i * (height + gap)
+        key = "yaxis" if i == 0 else f"yaxis{i + 1}"
+        layout[key] = {
+            "title": {"text": title},
+            "automargin": True,
+            "domain": [round(max(0.0, top - height), 4), round(top, 4)],
+            "anchor": "x",
+            "rangemode": "tozero",
+        }
+    layout["xaxis"]["anchor"] = "y" if n == 1 else f"y{n}"
+    # The legend above the panels: below, it would collide with the x axis title.
+    layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}
+    layout["margin"]["t"] = 40
+    return layout
+
+
+def history(points: Sequence[HistoryPoint]) -> Spec:
+    """Tokens/s (top) and TTFT p50 (bottom) over time; change points as coloured markers.
+
+    Every change point stays a marker of its own, so a regression that later recovers is
+    still shown (the recovery is an improvement marker after it).
+    """
+    pts = sorted(points, key=lambda p: (p.when, p.run_id))
+    panels = (("y", "tokens_per_sec", "tokens/s"), ("y2", "ttft_ms", "TTFT p50 ms"))
+    data: list[dict[str, Any]] = []
+    for axis, attr, name in panels:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "xaxis": "x",
+                "yaxis": axis,
+                "x": [p.when for p in pts],
+                "y": [getattr(p, attr) for p in pts],
+                "text": [chart_text(p.run_id) for p in pts],
+                "hovertemplate": f"run %{{text}}<br>%{{x}}<br>{name} %{{y:.1f}}<extra></extra>",
+                "connectgaps": True,
+                "marker": {"size": 7},
+            }
+        )
+    for change, style in CHANGE_STYLE.items():
+        marked = [p for p in pts if p.change == change]
+        if not marked:
+            continue
+        for i, (axis, attr, _) in enumerate(panels):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": style["label"],
+                    "legendgroup": change,
+                    "showlegend": i == 0,
+                    "xaxis": "x",
+                    "yaxis": axis,
+                    "x": [p.when for p in marked],
+                    "y": [getattr(p, attr) for p in marked],
+                    "text": [
+                        f"{chart_text(change)}: {chart_text(p.detail or '—')}"
+                        f"<br>run {chart_text(p.run_id)}"
+                        for p in marked
+                    ],
+                    "hovertemplate": "%{text}<br>%{x}<extra></extra>",
+                    "marker": {
+                        "size": 14,
+                        "symbol": style["symbol"],
+                        "color": style["color"],
+                        "line": {"width": 1, "color": "#FFFFFF"},
+                    },
+                }
+            )
+    layout = _stacked_axes(
+        ["tokens/s — higher is better", "TTFT p50 ms — lower is better"], "run start (UTC)"
+    )
+    layout["xaxis"]["type"] = "date"
+    return {"data": data, "layout": layout}
+
+
+# --------------------------------------------------------------------------- telemetry
+
+
+def telemetry(
+    x: Sequence[float],
+    panels: Sequence[tuple[str, Mapping[str, Sequence[float | None]]]],
+    x_title: str,
+) -> Spec:
+    """Stacked line panels over a shared numeric x (seconds): one panel per unit."""
+    used = [(title, series) for title, series in panels if series]
+    data: list[dict[str, Any]] = []
+    for i, (_, series) in enumerate(used):
+        axis = "y" if i == 0 else f"y{i + 1}"
+        for name, values in series.items():
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": chart_text(name),
+                    "xaxis": "x",
+                    "yaxis": axis,
+                    "x": list(x),
+                    "y": list(values),
+                    "hovertemplate": "%{y:.2f}",
+                }
+            )
+    layout = _stacked_axes([title for title, _ in used], x_title, hovermode="x unified")
+    return {"data": data, "layout": layout}

@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from publisher.errors import PublisherError
+from publisher.history import recent_changes
 from publisher.site import charts
 from publisher.site.escape import dumps, html_text, json_attr, slug, title_text
 
@@ -37,6 +38,8 @@ HOME_TABS = 6
 MAX_TABLE_ROWS = 300
 TAB_TABLE_ROWS = 10
 MAX_SYSTEM_RUNS = 200
+# Telemetry points per run page chart (longer runs are averaged into buckets).
+MAX_SAMPLE_POINTS = 600
 
 
 class SiteError(PublisherError):
@@ -684,6 +687,167 @@ _SOFTWARE = (
 )
 
 
+def _chart_time(value: Any) -> str:
+    """An ISO 8601 UTC time as plotly date text ("2026-01-02 03:04:05"; plotly drops "Z")."""
+    return str(value or "").replace("T", " ").removesuffix("Z")
+
+
+def history_label(row: Row) -> str:
+    """A signature's readable label: workload, concurrency, engine and model."""
+    return (
+        f"{row.get('workload_id')} c{row.get('concurrency')} · "
+        f"{row.get('engine')} · {row.get('model')}"
+    )
+
+
+def _change_cell(change: Any) -> Cell:
+    style = charts.CHANGE_STYLE.get(str(change))
+    if style is None:
+        return text_cell(change)
+    return Cell(f'<span class="bo-{html_text(change)}">{html_text(style["label"])}</span>', change)
+
+
+def _history_series(rows: Iterable[Row]) -> dict[str, tuple[str, list[Row]]]:
+    """History rows by signature → (readable label, points in time order).
+
+    Labels that would collide (same workload id, engine and model, but another digest, token
+    limit or temperature) get the signature's first 8 characters.
+    """
+    by_sig: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_sig[str(row.get("signature"))].append(row)
+    labels = {sig: history_label(points[0]) for sig, points in by_sig.items()}
+    counts: dict[str, int] = defaultdict(int)
+    for label in labels.values():
+        counts[label] += 1
+    return {
+        sig: (
+            labels[sig] + (f" ({sig[:8]})" if counts[labels[sig]] > 1 else ""),
+            sorted(
+                points,
+                key=lambda r: (str(r.get("started_at") or ""), str(r.get("run_id")), r.get("seq")),
+            ),
+        )
+        for sig, points in sorted(by_sig.items())
+    }
+
+
+def _change_rows(
+    rows: Iterable[Mapping[str, Any]], prefix: str, *, system: Archive | None = None
+) -> list[list[Cell]]:
+    out = []
+    for r in rows:
+        cells = [
+            text_cell(r.get("started_at")),
+            _change_cell(r.get("change")),
+        ]
+        if system is not None:
+            sid = r.get("system_id")
+            cells.append(link_cell(system.hw_label(sid), f"{prefix}systems/{system_page(sid)}"))
+        cells += [
+            text_cell(f"{r.get('workload_id')} c{r.get('concurrency')}"),
+            text_cell(f"{r.get('engine')} · {r.get('model')}"),
+            text_cell(r.get("change_detail")),
+            link_cell(r.get("run_id"), run_href(prefix, r.get("run_id"))),
+        ]
+        out.append(cells)
+    return out
+
+
+def history_section(arch: Archive, system_id: str, counter: list[int]) -> list[str]:
+    """A system's "History": per signature a chart over time with change points, and a table
+    of every change point (newest first)."""
+    rows = [r for r in arch.tables.get("history", []) if str(r.get("system_id")) == system_id]
+    if not rows:
+        return []
+    series = _history_series(rows)
+    changed = [r for r in rows if r.get("change") in charts.CHANGE_STYLE]
+    n_changes = {
+        sig: sum(1 for r in pts if r.get("change") in charts.CHANGE_STYLE)
+        for sig, (_, pts) in series.items()
+    }
+    # Series with change points first, then the longest; a series of one run has no history.
+    order = sorted(
+        (sig for sig, (_, pts) in series.items() if len(pts) > 1),
+        key=lambda sig: (-n_changes[sig], -len(series[sig][1]), series[sig][0], sig),
+    )
+    body = [
+        "## History",
+        '<p class="bo-note">Each configuration (workload × engine × model) over time on this '
+        "system: every warm result is compared with the previous one by the thresholds of "
+        "<code>seeds/tolerances.json</code> and marked ▼ regression or ▲ improvement. A "
+        "recovery is a point of its own, so a regression stays visible after it. "
+        '<a href="../changes.html">Recent changes on all systems</a>.</p>',
+    ]
+    tabs = Tabs(counter)
+    for sig in order[:MAX_TABS]:
+        label, pts = series[sig]
+        points = [
+            charts.HistoryPoint(
+                when=_chart_time(r.get("started_at")),
+                run_id=str(r.get("run_id")),
+                ttft_ms=_num(r.get("ttft_p50_ms")),
+                tokens_per_sec=_num(r.get("tokens_per_sec_mean")),
+                change=str(r.get("change") or "none"),
+                detail=str(r.get("change_detail") or ""),
+            )
+            for r in pts
+        ]
+        marks = n_changes[sig]
+        tabs.add(
+            label + (f" ({marks})" if marks else ""),
+            chart_div(charts.history(points), f"History of {label}"),
+        )
+    if tabs.items:
+        body.append(tabs.html())
+        if len(order) > MAX_TABS:
+            body.append(
+                f'<p class="bo-note">Charts for the {MAX_TABS} configurations with the most '
+                f"changes and runs of {len(order)}; the table below lists every change point, "
+                "the <code>history</code> table in the downloads has every point.</p>"
+            )
+    else:
+        body.append('<p class="bo-empty">Every configuration has a single run so far.</p>')
+    changed.sort(key=lambda r: (str(r.get("started_at") or ""), str(r.get("run_id"))), reverse=True)
+    body.append("### Change points")
+    cols = [Col("Time"), Col("Change"), Col("Workload"), Col("Engine · model"), Col("Detail")]
+    if changed:
+        body.append(
+            html_table([*cols, Col("Run")], _change_rows(changed, "../"), max_rows=MAX_TABLE_ROWS)
+        )
+    else:
+        body.append('<p class="bo-empty">No regressions or improvements on this system.</p>')
+    return body
+
+
+def changes_page(arch: Archive) -> str:
+    """ "Recent changes": the newest change points of every system (``recent_changes``)."""
+    changed = recent_changes(arch.tables.get("history", []))
+    regressions = sum(1 for r in changed if r.get("change") == "regression")
+    cols = [
+        Col("Time"),
+        Col("Change"),
+        Col("System"),
+        Col("Workload"),
+        Col("Engine · model"),
+        Col("Detail"),
+        Col("Run"),
+    ]
+    body = [
+        "Regressions and improvements between consecutive warm results of one configuration "
+        "(workload × engine × model) on one system, newest first: each result is compared with "
+        "the previous one by the thresholds of `seeds/tolerances.json`; a recovery after a "
+        "regression is an improvement of its own. Each system page charts its history.",
+    ]
+    if changed:
+        body.append(
+            f'<p class="bo-note">{len(changed)} newest change points: {regressions} '
+            f"regressions, {len(changed) - regressions} improvements.</p>"
+        )
+    body.append(html_table(cols, _change_rows(changed, "", system=arch)))
+    return page("Recent changes", body)
+
+
 def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
     """One system: hardware, software snapshots over time, its results, charts and runs."""
     hw = arch.systems.get(system_id, {})
@@ -754,29 +918,8 @@ def system_page_md(arch: Archive, system_id: str, counter: list[int]) -> str:
                 ],
             )
         )
-    # History chart: throughput of each (engine, model, workload) over time on this system.
-    series: dict[str, list[tuple[str | float, float]]] = defaultdict(list)
-    for row in sorted(
-        arch.tables.get("cells", []),
-        key=lambda r: (str(r.get("started_at") or ""), str(r.get("run_id"))),
-    ):
-        if str(row.get("system_id")) != system_id or row.get("phase") != "warm":
-            continue
-        value = _num(row.get("tokens_per_sec_mean"))
-        if value is None:
-            continue
-        name = (
-            f"{row.get('engine')} · {row.get('model')} · "
-            f"{row.get('workload_id')} c{row.get('concurrency')}"
-        )
-        series[name].append((str(row.get("started_at") or ""), value))
-    top = dict(sorted(series.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:10])
     entries = [e for e in arch.all_entries() if str(e.row.get("system_id")) == system_id]
-    if top:
-        body.append("## Over time")
-        body.append(
-            chart_div(charts.lines(top, "run start (UTC)", "tokens/s"), "tokens/s over time")
-        )
+    body += history_section(arch, system_id, counter)
     if entries:
         body.append("## Latest results")
         body += _per_workload_tabs(
@@ -1083,10 +1226,9 @@ def run_document(
                 "spec": charts.grouped_bars(prompts, dict(sorted(series.items())), "tokens/s"),
             }
         )
-    if samples:
-        blocks.append(
-            {"kind": "chart", "title": "Telemetry over time", "spec": _telemetry(samples)}
-        )
+    telemetry = telemetry_block(samples) if samples else None
+    if telemetry is not None:
+        blocks.append(telemetry)
     metrics = next(
         (m for m in arch.tables.get("run_hardware_metrics", []) if m.get("run_id") == run_id), None
     )
@@ -1140,24 +1282,53 @@ def run_document(
     return {"run_id": run_id, "blocks": blocks}
 
 
-def _telemetry(samples: Sequence[Row]) -> charts.Spec:
-    x_key = next(
-        (k for k in ("t_s", "elapsed_s", "sampled_at", "timestamp", "ts") if k in samples[0]), None
-    )
-    numeric = sorted(
-        k
-        for k, v in samples[0].items()
-        if k not in ("run_id", "system_id", x_key) and _num(v) is not None
-    )
-    series: dict[str, list[tuple[str | float, float]]] = {}
-    for key in numeric:
-        pts: list[tuple[str | float, float]] = []
-        for i, s in enumerate(samples):
-            v = _num(s.get(key))
-            if v is not None:
-                pts.append((_plain(s.get(x_key)) if x_key else i, v))
-        series[key] = pts
-    return charts.lines(series, x_key or "sample", "value")
+# (panel title, [(column, trace name)]) of the run page's telemetry chart
+_TELEMETRY_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("CPU / GPU %", (("cpu_percent", "system CPU %"), ("gpu_util_percent", "GPU util % (mean)"))),
+    ("GiB", (("engine_rss_gb", "engine RSS GiB"), ("memory_used_gb", "system memory GiB"))),
+    ("GPU power W", (("gpu_power_w", "GPU power W (sum)"),)),
+)
+_TELEMETRY_FIELDS = ("t", *(col for _, series in _TELEMETRY_PANELS for col, _ in series))
+
+
+def downsample(samples: Sequence[Row], limit: int = MAX_SAMPLE_POINTS) -> tuple[list[Row], int]:
+    """At most ``limit`` points: consecutive samples averaged in buckets of k; returns (points,
+    k). Only the charted fields are kept, rounded to 3 decimals (small run files)."""
+    ordered = sorted(samples, key=lambda r: (_num(r.get("seq")) or 0, _num(r.get("t")) or 0))
+    k = max(1, -(-len(ordered) // limit))
+    points: list[Row] = []
+    for start in range(0, len(ordered), k):
+        bucket = ordered[start : start + k]
+        point: Row = {}
+        for name in _TELEMETRY_FIELDS:
+            values = [v for r in bucket if (v := _num(r.get(name))) is not None]
+            point[name] = round(sum(values) / len(values), 3) if values else None
+        points.append(point)
+    return points, k
+
+
+def telemetry_block(samples: Sequence[Row]) -> dict[str, Any] | None:
+    """The run page's telemetry chart (CPU %, memory, GPU power/util over time), or None."""
+    points, k = downsample(samples)
+    points = [p for p in points if p["t"] is not None]
+    if not points:
+        return None
+    panels = []
+    for title, series in _TELEMETRY_PANELS:
+        values = {
+            name: [p[col] for p in points]
+            for col, name in series
+            if any(p[col] is not None for p in points)
+        }
+        panels.append((title, values))
+    if not any(values for _, values in panels):
+        return None
+    note = f", mean of {k} per point" if k > 1 else ""
+    return {
+        "kind": "chart",
+        "title": f"Telemetry over time ({len(samples)} samples{note})",
+        "spec": charts.telemetry([p["t"] for p in points], panels, "seconds since sampler start"),
+    }
 
 
 def runs_index_data(arch: Archive) -> list[list[Any]]:
@@ -1372,6 +1543,7 @@ def build_pages(
             externalize_charts(engine_page(arch, name, counter), "../", tmp),
         )
 
+    _write(tmp / "changes.md", changes_page(arch))
     _write(tmp / "runs" / "index.md", RUNS_INDEX)
     _write(tmp / "runs" / "view.md", RUN_VIEW)
     _write(tmp / "data" / "runs.json", dumps(runs_index_data(arch)) + "\n")

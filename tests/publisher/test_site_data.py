@@ -11,6 +11,9 @@ import json
 import random
 from typing import Any
 
+from publisher.history import build_history
+from publisher.samples import sample_row
+
 Row = dict[str, Any]
 
 XSS_MODEL = "<img src=x onerror=alert(1)>"
@@ -43,10 +46,50 @@ def _key(obj: dict[str, Any]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
+# The second run of the first system is SLOWDOWN times slower on everything: with history
+# built from the cells, its configurations regress there and recover in the third run.
+SLOWDOWN = 3.0
+LONG_SAMPLES = 1500  # telemetry samples of the first run (more than a run page draws)
+
+
+def make_samples(run_id: str, n: int, gpus: int, rng: random.Random) -> list[Row]:
+    """``samples`` table rows, through ``publisher.samples.sample_row`` like the pipeline."""
+    rows = []
+    for i in range(n):
+        sample = {
+            "schema_version": 1,
+            "t": i * 0.5,
+            "ts": f"2026-01-01T00:{(i // 120) % 60:02d}:{(i % 120) // 2:02d}.{5 * (i % 2)}Z",
+            "cpu_percent": round(rng.uniform(5, 90), 1),
+            "memory_used_gb": round(rng.uniform(2, 8), 3),
+            "engine_pid": 4242,
+            "engine_rss_gb": round(1.5 + 0.001 * i, 3),
+            "engine_cpu_percent": round(rng.uniform(50, 400), 1),
+            "cpu_energy_j": 10.0 * i,
+            "gpus": [
+                {
+                    "index": g,
+                    "util_percent": round(rng.uniform(0, 100), 1),
+                    "memory_used_gb": 6.0,
+                    "power_w": round(rng.uniform(80, 300), 1),
+                    "temperature_c": 60.0 + g,
+                    "energy_j": 100.0 * i,
+                }
+                for g in range(gpus)
+            ],
+        }
+        rows.append(sample_row(run_id, i, sample))
+    return rows
+
+
 def make_tables(
     n_runs: int, seed: int = 0, *, calls_per_batch: int = 5
 ) -> tuple[dict[str, list[Row]], dict[str, Any]]:
-    """``n_runs`` runs over ``max(3, n_runs // 20)`` systems; returns (tables, catalogue)."""
+    """``n_runs`` runs over ``max(3, n_runs // 20)`` systems; returns (tables, catalogue).
+
+    Includes ``history`` (built from the cells; the first system regresses in its second run
+    and recovers in its third) and ``samples`` (GPU systems; the first run has many).
+    """
     rng = random.Random(seed)
     n_systems = max(3, n_runs // 20)
     systems = []
@@ -66,6 +109,7 @@ def make_tables(
             "gpu_hardware",
             "system_gpu_link",
             "run_hardware_metrics",
+            "samples",
         )
     }
     gpu_ids: dict[str, str] = {}
@@ -80,6 +124,12 @@ def make_tables(
         models = rng.sample(MODELS, k=1 + (r % 2))
         if r == 0:
             models = [MODELS[3], MODELS[0]]
+        slow = 1.0
+        if si == 0:
+            # the first system always runs one configuration, so it has a history
+            engines = engines if ENGINES[0] in engines else [ENGINES[0], *engines[:1]]
+            models = models if MODELS[3] in models else [MODELS[3], *models[:1]]
+            slow = SLOWDOWN if r // n_systems == 1 else 1.0
         host = XSS_HOST if si == 0 else f"host-{si}"
         calls_ok = 0
         calls_total = 0
@@ -99,8 +149,8 @@ def make_tables(
                         }
                     )
                     sig = _key({"workload_key": wkey, "engine": engine, "model_digest": digest})
-                    base_tps = 40.0 * speed * mspeed * (1.3 if engine == "vllm" else 1.0)
-                    base_ttft = 80.0 / speed / mspeed * (1.5 if wid == "P-LONG" else 1.0)
+                    base_tps = 40.0 * speed * mspeed * (1.3 if engine == "vllm" else 1.0) / slow
+                    base_ttft = 80.0 / speed / mspeed * (1.5 if wid == "P-LONG" else 1.0) * slow
                     for phase in ("cold", "warm"):
                         n = 1 if phase == "cold" else calls_per_batch
                         ttfts = [
@@ -216,6 +266,9 @@ def make_tables(
             tables["system_gpu_link"].append(
                 {"run_id": run_id, "system_id": sid, "slot": 0, "gpu_id": gid}
             )
+        if gpu:
+            n_samples = LONG_SAMPLES if r == 0 else 40
+            tables["samples"] += make_samples(run_id, n_samples, 1 + (r % 2), rng)
         tables["run_hardware_metrics"].append(
             {
                 "run_id": run_id,
@@ -287,6 +340,7 @@ def make_tables(
                 "power_limit_w": 450.0,
             }
         )
+    tables["history"] = build_history(tables["cells"])
     catalogue = {
         "schema_version": 1,
         "runs": sorted(cat_runs, key=lambda r: str(r["run_id"])),

@@ -42,10 +42,14 @@
     out.plot_bgcolor = theme.plot_bgcolor;
     out.font = theme.font;
     out.colorway = theme.colorway;
-    ["xaxis", "yaxis"].forEach(function (axis) {
+    /* every axis of the spec (stacked panels use yaxis2, yaxis3, …) */
+    var axes = Object.keys(out).filter(function (k) { return /^[xy]axis[0-9]*$/.test(k); });
+    ["xaxis", "yaxis"].forEach(function (k) { if (axes.indexOf(k) < 0) axes.push(k); });
+    axes.forEach(function (axis) {
+      var kind = axis.charAt(0) + "axis";
       out[axis] = out[axis] || {};
-      out[axis].gridcolor = theme[axis + ".gridcolor"];
-      out[axis].zerolinecolor = theme[axis + ".zerolinecolor"];
+      out[axis].gridcolor = theme[kind + ".gridcolor"];
+      out[axis].zerolinecolor = theme[kind + ".zerolinecolor"];
     });
     return out;
   }
