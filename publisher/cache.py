@@ -30,6 +30,7 @@ _STAGE_MODULES = (
     "derive.py",
     "stats.py",
     "tables.py",
+    "ledger_sql.py",
 )
 
 
@@ -74,9 +75,26 @@ class RunCache:
         self.hits += 1
         return entry.get("payload")
 
-    def put(self, dir_name: str, content_sha256: str, payload: Any) -> None:
+    def get_by_stat(self, dir_name: str, signature: Any) -> Any | None:
+        """The cached payload when the directory's stat signature is unchanged (no hashing)."""
+        if signature is None:
+            return None
+        try:
+            entry = marshal.loads(_entry_path(self.dir, dir_name).read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        if (
+            not isinstance(entry, dict)
+            or entry.get("key") != self.key
+            or entry.get("stat") != signature
+        ):
+            return None
+        self.hits += 1
+        return entry.get("payload")
+
+    def put(self, dir_name: str, content_sha256: str, payload: Any, signature: Any = None) -> None:
         """Store ``payload`` (plain data) for a run directory."""
-        entry = {"key": self.key, "content": content_sha256, "payload": payload}
+        entry = {"key": self.key, "content": content_sha256, "payload": payload, "stat": signature}
         write_atomic(_entry_path(self.dir, dir_name), marshal.dumps(entry))
 
     def prune(self, keep: set[str]) -> int:

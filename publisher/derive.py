@@ -101,36 +101,19 @@ def _workloads(md: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def derive_run(run: ValidatedRun) -> RunRows:
-    """Every table's rows for one run, plus what dedup and the catalogue need."""
-    md = run.metadata
+def derive_cells(md: dict[str, Any], aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``cells`` rows of a run: batch statistics plus the cell's and workload's columns."""
     hw = md["hardware"]
     sid = hw["system_hardware"]["system_id"]
     hclass = hardware_class(hw)
     cells = {c["cell_id"]: c for c in md["cells"]}
     workloads = _workloads(md)
     temperature = md["config"]["temperature"]
-    fields = [name for name, _ in call_fields()]
-    calls: list[dict[str, Any]] = []
-    for rec in run.calls:
-        row = {"run_id": run.run_id, "system_id": sid}
-        row.update({k: rec.get(k) for k in fields})
-        wid = rec.get("prompt_id") or rec.get("task_id") or ""
-        wl = workloads.get(wid, {"kind": "prompt", "sha256": "", "max_tokens": None})
-        cell = cells.get(rec["cell_id"], {})
-        wkey = workload_key(wid, wl["sha256"], wl["max_tokens"], temperature, rec["concurrency"])
-        row["workload_id"] = wid
-        row["workload_key"] = wkey
-        row["signature"] = signature(
-            wkey, rec["backend"], cell.get("model_digest"), cell.get("model", "")
-        )
-        row["max_tokens"] = wl["max_tokens"]
-        calls.append(row)
     energy = {
         c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]
     }
     cell_rows = []
-    for agg in stats.aggregate_cells(calls):
+    for agg in aggregates:
         cell = cells.get(agg["cell_id"], {})
         wl = workloads.get(agg["workload_id"], {"kind": "prompt", "sha256": "", "max_tokens": None})
         wkey = workload_key(
@@ -159,6 +142,35 @@ def derive_run(run: ValidatedRun) -> RunRows:
                 "started_at": md["started_at"],
             }
         )
+    return cell_rows
+
+
+def derive_run(run: ValidatedRun) -> RunRows:
+    """Every table's rows for one run, plus what dedup and the catalogue need."""
+    md = run.metadata
+    hw = md["hardware"]
+    sid = hw["system_hardware"]["system_id"]
+    hclass = hardware_class(hw)
+    cells = {c["cell_id"]: c for c in md["cells"]}
+    workloads = _workloads(md)
+    temperature = md["config"]["temperature"]
+    fields = [name for name, _ in call_fields()]
+    calls: list[dict[str, Any]] = []
+    for rec in run.calls:
+        row = {"run_id": run.run_id, "system_id": sid}
+        row.update({k: rec.get(k) for k in fields})
+        wid = rec.get("prompt_id") or rec.get("task_id") or ""
+        wl = workloads.get(wid, {"kind": "prompt", "sha256": "", "max_tokens": None})
+        cell = cells.get(rec["cell_id"], {})
+        wkey = workload_key(wid, wl["sha256"], wl["max_tokens"], temperature, rec["concurrency"])
+        row["workload_id"] = wid
+        row["workload_key"] = wkey
+        row["signature"] = signature(
+            wkey, rec["backend"], cell.get("model_digest"), cell.get("model", "")
+        )
+        row["max_tokens"] = wl["max_tokens"]
+        calls.append(row)
+    cell_rows = derive_cells(md, stats.aggregate_cells(calls))
     sw = hw["system_software"]
     summary = md["summary"]
     calls_total = len(calls) if not md.get("meta_only") else summary["calls_total"]
@@ -242,3 +254,36 @@ def derive_run(run: ValidatedRun) -> RunRows:
             "tasks": sorted(t["id"] for t in md["config"]["tasks"]),
         },
     }
+
+
+def derive_run_bulk(
+    run: ValidatedRun,
+    calls_total: int,
+    calls_ok: int,
+    measured: list[str],
+    aggregates: list[dict[str, Any]],
+) -> RunRows:
+    """``derive_run`` for a run whose calls were derived in bulk (``publisher.ledger_sql``).
+
+    ``run.records`` holds no call lines; the counts, the measured cells and the batch
+    statistics come from the bulk scan, and the ``calls`` rows stay there.
+    """
+    rows = derive_run(run)
+    md = run.metadata
+    rows["cells"] = derive_cells(md, aggregates)
+    if not md.get("meta_only"):
+        rows["runs"][0]["calls_total"] = calls_total
+        rows["runs"][0]["calls_ok"] = calls_ok
+    if calls_total:
+        cells = {c["cell_id"]: c for c in md["cells"]}
+        cat = rows["catalogue"]
+        cat["cells"] = sorted(measured)
+        cat["models"] = sorted({cells[c]["model"] for c in measured if c in cells})
+        cat["engines"] = sorted({cells[c]["engine"] for c in measured if c in cells})
+        cat["model_digests"] = sorted(
+            {(cells[c]["model"], cells[c]["model_digest"] or "") for c in measured if c in cells}
+        )
+        cat["engine_versions"] = sorted(
+            {(cells[c]["engine"], cells[c]["engine_version"] or "") for c in measured if c in cells}
+        )
+    return rows

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 def write_duckdb(
-    tables: Mapping[str, pa.Table], path: Path, views: Mapping[str, str] | None = None
+    tables: Mapping[str, pa.Table | Path], path: Path, views: Mapping[str, str] | None = None
 ) -> None:
     """All tables and views (default ``VIEWS``) in one DuckDB file readable by DuckDB 1.x."""
     path.unlink(missing_ok=True)
@@ -99,7 +99,12 @@ def write_duckdb(
         quoted = str(path).replace("'", "''")
         con.execute(f"ATTACH '{quoted}' AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')")
         con.execute("USE bakeoff")
+        con.execute("SET threads = 2")
         for name, arrow in tables.items():
+            if isinstance(arrow, Path):  # a large table: straight from its Parquet file
+                source = str(arrow).replace("'", "''")
+                con.execute(f"CREATE TABLE \"{name}\" AS SELECT * FROM read_parquet('{source}')")
+                continue
             con.register("_source", arrow)
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _source')
             con.unregister("_source")
@@ -122,15 +127,71 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def copy_calls(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Write the store's ``calls`` table (``publisher.bulk``) as Parquet; return the row count.
+
+    Rows in run-directory then ledger order; one thread fixed so the bytes are reproducible.
+    """
+    cols = ", ".join(f'"{name}"' for name, _ in columns("calls"))
+    target = str(path).replace("'", "''")
+    threads = con.execute("SELECT current_setting('threads')").fetchone()
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(
+            f"COPY (SELECT {cols} FROM calls ORDER BY _dir, _line) TO '{target}' "
+            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+        )
+    finally:
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads[0])}")
+        if order is not None:
+            con.execute(f"SET preserve_insertion_order = {bool(order[0])}")
+    row = con.execute("SELECT count(*) FROM calls").fetchone()
+    return int(row[0]) if row else 0
+
+
+class ParquetRows(list[dict[str, Any]]):
+    """A table read lazily from a Parquet file: iterating yields row dicts batch by batch.
+
+    Lets the site-page stage iterate millions of call rows without holding them as a list.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=65_536):
+            yield from batch.to_pylist()
+
+    def __len__(self) -> int:
+        return int(pq.ParquetFile(self.path).metadata.num_rows)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
 def export_tables(
-    tables: Mapping[str, Sequence[Mapping[str, Any]]], out_dir: Path
+    tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    out_dir: Path,
+    calls: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, Any]:
-    """Write every table as Parquet plus the DuckDB file and manifest; return the manifest."""
+    """Write every table as Parquet plus the DuckDB file and manifest; return the manifest.
+
+    With ``calls`` (the call store's connection) the ``calls`` table is copied from there.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     arrow = {name: to_arrow(name, tables.get(name, [])) for name in TABLE_NAMES}
+    sources: dict[str, pa.Table | Path] = dict(arrow)
+    rows = {name: arrow[name].num_rows for name in TABLE_NAMES}
     for name, table in arrow.items():
+        if name == "calls" and calls is not None:
+            rows[name] = copy_calls(calls, out_dir / f"{name}.parquet")
+            sources[name] = out_dir / f"{name}.parquet"
+            continue
         write_parquet(table, out_dir / f"{name}.parquet")
-    write_duckdb(arrow, out_dir / DUCKDB_FILE)
+    write_duckdb(sources, out_dir / DUCKDB_FILE)
     files = sorted([f"{n}.parquet" for n in TABLE_NAMES] + [DUCKDB_FILE])
     manifest = {
         "schema_version": 1,
@@ -143,7 +204,7 @@ def export_tables(
             }
             for name in files
         ],
-        "rows": {name: arrow[name].num_rows for name in TABLE_NAMES},
+        "rows": rows,
     }
     write_json(out_dir / MANIFEST, manifest)
     return manifest

@@ -22,12 +22,12 @@ from typing import Any
 from bakeoff import __version__
 from bakeoff.jsonio import write_atomic, write_json
 from bakeoff.resources import load_seed, seeds_dir
-from publisher import dedup
+from publisher import bulk, dedup
 from publisher.cache import RunCache, publisher_key
 from publisher.catalogue import build_catalogue, render_catalogue
 from publisher.derive import RunRows, derive_run
 from publisher.errors import RunsInvalidError, StaleCatalogueError
-from publisher.export import export_tables
+from publisher.export import ParquetRows, export_tables
 from publisher.finding import Finding, finding_from_dict, has_errors
 from publisher.history import build_history
 from publisher.load import iter_run_dirs, load_run
@@ -156,12 +156,17 @@ def build_tables(
     return {name: _normalise(name, tables[name]) for name in TABLE_NAMES}, changes
 
 
-def _load_all(config: PublishConfig, log: Log) -> tuple[list[RunResult], RunCache]:
+def _load_all(
+    config: PublishConfig, log: Log, store: bulk.CallStore | None = None
+) -> tuple[list[RunResult], RunCache]:
     options = Options(allow_synthetic=config.allow_synthetic)
     cache = RunCache(config.out_dir / ".cache", publisher_key(json.dumps(options.__dict__)))
     seeds = seed_datasets()
     paths = run_dirs(config.runs_dir)
-    results = [process_run(p, options, default_scorer, seeds, cache) for p in paths]
+    if store is not None:
+        results = bulk.load_runs(paths, options, seeds, cache, store)
+    else:
+        results = [process_run(p, options, default_scorer, seeds, cache) for p in paths]
     log(f"step 1/{STEPS} load: {len(paths)} run directories ({cache.hits} from cache)")
     findings = [f for r in results for f in r.findings]
     errors = [f for f in findings if f.severity == "error"]
@@ -215,7 +220,13 @@ def _site_pages(
 
 def publish(config: PublishConfig, log: Log = _nolog) -> PublishReport:
     """Validate every run, then write catalogue.json, exports and site pages atomically."""
-    results, cache = _load_all(config, log)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    with bulk.CallStore(config.out_dir / ".cache" / bulk.STORE_FILE) as store:
+        return _publish(config, log, store)
+
+
+def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishReport:
+    results, cache = _load_all(config, log, store)
     runs = [r.rows for r in results if r.rows is not None]
     report = PublishReport(runs=len(runs), cached=cache.hits)
     report.warnings = [f for r in results for f in r.findings]
@@ -233,7 +244,9 @@ def publish(config: PublishConfig, log: Log = _nolog) -> PublishReport:
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=config.out_dir))
     site_staging: Path | None = None
     try:
-        report.manifest = export_tables(tables, staging / "exports")
+        store.keep([r.dir_name for r in results if r.rows is not None])
+        report.manifest = export_tables(tables, staging / "exports", calls=store.con)
+        tables["calls"] = ParquetRows(staging / "exports" / "calls.parquet")
         log(f"step 5/{STEPS} export: {len(report.manifest['files'])} files")
         if config.site_dir is not None:
             config.site_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -244,6 +257,7 @@ def publish(config: PublishConfig, log: Log = _nolog) -> PublishReport:
             )
             report.site = _site_pages(tables, catalogue, site_staging, log)
         # Commit: only renames and one small write from here on.
+        tables["calls"] = []
         _swap(staging / "exports", config.out_dir / "exports")
         if site_staging is not None and report.site == "written":
             _swap(site_staging, config.site_dir)  # type: ignore[arg-type]

@@ -50,6 +50,20 @@ class Options:
     allow_synthetic: bool = False
 
 
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What a bulk scan of ``run.jsonl`` established (``publisher.ledger_sql``).
+
+    Every call line was proven schema-valid, consistent and free of privacy findings, so only
+    the other lines (``meta``, ``skipped``, …) are parsed here; ``calls`` stay out of Python.
+    """
+
+    other_lines: tuple[tuple[int, bytes], ...]
+    calls_total: int
+    calls_ok: int
+    calls_per_cell: tuple[tuple[str, int], ...]
+
+
 @dataclass
 class ValidatedRun:
     """A run whose metadata passed the schema; records are the schema-valid ledger lines."""
@@ -268,6 +282,11 @@ def _load_metadata(raw: RawRun, out: _Collector) -> dict[str, Any] | None:
     return None if errors else doc
 
 
+def metadata_of(raw: RawRun) -> dict[str, Any] | None:
+    """The schema-valid (migrated) metadata of a loaded run, else None; findings are dropped."""
+    return _load_metadata(raw, _Collector(raw.dir_name))
+
+
 def _iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -275,14 +294,17 @@ def _iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     yield from enumerate(lines, start=1)
 
 
-def _load_ledger(raw: RawRun, out: _Collector) -> list[tuple[int, dict[str, Any]]]:
+def _load_ledger(
+    raw: RawRun, out: _Collector, facts: LedgerFacts | None = None
+) -> list[tuple[int, dict[str, Any]]]:
     f = raw.file("run.jsonl")
-    if f is None or f.data is None or f.is_dir:
+    if f is None or f.is_dir or (f.data is None and facts is None):
         return []
     validators = record_validators()
     records: list[tuple[int, dict[str, Any]]] = []
     steps_version: Any = None
-    for lineno, line in _iter_lines(f.data):
+    lines = facts.other_lines if facts is not None else _iter_lines(f.data or b"")
+    for lineno, line in lines:
         try:
             rec = parse_json(line)
         except _Invalid as exc:
@@ -310,7 +332,7 @@ def _load_ledger(raw: RawRun, out: _Collector) -> list[tuple[int, dict[str, Any]
             out.add("schema.ledger", "run.jsonl", message, line=lineno, pointer=pointer)
         if not errors:
             records.append((lineno, rec))
-    if not f.data.strip():
+    if facts is None and f.data is not None and not f.data.strip():
         out.add("json.empty_ledger", "run.jsonl", "run.jsonl is empty")
     return records
 
@@ -374,7 +396,13 @@ def _ts(value: Any) -> datetime | None:
         return None
 
 
-def _check_consistency(run: ValidatedRun, raw: RawRun, out: _Collector, options: Options) -> None:
+def _check_consistency(
+    run: ValidatedRun,
+    raw: RawRun,
+    out: _Collector,
+    options: Options,
+    facts: LedgerFacts | None = None,
+) -> None:
     md = run.metadata
     if md["run_id"] != raw.dir_name:
         out.add("structure.dir_name", ".", f"directory {raw.dir_name!r} ≠ run_id {md['run_id']!r}")
@@ -413,7 +441,7 @@ def _check_consistency(run: ValidatedRun, raw: RawRun, out: _Collector, options:
     if md.get("meta_only"):
         _check_summary(md, [], [], out, meta_only=True)
         return
-    _check_ledger(run, started, finished, out)
+    _check_ledger(run, started, finished, out, facts)
 
 
 def _check_hardware_plausibility(md: dict[str, Any], out: _Collector) -> None:
@@ -446,7 +474,11 @@ def _check_hardware_plausibility(md: dict[str, Any], out: _Collector) -> None:
 
 
 def _check_ledger(
-    run: ValidatedRun, started: datetime | None, finished: datetime | None, out: _Collector
+    run: ValidatedRun,
+    started: datetime | None,
+    finished: datetime | None,
+    out: _Collector,
+    facts: LedgerFacts | None = None,
 ) -> None:
     md = run.metadata
     records = run.records
@@ -540,7 +572,7 @@ def _check_ledger(
                     f,
                     f"no cold call for {key[0]} / {key[1].split('|')[0]}",
                 )
-    _check_summary(md, calls, skipped, out, meta_only=False)
+    _check_summary(md, calls, skipped, out, meta_only=False, facts=facts)
 
 
 def _check_meta(line: int, meta: dict[str, Any], md: dict[str, Any], out: _Collector) -> None:
@@ -667,6 +699,7 @@ def _check_summary(
     out: _Collector,
     *,
     meta_only: bool,
+    facts: LedgerFacts | None = None,
 ) -> None:
     s = md["summary"]
     checks: list[tuple[str, int, int]] = [("cells_planned", s["cells_planned"], len(md["cells"]))]
@@ -674,12 +707,16 @@ def _check_summary(
         checks.append(("calls_error", s["calls_error"], s["calls_total"] - s["calls_ok"]))
     if not meta_only:
         ok = sum(1 for c in calls if c["error"] is None)
+        n_calls = len(calls)
+        per_cell: Counter[str] = Counter(c["cell_id"] for c in calls)
+        if facts is not None:  # the call lines were counted by the bulk scan
+            ok, n_calls = facts.calls_ok, facts.calls_total
+            per_cell = Counter(dict(facts.calls_per_cell))
         checks += [
-            ("calls_total", s["calls_total"], len(calls)),
+            ("calls_total", s["calls_total"], n_calls),
             ("calls_ok", s["calls_ok"], ok),
             ("cells_skipped", s["cells_skipped"], len(skipped)),
         ]
-        per_cell: Counter[str] = Counter(c["cell_id"] for c in calls)
         for i, cs in enumerate(s.get("cells", [])):
             if cs["calls_total"] != per_cell.get(cs["cell_id"], 0):
                 checks.append(
@@ -732,9 +769,13 @@ def _check_privacy(raw: RawRun, metadata: dict[str, Any] | None, out: _Collector
 
 
 def check_run(
-    raw: RawRun, options: Options | None = None
+    raw: RawRun, options: Options | None = None, facts: LedgerFacts | None = None
 ) -> tuple[ValidatedRun | None, list[Finding]]:
-    """Validate one loaded run; the run is returned when its metadata passed the schema."""
+    """Validate one loaded run; the run is returned when its metadata passed the schema.
+
+    With ``facts`` (a bulk scan proved every call line clean) the ledger's call lines are not
+    read; the run's records then hold only the other lines.
+    """
     options = options or Options()
     out = _Collector(raw.dir_name)
     if not raw.is_dir:
@@ -747,14 +788,14 @@ def check_run(
     _check_structure(raw, out, meta_only)
     for name in ("run.log", "run.md"):
         _text(raw, name, out)
-    records = [] if meta_only else _load_ledger(raw, out)
+    records = [] if meta_only else _load_ledger(raw, out, facts)
     _check_jsonl_objects(raw, "samples.jsonl", "schema.samples", sample_validator(), out)
     datasets, hashes = _load_datasets(raw, out)
     _check_privacy(raw, metadata, out)
     if metadata is None:
         return None, out.finish()
     run = ValidatedRun(metadata["run_id"], raw.content_sha256, metadata, records, datasets, hashes)
-    _check_consistency(run, raw, out, options)
+    _check_consistency(run, raw, out, options, facts)
     for task in metadata["config"]["tasks"]:
         got = hashes.get(task["dataset"])
         if got is not None and got != task["dataset_sha256"]:

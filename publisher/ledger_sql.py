@@ -1,0 +1,628 @@
+"""Bulk ledger path: check and derive the call lines of many ``run.jsonl`` files in DuckDB.
+
+Parsing, checking and deriving millions of call lines one by one in Python dominated publishing
+time (~0.1 ms per call). Here DuckDB reads every ledger once, proves per line what
+``validate`` would check (JSON Schema of ``CallRecord``, compiled to SQL from the schema file;
+the consistency and plausibility rules of ``validate._check_ledger``; the privacy triggers),
+derives the ``calls`` rows and the batch statistics. The path is *accept-only*: a run whose
+call lines are not all proven clean is reported as not clean and the caller validates it with
+the exact per-line Python path, so findings (codes, lines, pointers) never depend on this
+module. Only the other lines (``meta``, ``skipped``) come back to Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from bakeoff.resources import load_schema
+from publisher import stats
+from publisher.privacy import scan_text
+from publisher.tables import calls_columns
+from publisher.validate import (
+    MAX_PLAUSIBLE_DURATION_MS,
+    MAX_PLAUSIBLE_TOKENS_PER_SEC,
+    LedgerFacts,
+)
+
+_SQL_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
+_JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "integer": ("BIGINT", "UBIGINT"),
+    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "boolean": ("BOOLEAN",),
+    "null": ("NULL",),
+}
+# Lines the Python parser might judge differently (non-finite or overflowing numbers, control
+# characters, a byte-order mark) are never accepted here.
+_SUSPECT_RAW = r"[0-9][eE]\+?[0-9]{3}|[0-9]{300}|NaN|Infinity|[\x00-\x1f]|\x{feff}"
+# privacy._TRIGGERS as one RE2 pattern (the secret trigger case-insensitive); a line that fires
+# is scanned by privacy.scan_text in Python.
+_TRIGGER = (
+    r"\.[0-9]{1,3}\.|::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:|@|/home/|Users|/root|PRIVATE KEY"
+    r"|(?i:sk-|hf_|gh[pousr]_|github_pat_|akia|xox|aiza|bearer|api.?key|access.?token"
+    r"|auth.?token|secret|password)"
+)
+# validate's tokens_per_sec tolerance, tightened so float rounding can never accept a line
+# that Python would flag (it is then merely re-checked in Python).
+_TPS_SLACK = 0.9
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return dict(defs[ref.removeprefix("#/$defs/")])
+    return schema
+
+
+def _alternative_sql(alt: dict[str, Any], t: str, v: str) -> str | None:
+    known = {"type", "minimum", "maximum", "enum", "const", "pattern", "description", "title"}
+    if set(alt) - known or not isinstance(alt.get("type"), str) or alt["type"] not in _JSON_TYPES:
+        return None
+    kind = alt["type"]
+    parts = [f"{t} IN ({', '.join(_quote(x) for x in _JSON_TYPES[kind])})"]
+    if kind == "integer":
+        parts.append(f"TRY_CAST({v} AS BIGINT) IS NOT NULL")
+    if kind == "number":
+        parts.append(f"isfinite(TRY_CAST({v} AS DOUBLE))")
+    for key, op in (("minimum", ">="), ("maximum", "<=")):
+        if key in alt:
+            if kind not in ("integer", "number"):
+                return None
+            parts.append(f"TRY_CAST({v} AS DOUBLE) {op} {float(alt[key])!r}")
+    values = [alt["const"]] if "const" in alt else alt.get("enum")
+    if values is not None:
+        if kind != "string" or not all(isinstance(x, str) for x in values):
+            return None
+        parts.append(f"{v} IN ({', '.join(_quote(x) for x in values)})")
+    if "pattern" in alt:
+        if kind != "string":
+            return None
+        parts.append(f"regexp_matches({v}, {_quote(alt['pattern'])})")
+    return "(" + " AND ".join(parts) + ")"
+
+
+@dataclass(frozen=True)
+class CallSchema:
+    """The call record's properties and one SQL condition proving a line matches the schema."""
+
+    fields: tuple[str, ...]
+    condition: str
+
+
+def call_schema() -> CallSchema | None:
+    """Compile ``CallRecord`` to SQL over ``k`` (keys), ``ty``/``v`` (types/values by field).
+
+    None when the schema uses something this compiler does not know (the bulk path is then
+    off and every run is checked in Python).
+    """
+    schema = load_schema("ledger-record")
+    defs = schema["$defs"]
+    record = defs["CallRecord"]
+    if record.get("additionalProperties") is not False:
+        return None
+    props: dict[str, Any] = record["properties"]
+    fields = tuple(sorted(props))
+    required = set(record.get("required", []))
+    conds = [
+        f"list_has_all([{', '.join(_quote(f) for f in fields)}], k)",
+        "len(list_distinct(k)) = len(k)",
+    ]
+    for i, name in enumerate(fields, start=1):
+        prop = _resolve(props[name], defs)
+        branches = prop.get("anyOf", [prop])
+        t, v = f"ty[{i}]", f"v[{i}]"
+        alts = []
+        for branch in branches:
+            sql = _alternative_sql(_resolve(branch, defs), t, v)
+            if sql is None:
+                return None
+            alts.append(sql)
+        if name not in required:
+            alts.append(f"{t} IS NULL")
+        conds.append("coalesce(" + " OR ".join(alts) + ", false)")
+    return CallSchema(fields, " AND ".join(conds))
+
+
+@dataclass(frozen=True)
+class LedgerRun:
+    """What the bulk scan needs to know about one run (from its validated metadata)."""
+
+    dir_name: str
+    path: Path
+    system_id: str
+    started_us: int | None
+    finished_us: int | None
+    cold: bool
+    complete: bool
+    cells: dict[str, str]  # cell_id -> engine
+    prompts: dict[str, int]  # prompt id -> max_tokens
+    tasks: dict[str, tuple[int, tuple[str, ...]]]  # task id -> (max_tokens, item ids)
+    # (cell_id, workload_id, concurrency, workload_key, signature, max_tokens)
+    keys: tuple[tuple[str, str, int, str, str, int | None], ...]
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Per run: whether every call line was proven clean, and what validate still needs."""
+
+    clean: bool
+    facts: LedgerFacts | None
+
+
+def _context_tables(con: duckdb.DuckDBPyConnection, runs: Sequence[LedgerRun]) -> None:
+    def register(name: str, rows: dict[str, list[Any]], schema: pa.Schema) -> None:
+        con.register(name, pa.table(rows, schema=schema))
+
+    register(
+        "ctx_run",
+        {
+            "dir": [r.dir_name for r in runs],
+            "filename": [str(r.path) for r in runs],
+            "system_id": [r.system_id for r in runs],
+            "started_us": [r.started_us for r in runs],
+            "finished_us": [r.finished_us for r in runs],
+            "cold": [r.cold for r in runs],
+            "complete": [r.complete for r in runs],
+        },
+        pa.schema(
+            [
+                ("dir", pa.string()),
+                ("filename", pa.string()),
+                ("system_id", pa.string()),
+                ("started_us", pa.int64()),
+                ("finished_us", pa.int64()),
+                ("cold", pa.bool_()),
+                ("complete", pa.bool_()),
+            ]
+        ),
+    )
+    cells = [(r.dir_name, c, e) for r in runs for c, e in r.cells.items()]
+    register(
+        "ctx_cell",
+        {
+            "dir": [x[0] for x in cells],
+            "cell_id": [x[1] for x in cells],
+            "engine": [x[2] for x in cells],
+        },
+        pa.schema([("dir", pa.string()), ("cell_id", pa.string()), ("engine", pa.string())]),
+    )
+    wls = [(r.dir_name, p, True, m) for r in runs for p, m in r.prompts.items()]
+    wls += [(r.dir_name, t, False, m) for r in runs for t, (m, _) in r.tasks.items()]
+    register(
+        "ctx_wl",
+        {
+            "dir": [x[0] for x in wls],
+            "wid": [x[1] for x in wls],
+            "is_prompt": [x[2] for x in wls],
+            "max_tokens": [x[3] for x in wls],
+        },
+        pa.schema(
+            [
+                ("dir", pa.string()),
+                ("wid", pa.string()),
+                ("is_prompt", pa.bool_()),
+                ("max_tokens", pa.int64()),
+            ]
+        ),
+    )
+    items = [(r.dir_name, t, i) for r in runs for t, (_, its) in r.tasks.items() for i in its]
+    register(
+        "ctx_item",
+        {
+            "dir": [x[0] for x in items],
+            "task_id": [x[1] for x in items],
+            "item_id": [x[2] for x in items],
+        },
+        pa.schema([("dir", pa.string()), ("task_id", pa.string()), ("item_id", pa.string())]),
+    )
+    keys = [(r.dir_name, *k) for r in runs for k in r.keys]
+    names = (
+        "dir",
+        "cell_id",
+        "workload_id",
+        "concurrency",
+        "workload_key",
+        "signature",
+        "max_tokens",
+    )
+    types = (
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.int64(),
+        pa.string(),
+        pa.string(),
+        pa.int64(),
+    )
+    register(
+        "ctx_key",
+        {n: [k[i] for k in keys] for i, n in enumerate(names)},
+        pa.schema(list(zip(names, types, strict=True))),
+    )
+
+
+def _typed(name: str, kind: str, i: int) -> str:
+    if kind == "timestamp":
+        return f"v[{i}] AS {name}"  # converted when the rows are published
+    if kind == "bool":
+        return f"(ty[{i}] = 'BOOLEAN' AND v[{i}] = 'true') AS {name}"
+    return f"TRY_CAST(v[{i}] AS {_SQL_TYPES[kind]}) AS {name}"
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection, runs: Sequence[LedgerRun], schema: CallSchema
+) -> dict[str, ScanResult]:
+    """Scan the runs' ledgers into table ``staged``; return which runs are clean.
+
+    Raises ``duckdb.Error`` when a file cannot be read as UTF-8 text (the caller then checks
+    the runs one by one).
+    """
+    _context_tables(con, runs)
+    paths = ", ".join(f'"{f}"' for f in schema.fields)
+    col_kinds = dict(calls_columns())
+    typed = ",\n".join(
+        _typed(f'"{f}"', col_kinds.get(f, "string"), i) for i, f in enumerate(schema.fields, 1)
+    )
+    json_paths = "[" + ", ".join(_quote(f"$.{f}".replace('"', "")) for f in schema.fields) + "]"
+    del paths
+    con.execute("DROP TABLE IF EXISTS staged")
+    con.execute(
+        f"""
+        CREATE TABLE staged AS
+        WITH raw AS (
+            SELECT r.dir, s.line, s.lineno, s.nlines
+            FROM (
+                SELECT filename, unnest(parts) AS line, generate_subscripts(parts, 1) AS lineno,
+                       len(parts) AS nlines
+                FROM (SELECT filename, string_split(content, chr(10)) AS parts
+                      FROM read_text($files))
+            ) s JOIN ctx_run r USING (filename)
+        ),
+        checked AS (
+            SELECT *, line <> '' AND json_valid(line)
+                      AND NOT regexp_matches(line, {_quote(_SUSPECT_RAW)}) AS valid
+            FROM raw
+        ),
+        typed AS (
+            SELECT *, CASE WHEN valid THEN json_extract_string(line, '$.type') END AS rtype
+            FROM checked
+        ),
+        calls AS (
+            SELECT dir, lineno, nlines, line, rtype, valid,
+                   CASE WHEN rtype = 'call' THEN json_keys(line) END AS k,
+                   CASE WHEN rtype = 'call' THEN json_type(line, {json_paths}) END AS ty,
+                   CASE WHEN rtype = 'call' THEN json_extract_string(line, {json_paths}) END AS v
+            FROM typed
+        )
+        SELECT dir, lineno,
+               CASE WHEN line = '' AND lineno = nlines THEN 'end'
+                    WHEN rtype = 'call' AND {schema.condition} THEN 'call'
+                    WHEN rtype = 'call' OR line = '' OR NOT valid THEN 'bad'
+                    ELSE 'other' END AS kind,
+               regexp_matches(line, {_quote(_TRIGGER)}) AS trig,
+               CASE WHEN rtype IS DISTINCT FROM 'call' OR regexp_matches(line, {_quote(_TRIGGER)})
+                    THEN line END AS text,
+               {typed}
+        FROM calls
+        """,
+        {"files": [str(r.path) for r in runs]},
+    )
+    bad = _bad_runs(con)
+    results: dict[str, ScanResult] = {}
+    others: dict[str, list[tuple[int, bytes]]] = {r.dir_name: [] for r in runs}
+    for dir_name, lineno, kind, text, trig in con.execute(
+        "SELECT dir, lineno, kind, text, trig FROM staged WHERE text IS NOT NULL "
+        "ORDER BY dir, lineno"
+    ).fetchall():
+        if kind == "call":
+            if trig and scan_text(text):
+                bad.add(dir_name)
+        elif kind == "other":
+            if trig and scan_text(text):
+                bad.add(dir_name)  # let the exact path report the finding with its pointer
+            others[dir_name].append((lineno, text.encode("utf-8")))
+    counts: dict[str, tuple[int, int]] = {}
+    per_cell: dict[str, list[tuple[str, int]]] = {r.dir_name: [] for r in runs}
+    for dir_name, total, ok in con.execute(
+        "SELECT dir, count(*), count(*) FILTER (WHERE error IS NULL) FROM staged "
+        "WHERE kind = 'call' GROUP BY dir"
+    ).fetchall():
+        counts[dir_name] = (total, ok)
+    for dir_name, cell_id, n in con.execute(
+        "SELECT dir, cell_id, count(*) FROM staged WHERE kind = 'call' GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        per_cell[dir_name].append((cell_id, n))
+    for r in runs:
+        name = r.dir_name
+        lines = others[name]
+        if name in bad or not lines or lines[0][0] != 1:
+            results[name] = ScanResult(False, None)
+            continue
+        total, ok = counts.get(name, (0, 0))
+        facts = LedgerFacts(tuple(lines), total, ok, tuple(per_cell[name]))
+        results[name] = ScanResult(True, facts)
+    return results
+
+
+def _bad_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Runs with a call line that validate would report (or might: then it re-checks)."""
+    dur, rate = MAX_PLAUSIBLE_DURATION_MS, MAX_PLAUSIBLE_TOKENS_PER_SEC
+    expected = "(s.completion_tokens / ((s.total_duration_ms - s.first_delta_ms) / 1000.0))"
+    rows = con.execute(
+        f"""
+        WITH c AS (
+            SELECT s.*, r.started_us, r.finished_us, r.cold, r.complete,
+                   e.engine, p.max_tokens AS p_max, t.max_tokens AS t_max,
+                   i.item_id IS NOT NULL AS item_known, k.workload_key,
+                   epoch_us(TRY_CAST(s.started_at AS TIMESTAMPTZ)) AS ts_us
+            FROM staged s
+            JOIN ctx_run r USING (dir)
+            LEFT JOIN ctx_cell e ON e.dir = s.dir AND e.cell_id = s.cell_id
+            LEFT JOIN ctx_wl p ON p.dir = s.dir AND p.wid = s.prompt_id AND p.is_prompt
+            LEFT JOIN ctx_wl t ON t.dir = s.dir AND t.wid = s.task_id AND NOT t.is_prompt
+            LEFT JOIN ctx_item i
+                ON i.dir = s.dir AND i.task_id = s.task_id AND i.item_id = s.item_id
+            LEFT JOIN ctx_key k ON k.dir = s.dir AND k.cell_id = s.cell_id
+                AND k.workload_id = coalesce(s.prompt_id, s.task_id)
+                AND k.concurrency = s.concurrency
+            WHERE s.kind = 'call'
+        )
+        SELECT DISTINCT dir FROM c WHERE NOT coalesce(
+            engine IS NOT NULL AND engine = backend
+            AND workload_key IS NOT NULL
+            AND prompt_id IS DISTINCT FROM '' AND task_id IS DISTINCT FROM ''
+            AND item_id IS DISTINCT FROM ''
+            AND CASE WHEN prompt_id IS NOT NULL THEN p_max IS NOT NULL
+                     ELSE task_id IS NOT NULL AND t_max IS NOT NULL
+                          AND (item_id IS NULL OR item_known) END
+            AND NOT (first_delta_ms IS NOT NULL AND total_duration_ms IS NOT NULL
+                     AND first_delta_ms > total_duration_ms)
+            AND (tokens_per_sec IS NULL OR (
+                completion_tokens IS NOT NULL AND first_delta_ms IS NOT NULL
+                AND total_duration_ms IS NOT NULL AND total_duration_ms > first_delta_ms
+                AND abs(tokens_per_sec - {expected}) <= {_TPS_SLACK} * (0.01 + 1e-3 * {expected})
+                AND tokens_per_sec <= {rate!r}))
+            AND coalesce(first_delta_ms, 0) <= {dur!r}
+            AND coalesce(total_duration_ms, 0) <= {dur!r}
+            AND coalesce(tpot_ms, 0) >= 0 AND coalesce(itl_p50_ms, 0) >= 0
+            AND coalesce(itl_p95_ms, 0) >= 0 AND coalesce(itl_max_ms, 0) >= 0
+            AND coalesce(start_lag_ms, 0) >= 0
+            AND (completion_tokens IS NULL
+                 OR completion_tokens <= coalesce(p_max, t_max, 1e18) * 1.1 + 1)
+            AND ts_us IS NOT NULL
+            AND (started_us IS NULL OR ts_us >= started_us)
+            AND (finished_us IS NULL OR ts_us <= finished_us)
+            AND (phase <> 'cold' OR cold)
+            AND rouge1 IS NULL AND rouge2 IS NULL AND rougeL IS NULL,
+            false)
+        UNION
+        SELECT DISTINCT dir FROM staged WHERE kind = 'bad'
+        UNION
+        SELECT dir FROM (
+            SELECT s.dir, s.cell_id, coalesce(s.prompt_id, s.task_id) AS wid, s.item_id,
+                   s.concurrency, count(*) FILTER (WHERE s.phase = 'cold') AS n_cold,
+                   any_value(r.cold AND r.complete) AS check_missing,
+                   bool_or(s.prompt_id IS NOT NULL) AS is_prompt
+            FROM staged s JOIN ctx_run r USING (dir)
+            WHERE s.kind = 'call'
+            GROUP BY ALL
+        )
+        WHERE n_cold > 1 OR (check_missing AND concurrency = 1 AND is_prompt AND n_cold = 0)
+        """
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+CALL_STORE_COLUMNS = ("_dir", "_line")
+
+
+def publish_calls(con: duckdb.DuckDBPyConnection, clean: Sequence[str]) -> None:
+    """Move the staged call rows of ``clean`` runs into table ``calls`` (published columns)."""
+    con.register("_clean", pa.table({"dir": pa.array(list(clean), pa.string())}))
+    cols = []
+    for name, kind in calls_columns():
+        q = f'"{name}"'
+        if name == "run_id":
+            cols.append("s.dir AS run_id")
+        elif name == "system_id":
+            cols.append("r.system_id")
+        elif name in ("workload_id", "workload_key", "signature", "max_tokens"):
+            cols.append(f"k.{q}")
+        elif kind == "timestamp":
+            cols.append(f"CAST(CAST(s.{q} AS TIMESTAMPTZ) AS TIMESTAMP) AS {q}")
+        else:
+            cols.append(f"s.{q}")
+    con.execute(
+        f"""
+        INSERT INTO calls
+        SELECT s.dir AS _dir, s.lineno AS _line, {", ".join(cols)}
+        FROM staged s JOIN _clean USING (dir) JOIN ctx_run r USING (dir)
+        JOIN ctx_key k ON k.dir = s.dir AND k.cell_id = s.cell_id
+            AND k.workload_id = coalesce(s.prompt_id, s.task_id)
+            AND k.concurrency = s.concurrency
+        WHERE s.kind = 'call'
+        """
+    )
+    con.unregister("_clean")
+
+
+def create_calls_table(con: duckdb.DuckDBPyConnection) -> None:
+    """The store's ``calls`` table: ``_dir``, ``_line`` and the published columns."""
+    sql_type = {**_SQL_TYPES, "timestamp": "TIMESTAMP"}
+    cols = ", ".join(f'"{n}" {sql_type[k]}' for n, k in calls_columns())
+    con.execute(f"CREATE TABLE IF NOT EXISTS calls (_dir VARCHAR, _line BIGINT, {cols})")
+
+
+def batch_statistics(
+    con: duckdb.DuckDBPyConnection, dirs: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """``stats.aggregate_batch`` of every batch of the given runs' calls (in table ``calls``).
+
+    Sorted like ``stats.aggregate_cells``. Sums are taken in ledger order so that the same
+    calls always give the same bits.
+    """
+    con.register("_dirs", pa.table({"dir": pa.array(list(dirs), pa.string())}))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _b AS
+        SELECT c.*, (c.error IS NULL) AS ok,
+               epoch_us(c.started_at) AS start_us,
+               epoch_us(c.started_at)
+                   + round_even(c.total_duration_ms * 1000.0, 0)::BIGINT AS end_us
+        FROM calls c JOIN _dirs d ON c._dir = d.dir
+        """
+    )
+    con.unregister("_dirs")
+
+    def describe(col: str, prefix: str) -> str:
+        x = f"{col}) FILTER (WHERE ok AND {col} IS NOT NULL"
+        return f"""
+            quantile_cont({x}, 0.5) AS {prefix}_p50_ms,
+            quantile_cont({x}, 0.95) AS {prefix}_p95_ms,
+            avg({col} ORDER BY _line) FILTER (WHERE ok AND {col} IS NOT NULL) AS {prefix}_mean_ms,
+            stddev_samp({col} ORDER BY _line) FILTER (WHERE ok AND {col} IS NOT NULL)
+                AS {prefix}_std_ms,
+            min({x}) AS {prefix}_min_ms,
+            max({x}) AS {prefix}_max_ms,
+            quantile_cont({x}, 0.25) AS {prefix}_q1,
+            quantile_cont({x}, 0.75) AS {prefix}_q3,
+            count({x}) AS {prefix}_n"""
+
+    def mean(col: str, name: str) -> str:
+        return f"avg({col} ORDER BY _line) FILTER (WHERE ok AND {col} IS NOT NULL) AS {name}"
+
+    key = "_dir, cell_id, workload_id, concurrency, phase"
+    rel = con.execute(
+        f"""
+        WITH g AS (
+            SELECT {key}, count(*) AS n, count(*) FILTER (WHERE NOT ok) AS errors,
+                {describe("first_delta_ms", "ttft")},
+                {describe("total_duration_ms", "total")},
+                {mean("tokens_per_sec", "tokens_per_sec_mean")},
+                quantile_cont(tokens_per_sec, 0.5) FILTER (WHERE ok AND tokens_per_sec IS NOT NULL)
+                    AS tokens_per_sec_p50,
+                {mean("completion_tokens::DOUBLE", "completion_tokens_mean")},
+                quantile_cont(itl_p50_ms, 0.5) FILTER (WHERE ok AND itl_p50_ms IS NOT NULL)
+                    AS itl_p50_ms,
+                sum(coalesce(completion_tokens, 0)) FILTER (
+                    WHERE ok AND start_us IS NOT NULL AND total_duration_ms IS NOT NULL
+                ) AS agg_tokens,
+                min(start_us) FILTER (WHERE ok AND end_us IS NOT NULL) AS agg_start,
+                max(end_us) FILTER (WHERE ok AND end_us IS NOT NULL) AS agg_end,
+                {mean("rouge1", "rouge1_mean")},
+                stddev_samp(rouge1 ORDER BY _line) FILTER (WHERE ok AND rouge1 IS NOT NULL)
+                    AS rouge1_std,
+                {mean("rouge2", "rouge2_mean")},
+                stddev_samp(rouge2 ORDER BY _line) FILTER (WHERE ok AND rouge2 IS NOT NULL)
+                    AS rouge2_std,
+                {mean("rougeL", "rougeL_mean")},
+                stddev_samp(rougeL ORDER BY _line) FILTER (WHERE ok AND rougeL IS NOT NULL)
+                    AS rougeL_std,
+                list(first_delta_ms ORDER BY first_delta_ms)
+                    FILTER (WHERE ok AND first_delta_ms IS NOT NULL) AS ttft_sorted
+            FROM _b GROUP BY {key}
+        ),
+        o AS (
+            SELECT {", ".join("b." + k.strip() for k in key.split(","))},
+                count(*) FILTER (WHERE b.ok AND g.ttft_n >= 4 AND (
+                    b.first_delta_ms < g.ttft_q1 - 1.5 * (g.ttft_q3 - g.ttft_q1)
+                    OR b.first_delta_ms > g.ttft_q3 + 1.5 * (g.ttft_q3 - g.ttft_q1)))
+                    AS ttft_outliers,
+                count(*) FILTER (WHERE b.ok AND g.total_n >= 4 AND (
+                    b.total_duration_ms < g.total_q1 - 1.5 * (g.total_q3 - g.total_q1)
+                    OR b.total_duration_ms > g.total_q3 + 1.5 * (g.total_q3 - g.total_q1)))
+                    AS total_outliers
+            FROM _b b JOIN g USING ({key})
+            GROUP BY ALL
+        )
+        SELECT * FROM g JOIN o USING ({key})
+        ORDER BY _dir, cell_id, workload_id, concurrency, phase
+        """
+    ).to_arrow_table()
+    con.execute("DROP TABLE _b")
+    cis = _bootstrap(rel.column("ttft_sorted").combine_chunks())
+    out: dict[str, list[dict[str, Any]]] = {d: [] for d in dirs}
+    for i, row in enumerate(rel.drop_columns(["ttft_sorted"]).to_pylist()):
+        n = row["n"]
+        start, end = row.pop("agg_start"), row.pop("agg_end")
+        tokens = row.pop("agg_tokens")
+        agg = None
+        if start is not None and end is not None:
+            seconds = (end - start) / 10**6
+            agg = int(tokens or 0) / seconds if seconds > 0 else None
+        for prefix in ("ttft", "total"):
+            for extra in ("q1", "q3", "n"):
+                row.pop(f"{prefix}_{extra}")
+        batch = {
+            "run_id": row["_dir"],
+            "cell_id": row["cell_id"],
+            "workload_id": row["workload_id"],
+            "concurrency": row["concurrency"],
+            "phase": row["phase"],
+            "n": n,
+            "errors": row["errors"],
+            "success_rate": (n - row["errors"]) / n if n else None,
+            "ttft_p50_ms": row["ttft_p50_ms"],
+            "ttft_p95_ms": row["ttft_p95_ms"],
+            "ttft_mean_ms": row["ttft_mean_ms"],
+            "ttft_std_ms": row["ttft_std_ms"],
+            "ttft_min_ms": row["ttft_min_ms"],
+            "ttft_max_ms": row["ttft_max_ms"],
+            "ttft_p50_ci_low_ms": cis[i][0],
+            "ttft_p50_ci_high_ms": cis[i][1],
+            "ttft_outliers": row["ttft_outliers"],
+            "total_p50_ms": row["total_p50_ms"],
+            "total_p95_ms": row["total_p95_ms"],
+            "total_mean_ms": row["total_mean_ms"],
+            "total_std_ms": row["total_std_ms"],
+            "total_min_ms": row["total_min_ms"],
+            "total_max_ms": row["total_max_ms"],
+            "total_outliers": row["total_outliers"],
+            "tokens_per_sec_mean": row["tokens_per_sec_mean"],
+            "tokens_per_sec_p50": row["tokens_per_sec_p50"],
+            "completion_tokens_mean": row["completion_tokens_mean"],
+            "itl_p50_ms": row["itl_p50_ms"],
+            "aggregate_tokens_per_sec": agg,
+        }
+        for metric in ("rouge1", "rouge2", "rougeL"):
+            batch[f"{metric}_mean"] = row[f"{metric}_mean"]
+            batch[f"{metric}_std"] = row[f"{metric}_std"]
+        out[row["_dir"]].append(batch)
+    return out
+
+
+def _bootstrap(lists: pa.ListArray) -> list[tuple[float | None, float | None]]:
+    """``stats.bootstrap_median_ci`` of every sorted list, vectorised per list length."""
+    n = len(lists)
+    out: list[tuple[float | None, float | None]] = [(None, None)] * n
+    if n == 0:
+        return out
+    offsets = lists.offsets.to_numpy()
+    values = lists.flatten().to_numpy(zero_copy_only=False).astype(float)
+    valid = np.asarray(lists.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    lengths = np.diff(offsets)
+    lengths[~valid] = 0
+    for length in np.unique(lengths):
+        rows = np.nonzero(lengths == length)[0]
+        if length == 0:
+            continue
+        starts = offsets[rows]
+        if length == 1:
+            for r, s in zip(rows.tolist(), starts.tolist(), strict=True):
+                out[r] = (float(values[s]), float(values[s]))
+            continue
+        samples = values[starts[:, None] + np.arange(length)]
+        for r, ci in zip(rows.tolist(), stats.bootstrap_median_ci_sorted(samples), strict=True):
+            out[r] = ci
+    return out
