@@ -22,22 +22,16 @@ from typing import IO
 from bakeoff import __version__
 from bakeoff.resources import repo_root
 from collector import guards
-from collector.engines import engine_class
-from collector.engines.base import Engine, endpoint_kind
-from collector.engines.llamacpp import quantization_from_name
+from collector.cells import capabilities, prepare_cell
+from collector.engines.base import Engine
 from collector.engines.managed import (
     EMBEDDED_MODEL_NAME,
     ManagedProcess,
-    embedded_model,
-    file_sha256,
-    free_port,
-    llama_cpp_python_command,
 )
 from collector.errors import (
     CollectorError,
     ConfigError,
     EngineError,
-    EngineUnavailableError,
     GuardError,
 )
 from collector.ledger import RunDirectory
@@ -229,7 +223,7 @@ async def _execute(
     try:
         for spec in specs:
             cell_id = f"{host_label}:{spec.engine}:{spec.model}"
-            info, plan, skip = await _prepare_cell(
+            info, plan, skip = await prepare_cell(
                 spec, cell_id, cells_file, runs, options.mode, managed, engines
             )
             infos.append(info)
@@ -356,7 +350,7 @@ def _finish(
             summarization.write_dataset_copy(dataset, used, run_dir.path)
     finished = utc_now()
     for info in infos:
-        info.capabilities = _capabilities(info, [c for c in calls if c.cell_id == info.cell_id])
+        info.capabilities = capabilities(info, [c for c in calls if c.cell_id == info.cell_id])
     metadata.status = status  # type: ignore[assignment]
     metadata.status_reason = reason
     metadata.finished_at = finished
@@ -464,202 +458,6 @@ def _planned_calls(plan: CellPlan, items: list[WorkItem]) -> int:
     prompts = sum(1 for i in items if i.kind == "prompt")
     total += sum(level * plan.runs * prompts for level in plan.concurrency if level > 1)
     return total
-
-
-def _redactor(url: str) -> Callable[[str], str]:
-    base = url.rstrip("/")
-    host = base.split("//", 1)[-1].split("/", 1)[0]
-    label = f"<{endpoint_kind(url)} endpoint>"
-
-    def redact(text: str) -> str:
-        return text.replace(base, label).replace(host, label)
-
-    return redact
-
-
-async def _prepare_cell(
-    spec: CellSpec,
-    cell_id: str,
-    cells_file: CellsFile,
-    runs: int,
-    mode: str,
-    managed: list[ManagedProcess],
-    engines: list[Engine],
-) -> tuple[CellInfo, CellPlan | None, SkippedRecord | None]:
-    """Start or health-check one cell; an unavailable cell becomes a skipped record."""
-    proc: ManagedProcess | None = None
-    digest: str | None = None
-    quant: str | None = None
-    api: str | None = str(spec.api) if spec.api is not None else None
-    model_name = spec.model
-    load_ms: float | None = None
-    try:
-        if spec.managed is not None:
-            proc, digest, quant, url, default_api = await _start_managed(spec)
-            managed.append(proc)
-            load_ms = proc.load_time_ms
-            api = api or default_api
-        else:
-            assert spec.url is not None
-            url = spec.url
-        engine = engine_class(spec.engine)(url, model_name, timeouts=cells_file.timeouts)
-        engines.append(engine)
-        api = api or engine.default_api
-        reason = None
-        try:
-            await engine.health()
-        except EngineUnavailableError as exc:
-            reason = str(exc)
-        info_digest, version, build = digest, None, None
-        if reason is None:
-            described = await engine.describe()
-            version, build = described.version, described.build
-            info_digest = digest or described.model_digest
-            quant = quant or described.quantization
-            if proc is not None and version is None:
-                version = _llama_cpp_python_version()
-    except EngineUnavailableError as exc:
-        reason, engine, url = str(exc), None, spec.url or "http://127.0.0.1"
-        info_digest = version = build = None
-        api = api or "chat"
-    redact = _redactor(url)
-    if reason is not None:
-        reason = redact(reason)
-    if spec.managed is not None:
-        access = "white"
-    elif engine is not None and engine.supports_server_timings:
-        access = "gray"
-    else:
-        access = "black"
-    info = CellInfo(
-        cell_id=cell_id,
-        engine=spec.engine,
-        api=api,
-        engine_version=version,
-        engine_build=build,
-        access_level=access,
-        capabilities=[],
-        endpoint_kind=endpoint_kind(url),
-        managed=spec.managed is not None,
-        model=model_name,
-        model_digest=info_digest,
-        quantization=quant,
-        cold_kind=_cold_kind(spec, engine),
-        prompt_cache=_prompt_cache(spec),
-        load_time_ms=round(load_ms, 3) if load_ms is not None else None,
-        available=reason is None,
-        skip_reason=reason,
-    )
-    if reason is not None or engine is None:
-        return (
-            info,
-            None,
-            SkippedRecord(
-                type="skipped", cell_id=cell_id, reason=reason or "unavailable", at=utc_now()
-            ),
-        )
-    plan = CellPlan(
-        cell_id=cell_id,
-        engine=engine,
-        api=api,
-        runs=spec.runs or runs,
-        cold=cells_file.cold,
-        temperature=cells_file.temperature,
-        seed=cells_file.seed,
-        timeouts=cells_file.timeouts,
-        concurrency=list(cells_file.concurrency) if mode != "smoke" else [1],
-        options=dict(spec.options),
-        managed=proc,
-        redact=redact,
-    )
-    if mode == "smoke":
-        plan.runs, plan.cold = 1, False
-    return info, plan, None
-
-
-async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, str | None, str, str]:
-    """Start a managed engine; returns (process, digest, quantization, url, default api).
-
-    The bundled Gemma 3 270M GGUF is a base model without a chat template: through
-    ``/v1/chat/completions`` llama-cpp-python falls back to a generic template and the model
-    echoes template tokens or ends the turn at once, so its default endpoint is
-    ``/v1/completions``.
-    """
-    assert spec.managed is not None
-    port = free_port()
-    default_api = "chat"
-    digest: str | None
-    if spec.managed.command is None:
-        if spec.managed.model_path:
-            path = Path(spec.managed.model_path).expanduser()
-            if not path.is_file():
-                raise EngineUnavailableError(
-                    f"managed model file not found: {spec.managed.model_path}"
-                )
-            digest = await asyncio.to_thread(file_sha256, path)
-        else:
-            bundled = await asyncio.to_thread(embedded_model)
-            path, digest = bundled.path, bundled.sha256
-            default_api = "completions"
-        command = llama_cpp_python_command(path, port, spec.model)
-        quant = quantization_from_name(path.name)
-    else:
-        model_path = spec.managed.model_path or ""
-        command = [
-            part.replace("{port}", str(port)).replace("{model_path}", model_path)
-            for part in spec.managed.command
-        ]
-        digest = (
-            await asyncio.to_thread(file_sha256, Path(model_path))
-            if model_path and Path(model_path).is_file()
-            else None
-        )
-        quant = quantization_from_name(Path(model_path).name) if model_path else None
-    proc = ManagedProcess(command, port=port, startup_timeout_s=spec.managed.startup_timeout_s)
-    await asyncio.to_thread(proc.start)
-    return proc, digest, quant, proc.base_url, default_api
-
-
-def _llama_cpp_python_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"llama-cpp-python {version('llama_cpp_python')}"
-    except PackageNotFoundError:
-        return None
-
-
-def _cold_kind(spec: CellSpec, engine: Engine | None) -> str | None:
-    if spec.managed is not None:
-        return "process_restart"
-    if engine is not None and engine.supports_unload:
-        return "unloaded"
-    return "process_warm"
-
-
-def _prompt_cache(spec: CellSpec) -> str:
-    if spec.engine == "llamacpp" and "cache_prompt" not in spec.options:
-        return "disabled"
-    if spec.managed is not None and spec.managed.command is None:
-        # llama-cpp-python reuses the longest matching prefix of the previous prompt.
-        return "enabled"
-    return "unknown"
-
-
-def _capabilities(info: CellInfo, calls: list[CallRecord]) -> list[str]:
-    caps = {"client_timings"} if calls else set()
-    for call in calls:
-        if call.token_count_source != "none":
-            caps.add(f"tokens:{call.token_count_source}")
-        if call.server_tokens_per_sec is not None:
-            caps.add("server_timings")
-        if call.cold_kind in ("unloaded", "process_restart"):
-            caps.add("true_cold")
-    if info.load_time_ms is not None:
-        caps.add("load_time")
-    if info.managed:
-        caps.add("process_memory")
-    return sorted(caps)
 
 
 def _summary(
