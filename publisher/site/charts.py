@@ -245,7 +245,7 @@ def history(points: Sequence[HistoryPoint]) -> Spec:
                 {
                     "type": "scatter",
                     "mode": "markers",
-                    "name": style["label"],
+                    "name": change,
                     "legendgroup": change,
                     "showlegend": i == 0,
                     "xaxis": "x",

@@ -739,7 +739,7 @@ def _change_rows(
     for r in rows:
         cells = [
             text_cell(r.get("started_at")),
-            _change_cell(r.get("change")),
+            link_cell(r.get("run_id"), run_href(prefix, r.get("run_id"))),
         ]
         if system is not None:
             sid = r.get("system_id")
@@ -747,8 +747,8 @@ def _change_rows(
         cells += [
             text_cell(f"{r.get('workload_id')} c{r.get('concurrency')}"),
             text_cell(f"{r.get('engine')} · {r.get('model')}"),
-            text_cell(r.get("change_detail")),
-            link_cell(r.get("run_id"), run_href(prefix, r.get("run_id"))),
+            _change_cell(r.get("change")),
+            Cell(f'<span class="bo-wrap">{html_text(r.get("change_detail"))}</span>'),
         ]
         out.append(cells)
     return out
@@ -810,10 +810,12 @@ def history_section(arch: Archive, system_id: str, counter: list[int]) -> list[s
         body.append('<p class="bo-empty">Every configuration has a single run so far.</p>')
     changed.sort(key=lambda r: (str(r.get("started_at") or ""), str(r.get("run_id"))), reverse=True)
     body.append("### Change points")
-    cols = [Col("Time"), Col("Change"), Col("Workload"), Col("Engine · model"), Col("Detail")]
+    cols = [Col("Time"), Col("Run"), Col("Workload"), Col("Engine · model"), Col("Change")]
     if changed:
         body.append(
-            html_table([*cols, Col("Run")], _change_rows(changed, "../"), max_rows=MAX_TABLE_ROWS)
+            html_table(
+                [*cols, Col("Detail")], _change_rows(changed, "../"), max_rows=MAX_TABLE_ROWS
+            )
         )
     else:
         body.append('<p class="bo-empty">No regressions or improvements on this system.</p>')
@@ -826,12 +828,12 @@ def changes_page(arch: Archive) -> str:
     regressions = sum(1 for r in changed if r.get("change") == "regression")
     cols = [
         Col("Time"),
-        Col("Change"),
+        Col("Run"),
         Col("System"),
         Col("Workload"),
         Col("Engine · model"),
+        Col("Change"),
         Col("Detail"),
-        Col("Run"),
     ]
     body = [
         "Regressions and improvements between consecutive warm results of one configuration "

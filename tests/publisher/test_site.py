@@ -201,9 +201,9 @@ def test_history_regression_and_recovery_on_system_and_changes_pages(tmp_path: P
     assert src is not None
     spec = _chart(out, src.group(1))
     traces = {t["name"]: t for t in spec["data"]}  # type: ignore[attr-defined]
-    assert {"tokens/s", "TTFT p50 ms", "▼ regression", "▲ improvement"} <= set(traces)
-    assert any(str(regression["run_id"]) in t for t in traces["▼ regression"]["text"])
-    assert any(str(recovery["run_id"]) in t for t in traces["▲ improvement"]["text"])
+    assert {"tokens/s", "TTFT p50 ms", "regression", "improvement"} <= set(traces)
+    assert any(str(regression["run_id"]) in t for t in traces["regression"]["text"])
+    assert any(str(recovery["run_id"]) in t for t in traces["improvement"]["text"])
     assert spec["layout"]["xaxis"]["type"] == "date"  # type: ignore[index]
     # the changes page: newest first, both points, links to the system and run pages
     changes = (out / "changes.md").read_text()
@@ -226,7 +226,7 @@ def test_history_chart_marks_every_change() -> None:
         ]
     ]
     spec = charts.history(pts)
-    marks = [t for t in spec["data"] if t["name"] == "▼ regression"]
+    marks = [t for t in spec["data"] if t["name"] == "regression"]
     assert len(marks) == 2 and [t["showlegend"] for t in marks] == [True, False]
     assert marks[0]["x"] == ["2026-01-02 00:00:00", "2026-01-04 00:00:00"]
     assert "&lt;b&gt;x&lt;/b&gt;" in marks[0]["text"][1]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from publisher.site.build import build_site, make_server
+from publisher.site.escape import slug
 from publisher.site.pages import build_pages
 from tests.publisher.test_site_data import XSS_CPU, XSS_HOST, XSS_MODEL, make_tables
 
@@ -298,3 +299,45 @@ def test_dark_palette_is_legible(page: tuple[object, Watch], site: Site) -> None
     assert sum(rgb) / 3 > 150, fill
     _shot(pg, "home-dark")
     assert watch.errors == []
+
+
+def test_history_and_telemetry_charts_render(page: tuple[object, Watch], site: Site) -> None:
+    pg, watch = page
+    first = min(site.tables["runs"], key=lambda r: str(r["run_id"]))
+    # The first system regresses in its second run and recovers in its third.
+    pg.goto(site.base + f"generated/systems/{slug(first['system_id'])}.html", wait_until="load")  # type: ignore[attr-defined]
+    pg.wait_for_selector("#history ~ .tabbed-set .bo-chart svg.main-svg", timeout=10_000)  # type: ignore[attr-defined]
+    names = pg.evaluate(  # type: ignore[attr-defined]
+        """() => { const c = [...document.querySelectorAll('.tabbed-set .bo-chart')]
+                     .find(e => e.offsetWidth > 0 && e.querySelector('svg.main-svg'));
+                   return c.data.map(t => t.name); }"""
+    )
+    assert {"tokens/s", "TTFT p50 ms", "regression", "improvement"} <= set(names), names
+    # change markers are drawn as points of their own (triangles) in the SVG
+    assert pg.locator(".bo-chart .scatterlayer path.point").count() > 4  # type: ignore[attr-defined]
+    text = pg.inner_text("article")  # type: ignore[attr-defined]
+    assert "▼ regression" in text and "▲ improvement" in text and "(recovered)" in text
+    _shot(pg, "system-history")
+    pg.locator("#history ~ .tabbed-set").first.screenshot(  # type: ignore[attr-defined]
+        path=str(ARTIFACTS / "system-history-chart.png")
+    )
+    # The changes page is in the navigation and links back to systems and runs.
+    pg.click("a.md-tabs__link:has-text('Changes')")  # type: ignore[attr-defined]
+    pg.wait_for_selector("table.bo-table tbody tr")  # type: ignore[attr-defined]
+    assert "changes.html" in pg.url  # type: ignore[attr-defined]
+    assert pg.locator("table.bo-table .bo-regression").count() >= 1  # type: ignore[attr-defined]
+    _shot(pg, "changes")
+    # The run page draws CPU %, engine RSS and GPU power/util over time.
+    pg.goto(site.base + f"generated/runs/view.html?id={first['run_id']}", wait_until="load")  # type: ignore[attr-defined]
+    chart = ".bo-run .bo-chart[aria-label^='Telemetry'] svg.main-svg"
+    pg.wait_for_selector(chart, timeout=10_000)  # type: ignore[attr-defined]
+    traces = pg.evaluate(  # type: ignore[attr-defined]
+        "document.querySelector(\".bo-chart[aria-label^='Telemetry']\").data.map(t => t.name)"
+    )
+    assert {"system CPU %", "engine RSS GiB", "GPU power W (sum)"} <= set(traces), traces
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.locator(".bo-chart[aria-label^='Telemetry']").screenshot(  # type: ignore[attr-defined]
+        path=str(ARTIFACTS / "run-telemetry.png")
+    )
+    assert watch.errors == [], watch.errors
+    assert watch.dialogs == [] and watch.external == []
