@@ -47,10 +47,12 @@ def test_ok_stream_timings_and_usage() -> None:
     assert m.finish_reason == "stop"
     ttft, total = m.first_delta_ms, m.total_duration_ms
     assert ttft is not None and total is not None
-    assert 15 <= ttft < 500
-    # four gaps of about 20 ms between the five token-bearing events
-    assert len(m.gaps_ms) == 4
-    assert all(10 <= g < 300 for g in m.gaps_ms)
+    # The server sleeps 20 ms before each of the five tokens, so the first cannot arrive
+    # before 20 ms and the last not before 100 ms after t0. (No upper bounds beyond a sanity
+    # limit: a loaded machine may deliver two events in one read.)
+    assert 20 <= ttft < 5000
+    assert total >= 100
+    assert len(m.gaps_ms) == 4 and all(g >= 0 for g in m.gaps_ms)
     assert total == pytest.approx(ttft + sum(m.gaps_ms), abs=0.01)
 
 
