@@ -211,7 +211,7 @@ class Gpu(Strict):
     """One GPU slot."""
 
     slot: int = Field(ge=0, description="Index in the order the detecting tool enumerates.")
-    vendor: GpuVendor = Field(description="GPU vendor.")
+    vendor: GpuVendor = Field(description="Who made the GPU.")
     name: str = Field(description="GPU product name as the vendor tool reports it.")
     memory_total_gb: float | None = Field(
         default=None, ge=0, description="Dedicated memory in GiB; system RAM when unified."
@@ -484,7 +484,7 @@ class Metadata(Strict):
         description="Label the contributor chose; never the hostname by default.",
     )
     environment: Environment = Field(description="Load and environment knobs.")
-    config: RunConfig = Field(description="What the run was asked to do.")
+    config: RunConfig = Field(description="The run's configuration: workloads, protocol, limits.")
     cells: list[CellInfo] = Field(description="Planned cells and what was learned about them.")
     hardware: Hardware = Field(description="The host's hardware and software block.")
     run_hardware_metrics: RunHardwareMetrics = Field(description="Telemetry summaries.")
