@@ -53,6 +53,19 @@ def headers(run_id: str, cell_id: str, workload_id: str) -> dict[str, str]:
     }
 
 
+def _request(plan: CellPlan, item: WorkItem, run_id: str) -> GenerationRequest:
+    """The one request object every call of (cell, item) sends (adapters reuse its encoding)."""
+    return GenerationRequest(
+        text=item.text,
+        max_tokens=item.max_tokens,
+        api=plan.api,
+        temperature=plan.temperature,
+        seed=plan.seed,
+        headers=headers(run_id, plan.cell_id, item.workload_id),
+        options=plan.options,
+    )
+
+
 async def _prepare_cold(plan: CellPlan) -> str:
     """Make the engine cold if we can; return the cold_kind that honestly describes it."""
     if plan.managed is not None:
@@ -69,15 +82,7 @@ async def _prepare_cold(plan: CellPlan) -> str:
 async def run_cell(plan: CellPlan, items: list[WorkItem], run_id: str) -> AsyncIterator[CallRecord]:
     """Yield one CallRecord per request of the cell's protocol."""
     for item in items:
-        request = GenerationRequest(
-            text=item.text,
-            max_tokens=item.max_tokens,
-            api=plan.api,
-            temperature=plan.temperature,
-            seed=plan.seed,
-            headers=headers(run_id, plan.cell_id, item.workload_id),
-            options=plan.options,
-        )
+        request = _request(plan, item, run_id)
         phases: list[tuple[str, int]] = []
         if plan.cold and item.kind == "prompt":
             phases.append(("cold", 0))
@@ -105,15 +110,7 @@ async def _run_level(
     A worker's first request is scheduled at the level's start, each later one at the end of
     its previous request; ``start_lag_ms`` is how late t0 actually was.
     """
-    request = GenerationRequest(
-        text=item.text,
-        max_tokens=item.max_tokens,
-        api=plan.api,
-        temperature=plan.temperature,
-        seed=plan.seed,
-        headers=headers(run_id, plan.cell_id, item.workload_id),
-        options=plan.options,
-    )
+    request = _request(plan, item, run_id)
     queue: asyncio.Queue[tuple[Measurement, float] | None] = asyncio.Queue()
     start = now_ns()
 
