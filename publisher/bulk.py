@@ -32,6 +32,7 @@ from publisher.export import to_arrow
 from publisher.finding import finding_from_dict, has_errors
 from publisher.load import load_run, stat_signature
 from publisher.postprocess import default_scorer
+from publisher.samples import build_samples
 from publisher.validate import Options, check_run, metadata_of
 
 STORE_FILE = "calls.duckdb"
@@ -215,6 +216,7 @@ def load_runs(
             run, facts.calls_total, facts.calls_ok, measured, aggregates[name]
         )
         rows["calls"] = []
+        rows["samples"] = build_samples(raws[name])
         findings.sort(key=lambda f: (f.file, f.line or 0, f.code, f.pointer or "", f.message))
         store.counts()[name] = facts.calls_total
         payload = {
