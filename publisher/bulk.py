@@ -37,6 +37,7 @@ from publisher.validate import Options, check_run, metadata_of
 
 STORE_FILE = "calls.duckdb"
 MEMORY_LIMIT = os.environ.get("BAKEOFF_DUCKDB_MEMORY", "1GB")
+STATS_CHUNK = 500  # runs per batch-statistics query
 THREADS = int(os.environ.get("BAKEOFF_DUCKDB_THREADS", "2"))
 
 
@@ -198,6 +199,7 @@ def load_runs(
         except duckdb.Error:
             scanned = {}  # e.g. a ledger that is not UTF-8: every run takes the Python path
     clean_runs: dict[str, Any] = {}
+    aggregates: dict[str, list[dict[str, Any]]] = {}
     for path, sig in todo:
         scan = scanned.get(path.name)
         if scan is None or not scan.clean or scan.facts is None:
@@ -208,7 +210,10 @@ def load_runs(
         clean_runs[path.name] = (run, findings, scan.facts, sig)
     if clean_runs:
         ledger_sql.publish_calls(store.con, sorted(clean_runs))
-        aggregates = ledger_sql.batch_statistics(store.con, sorted(clean_runs))
+        names = sorted(clean_runs)
+        for start in range(0, len(names), STATS_CHUNK):  # bounded memory per query
+            chunk = names[start : start + STATS_CHUNK]
+            aggregates.update(ledger_sql.batch_statistics(store.con, chunk))
     store.con.execute("DROP TABLE IF EXISTS staged")
     for name, (run, findings, facts, sig) in clean_runs.items():
         measured = [cell for cell, _ in facts.calls_per_cell]
