@@ -38,6 +38,7 @@ from publisher.validate import Options, check_run, metadata_of
 STORE_FILE = "calls.duckdb"
 MEMORY_LIMIT = os.environ.get("BAKEOFF_DUCKDB_MEMORY", "1GB")
 STATS_CHUNK = 500  # runs per batch-statistics query
+STAGE_CHUNK = 1000  # runs per bulk ledger scan
 THREADS = int(os.environ.get("BAKEOFF_DUCKDB_THREADS", "2"))
 
 
@@ -149,30 +150,16 @@ def _ledger_run(path: Path, md: dict[str, Any]) -> ledger_sql.LedgerRun | None:
     )
 
 
-def load_runs(
-    paths: Sequence[Path],
+def _load_chunk(
+    todo: Sequence[tuple[Path, Any]],
     options: Options,
-    seeds: dict[str, bytes],
     cache: RunCache,
     store: CallStore,
-) -> list[Any]:
-    """``pipeline.process_run`` for every path, in bulk; returns ``RunResult``s in path order."""
-    from publisher.pipeline import RunResult, process_run
+    results: dict[str, Any],
+) -> None:
+    """Load, check and derive one chunk of changed runs in bulk; the rest is left to the caller."""
+    from publisher.pipeline import RunResult
 
-    counts = store.counts()
-    results: dict[str, Any] = {}
-    todo: list[tuple[Path, Any]] = []
-    for path in paths:
-        sig = stat_signature(path)
-        hit = cache.get_by_stat(path.name, sig)
-        if hit is not None and counts.get(path.name, 0) == hit.get("n_calls", -1):
-            findings = [finding_from_dict(f) for f in hit["findings"]]
-            results[path.name] = RunResult(path.name, findings, hit["rows"])
-        else:
-            if hit is not None:
-                cache.hits -= 1
-            todo.append((path, sig))
-    store.drop([p.name for p, _ in todo])
     schema = ledger_sql.call_schema()
     raws: dict[str, Any] = {}
     contexts: list[ledger_sql.LedgerRun] = []
@@ -231,10 +218,38 @@ def load_runs(
         }
         cache.put(name, run.content_sha256, payload, sig)
         results[name] = RunResult(name, findings, rows)
+
+
+def load_runs(
+    paths: Sequence[Path],
+    options: Options,
+    seeds: dict[str, bytes],
+    cache: RunCache,
+    store: CallStore,
+) -> list[Any]:
+    """``pipeline.process_run`` for every path, in bulk; returns ``RunResult``s in path order."""
+    from publisher.pipeline import RunResult, process_run
+
+    counts = store.counts()
+    results: dict[str, Any] = {}
+    todo: list[tuple[Path, Any]] = []
+    for path in paths:
+        sig = stat_signature(path)
+        hit = cache.get_by_stat(path.name, sig)
+        if hit is not None and counts.get(path.name, 0) == hit.get("n_calls", -1):
+            findings = [finding_from_dict(f) for f in hit["findings"]]
+            results[path.name] = RunResult(path.name, findings, hit["rows"])
+        else:
+            if hit is not None:
+                cache.hits -= 1
+            todo.append((path, sig))
+    store.drop([p.name for p, _ in todo])
+    # Chunks of runs bound the staged lines (memory) and keep the per-chunk cost linear.
+    for start in range(0, len(todo), STAGE_CHUNK):
+        _load_chunk(todo[start : start + STAGE_CHUNK], options, cache, store, results)
     for path, sig in todo:
         if path.name in results:
             continue
-        del raws[path.name]
         result = process_run(path, options, default_scorer, seeds)
         calls: list[dict[str, Any]] = []
         if result.rows is not None:

@@ -42,7 +42,10 @@ _JSON_TYPES = {
 # Lines the Python parser might judge differently are never accepted: raw control characters
 # and a byte-order mark. (Non-finite or overflowing numbers — NaN, Infinity, 1e400 — which
 # DuckDB's parser accepts but Python's refuses, fail the per-field isfinite/BIGINT checks.)
-_SUSPECT_RAW = r"[\x00-\x1f]|\x{feff}"
+# json_valid refuses every raw control character except the whitespace \t, \n, \r (and \n
+# splits lines), so on a line json_valid accepts this is ``[\x00-\x1f]|\x{feff}``, only much
+# cheaper than a regular expression (RE2 runs at ~200 MB/s here).
+_SUSPECT_VALID = "(contains(line, chr(9)) OR contains(line, chr(13)) OR contains(line, chr(65279)))"
 # privacy._TRIGGERS as one RE2 pattern (the secret trigger case-insensitive); a line that fires
 # is scanned by privacy.scan_text in Python.
 _TRIGGER = (
@@ -116,10 +119,9 @@ def call_schema() -> CallSchema | None:
     props: dict[str, Any] = record["properties"]
     fields = tuple(sorted(props))
     required = set(record.get("required", []))
-    conds = [
-        f"list_has_all([{', '.join(_quote(f) for f in fields)}], k)",
-        "len(list_distinct(k)) = len(k)",
-    ]
+    # Every key is a declared field and none repeats: json_type (``ty``) finds each declared
+    # field at most once, so the key count equals the count of found fields exactly then.
+    conds = ["len(k) = list_count(ty)"]
     for i, name in enumerate(fields, start=1):
         prop = _resolve(props[name], defs)
         branches = prop.get("anyOf", [prop])
@@ -279,21 +281,28 @@ def stage(
     json_paths = "[" + ", ".join(_quote(f"$.{f}".replace('"', "")) for f in schema.fields) + "]"
     del paths
     con.execute("DROP TABLE IF EXISTS staged")
+    # Step 1 splits the files into lines (cheap, but a single-threaded scan); step 2, the
+    # per-line JSON work, then scans a table, which DuckDB runs on every thread.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _lines AS
+        SELECT r.dir, s.line, s.lineno, s.nlines
+        FROM (
+            SELECT filename, unnest(parts) AS line, generate_subscripts(parts, 1) AS lineno,
+                   len(parts) AS nlines
+            FROM (SELECT filename, string_split(content, chr(10)) AS parts FROM read_text($files))
+        ) s JOIN ctx_run r USING (filename)
+        """,
+        {"files": [str(r.path) for r in runs]},
+    )
     con.execute(
         f"""
         CREATE TABLE staged AS
-        WITH raw AS (
-            SELECT r.dir, s.line, s.lineno, s.nlines
-            FROM (
-                SELECT filename, unnest(parts) AS line, generate_subscripts(parts, 1) AS lineno,
-                       len(parts) AS nlines
-                FROM (SELECT filename, string_split(content, chr(10)) AS parts
-                      FROM read_text($files))
-            ) s JOIN ctx_run r USING (filename)
-        ),
+        WITH raw AS (SELECT * FROM _lines),
         checked AS (
             SELECT *, line <> '' AND json_valid(line)
-                      AND NOT regexp_matches(line, {_quote(_SUSPECT_RAW)}) AS valid
+                      AND NOT {_SUSPECT_VALID} AS valid,
+                      regexp_matches(line, {_quote(_TRIGGER)}) AS trig
             FROM raw
         ),
         typed AS (
@@ -301,7 +310,7 @@ def stage(
             FROM checked
         ),
         calls AS (
-            SELECT dir, lineno, nlines, line, rtype, valid,
+            SELECT dir, lineno, nlines, line, rtype, valid, trig,
                    CASE WHEN rtype = 'call' THEN json_keys(line) END AS k,
                    CASE WHEN rtype = 'call' THEN json_type(line, {json_paths}) END AS ty,
                    CASE WHEN rtype = 'call' THEN json_extract_string(line, {json_paths}) END AS v
@@ -312,14 +321,13 @@ def stage(
                     WHEN rtype = 'call' AND {schema.condition} THEN 'call'
                     WHEN rtype = 'call' OR line = '' OR NOT valid THEN 'bad'
                     ELSE 'other' END AS kind,
-               regexp_matches(line, {_quote(_TRIGGER)}) AS trig,
-               CASE WHEN rtype IS DISTINCT FROM 'call' OR regexp_matches(line, {_quote(_TRIGGER)})
-                    THEN line END AS text,
+               trig,
+               CASE WHEN rtype IS DISTINCT FROM 'call' OR trig THEN line END AS text,
                {typed}
         FROM calls
-        """,
-        {"files": [str(r.path) for r in runs]},
+        """
     )
+    con.execute("DROP TABLE _lines")
     bad = _bad_runs(con)
     results: dict[str, ScanResult] = {}
     others: dict[str, list[tuple[int, bytes]]] = {r.dir_name: [] for r in runs}
