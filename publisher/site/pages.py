@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,35 @@ class Archive:
     entries: dict[str, list[Entry]] = field(default_factory=dict)
     systems: dict[str, Row] = field(default_factory=dict)
     hardware_class: dict[str, str] = field(default_factory=dict)
+    _by_run: dict[str, dict[Any, list[Row]]] = field(default_factory=dict)
+    _gpu_specs: dict[str, Row] | None = None
+
+    def by_run(self, table: str) -> dict[Any, list[Row]]:
+        """The rows of ``table`` by their ``run_id`` (table order kept), indexed once.
+
+        Run pages look rows up per run: scanning each table per run was quadratic.
+        """
+        index = self._by_run.get(table)
+        if index is None:
+            index = {}
+            rows: Iterable[Row] = self.tables.get(table, [])
+            if table == "catalogue":
+                rows = self.catalogue.get("runs", [])
+            for row in rows:
+                index.setdefault(row.get("run_id"), []).append(row)
+            self._by_run[table] = index
+        return index
+
+    def first_of_run(self, table: str, run_id: Any) -> Row | None:
+        """The first row of ``table`` (``catalogue``: catalogue runs) with this ``run_id``."""
+        rows = self.by_run(table).get(run_id)
+        return rows[0] if rows else None
+
+    def gpu_specs(self) -> dict[str, Row]:
+        """``gpu_hardware`` rows by gpu_id (the last row of an id wins), indexed once."""
+        if self._gpu_specs is None:
+            self._gpu_specs = {str(g.get("gpu_id")): g for g in self.tables.get("gpu_hardware", [])}
+        return self._gpu_specs
 
     @classmethod
     def from_tables(cls, tables: Tables, catalogue: dict[str, Any]) -> Archive:
@@ -668,10 +697,9 @@ def _kv_table(pairs: Sequence[tuple[str, Any]]) -> str:
 
 
 def _gpus_for_run(arch: Archive, run_id: Any) -> list[Row]:
-    specs = {str(g.get("gpu_id")): g for g in arch.tables.get("gpu_hardware", [])}
+    specs = arch.gpu_specs()
     links = sorted(
-        (r for r in arch.tables.get("system_gpu_link", []) if r.get("run_id") == run_id),
-        key=lambda r: _num(r.get("slot")) or 0,
+        arch.by_run("system_gpu_link").get(run_id, []), key=lambda r: _num(r.get("slot")) or 0
     )
     return [{"slot": link.get("slot"), **specs.get(str(link.get("gpu_id")), {})} for link in links]
 
@@ -1044,16 +1072,79 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class _RunGroups:
+    """A table's rows by ``str(run_id)``, for lookups in ascending run_id order.
+
+    A Parquet table sorted by run_id (``calls.parquet`` is: checked, not assumed) is read once,
+    one run at a time and only the needed columns, so millions of call rows are never held
+    together; anything else is indexed at once.
+    """
+
+    def __init__(self, rows: Iterable[Row], fields: Sequence[str] | None = None) -> None:
+        self._fields = fields
+        self._index: dict[str, list[Row]] | None = None
+        self._head: tuple[str, Row] | None = None
+        path = getattr(rows, "path", None)
+        if isinstance(path, Path) and _sorted_by_run_id(path):
+            names = None if fields is None else ["run_id", *fields]
+            self._iter: Iterator[Row] = _parquet_rows(path, names)
+            return
+        index: dict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            index[str(row.get("run_id"))].append(self._pick(row))
+        self._index = index
+
+    def _pick(self, row: Row) -> Row:
+        return row if self._fields is None else {k: row.get(k) for k in self._fields}
+
+    def get(self, run_id: str) -> list[Row]:
+        """The rows of ``run_id`` (ascending run_ids from one call to the next)."""
+        if self._index is not None:
+            return self._index.get(run_id, [])
+        out: list[Row] = []
+        while True:
+            if self._head is None:
+                row = next(self._iter, None)
+                if row is None:
+                    return out
+                self._head = (str(row.get("run_id")), row)
+            rid, row = self._head
+            if rid > run_id:
+                return out
+            self._head = None
+            if rid == run_id:
+                out.append(self._pick(row))
+
+
+def _sorted_by_run_id(path: Path) -> bool:
+    """Whether a Parquet file's non-null ``run_id`` column is in ascending order."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        ids = pq.read_table(path, columns=["run_id"]).column("run_id").combine_chunks()
+    except (OSError, KeyError, ValueError):
+        return False
+    if ids.null_count or len(ids) < 2:
+        return bool(ids.null_count == 0)
+    return bool(pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
+
+
+def _parquet_rows(path: Path, columns: list[str] | None) -> Iterator[Row]:
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536, columns=columns):
+        yield from batch.to_pylist()
+
+
 def run_document(
     arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequence[Row]
 ) -> dict[str, Any]:
     """Everything a run page shows, as blocks that ``bakeoff.js`` renders with textContent."""
     run = arch.runs.get(run_id, {})
-    cat: dict[str, Any] = next(
-        (r for r in arch.catalogue.get("runs", []) if r.get("run_id") == run_id), {}
-    )
+    cat: dict[str, Any] = arch.first_of_run("catalogue", run_id) or {}
     cells = sorted(
-        (c for c in arch.tables.get("cells", []) if c.get("run_id") == run_id),
+        arch.by_run("cells").get(run_id, []),
         key=lambda c: (
             str(c.get("cell_id")),
             str(c.get("workload_id")),
@@ -1231,9 +1322,7 @@ def run_document(
     telemetry = telemetry_block(samples) if samples else None
     if telemetry is not None:
         blocks.append(telemetry)
-    metrics = next(
-        (m for m in arch.tables.get("run_hardware_metrics", []) if m.get("run_id") == run_id), None
-    )
+    metrics = arch.first_of_run("run_hardware_metrics", run_id)
     if metrics:
         blocks.append(
             _block_kv(
@@ -1263,9 +1352,7 @@ def run_document(
                 ],
             }
         )
-    sw = next(
-        (s for s in arch.tables.get("system_software", []) if s.get("run_id") == run_id), None
-    )
+    sw = arch.first_of_run("system_software", run_id)
     if sw:
         blocks.append(_block_kv("Software", [(k, sw.get(k)) for k in _SOFTWARE]))
     blocks.append(
@@ -1549,17 +1636,13 @@ def build_pages(
     _write(tmp / "runs" / "index.md", RUNS_INDEX)
     _write(tmp / "runs" / "view.md", RUN_VIEW)
     _write(tmp / "data" / "runs.json", dumps(runs_index_data(arch)) + "\n")
-    calls_by_run: dict[str, list[Row]] = defaultdict(list)
-    for call in tables.get("calls", []):
-        calls_by_run[str(call.get("run_id"))].append({k: call.get(k) for k in _CALL_FIELDS})
-    samples_by_run: dict[str, list[Row]] = defaultdict(list)
-    for sample in tables.get("samples", []):
-        samples_by_run[str(sample.get("run_id"))].append(sample)
+    calls_by_run = _RunGroups(tables.get("calls", []), _CALL_FIELDS)
+    samples_by_run = _RunGroups(tables.get("samples", []))
     run_ids = set(arch.runs) | {str(r.get("run_id")) for r in catalogue.get("runs", [])}
     for rid in sorted(run_ids):
         if not _SAFE_RUN_ID.fullmatch(rid):
             continue
-        doc = run_document(arch, rid, calls_by_run.get(rid, []), samples_by_run.get(rid, []))
+        doc = run_document(arch, rid, calls_by_run.get(rid), samples_by_run.get(rid))
         _write(tmp / "data" / "runs" / f"{rid}.json", dumps(doc) + "\n")
 
     if out_dir.exists():
