@@ -36,9 +36,9 @@ from publisher.samples import build_samples
 from publisher.validate import Options, check_run, metadata_of
 
 STORE_FILE = "calls.duckdb"
-MEMORY_LIMIT = os.environ.get("BAKEOFF_DUCKDB_MEMORY", "1GB")
+MEMORY_LIMIT = os.environ.get("BAKEOFF_DUCKDB_MEMORY", "512MB")
 STATS_CHUNK = 500  # runs per batch-statistics query
-STAGE_CHUNK = 1000  # runs per bulk ledger scan
+STAGE_CHUNK = 500  # runs per bulk ledger scan (~250 MB of ledger text at 500 calls/run)
 THREADS = int(os.environ.get("BAKEOFF_DUCKDB_THREADS", "2"))
 
 

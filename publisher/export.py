@@ -101,6 +101,7 @@ def write_duckdb(
         con.execute(f"ATTACH '{quoted}' AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')")
         con.execute("USE bakeoff")
         con.execute("SET threads = 2")
+        con.execute("SET memory_limit = '512MB'")  # the calls table streams in from Parquet
         for name, arrow in tables.items():
             if isinstance(arrow, Path):  # a large table: straight from its Parquet file
                 source = str(arrow).replace("'", "''")
@@ -128,7 +129,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-CALLS_ROW_GROUP = 500_000  # rows per row group of calls.parquet (whole runs per group)
+CALLS_ROW_GROUP = 250_000  # rows per row group of calls.parquet (whole runs per group)
 
 
 def copy_calls(con: duckdb.DuckDBPyConnection, path: Path) -> int:
