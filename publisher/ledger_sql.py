@@ -483,15 +483,22 @@ def batch_statistics(
     calls always give the same bits.
     """
     con.register("_dirs", pa.table({"dir": pa.array(list(dirs), pa.string())}))
+    # Only the columns the statistics use, and a range on _dir that lets DuckDB skip the row
+    # groups of other runs (the table holds every run's calls: 5 M rows at 10,000 runs).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _b AS
-        SELECT c.*, (c.error IS NULL) AS ok,
+        SELECT c._dir, c._line, c.cell_id, c.workload_id, c.concurrency, c.phase,
+               c.first_delta_ms, c.total_duration_ms, c.tokens_per_sec, c.completion_tokens,
+               c.itl_p50_ms, c.rouge1, c.rouge2, c.rougeL,
+               (c.error IS NULL) AS ok,
                epoch_us(c.started_at) AS start_us,
                epoch_us(c.started_at)
                    + round_even(c.total_duration_ms * 1000.0, 0)::BIGINT AS end_us
         FROM calls c JOIN _dirs d ON c._dir = d.dir
-        """
+        WHERE c._dir >= $lo AND c._dir <= $hi
+        """,
+        {"lo": min(dirs, default=""), "hi": max(dirs, default="")},
     )
     con.unregister("_dirs")
 
