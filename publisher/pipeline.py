@@ -38,6 +38,16 @@ from publisher.validate import Options, check_run
 
 Log = Callable[[str], None]
 STEPS = 6
+# Per-run row lists that build_tables copies into the published tables (the catalogue needs
+# only ``runs``, ``catalogue``, ``snapshot`` and ``gpu_hardware`` of each run afterwards).
+_CONCATENATED = (
+    "calls",
+    "cells",
+    "system_software",
+    "system_gpu_link",
+    "run_hardware_metrics",
+    "samples",
+)
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,9 @@ def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishR
     report = PublishReport(runs=len(runs), cached=cache.hits)
     report.warnings = [f for r in results for f in r.findings]
     tables, changes = build_tables(runs)
+    for rows in runs:  # now copied into ``tables``: free the per-run originals (memory)
+        for name in _CONCATENATED:
+            rows.pop(name, None)
     report.hardware_changes = [c.render() for c in changes]
     log(
         f"step 3/{STEPS} dedup: {len(tables['system_hardware'])} systems, "
