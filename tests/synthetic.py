@@ -97,6 +97,25 @@ WORDS = [
 TEMPLATE = "Summarize the following article in three sentences.\n\n{text}"
 
 
+# The fields of a call that timed out before its first token (shared by synthetic generators).
+TIMEOUT_FAILURE: dict[str, Any] = {
+    "first_delta_ms": None,
+    "first_content_ms": None,
+    "total_duration_ms": None,
+    "completion_tokens": None,
+    "tokens_per_sec": None,
+    "tpot_ms": None,
+    "chunks": 0,
+    "itl_p50_ms": None,
+    "itl_p95_ms": None,
+    "itl_max_ms": None,
+    "finish_reason": "error",
+    "http_status": None,
+    "error": "read timeout (synthetic)",
+    "error_kind": "timeout",
+}
+
+
 def _ts(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}Z"
 
@@ -403,24 +422,7 @@ def _call(
         "rougeL": None,
     }
     if failed:
-        call.update(
-            first_delta_ms=None,
-            first_content_ms=None,
-            total_duration_ms=None,
-            completion_tokens=None,
-            tokens_per_sec=None,
-            tpot_ms=None,
-            chunks=0,
-            itl_p50_ms=None,
-            itl_p95_ms=None,
-            itl_max_ms=None,
-            finish_reason="error",
-            http_status=None,
-            error="read timeout (synthetic)",
-            error_kind="timeout",
-            output_text=None,
-            output_sha256=None,
-        )
+        call.update(TIMEOUT_FAILURE, output_text=None, output_sha256=None)
     return call
 
 

@@ -21,7 +21,7 @@ from publisher.compare import CompareRequest, Pair, run_compare
 from publisher.gates import METRICS, load_tolerances
 from publisher.load import load_run
 from publisher.validate import Options, check_run
-from tests.synthetic import make_run
+from tests.synthetic import TIMEOUT_FAILURE, make_run
 
 TOKENS = 50
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -70,22 +70,7 @@ def write_run(
         for k, (template, t, d) in enumerate(batch):
             call = dict(template, run_idx=k, started_at=_ts(clock))
             if t is None or d is None:
-                call.update(
-                    first_delta_ms=None,
-                    first_content_ms=None,
-                    total_duration_ms=None,
-                    completion_tokens=None,
-                    tokens_per_sec=None,
-                    tpot_ms=None,
-                    chunks=0,
-                    itl_p50_ms=None,
-                    itl_p95_ms=None,
-                    itl_max_ms=None,
-                    finish_reason="error",
-                    http_status=None,
-                    error="read timeout (synthetic)",
-                    error_kind="timeout",
-                )
+                call.update(TIMEOUT_FAILURE)
                 clock += timedelta(seconds=1)
             else:
                 t, d = round(float(t), 3), round(float(d), 3)
