@@ -55,3 +55,10 @@ def repo_root() -> Path | None:
     """The source checkout this code runs from, or None for an installed wheel."""
     root = _HERE.parent
     return root if (root / ".git").exists() else None
+
+
+def checkout_path(relative: str) -> Path:
+    """``relative`` inside the checkout bakeoff runs from, else relative to the working
+    directory: the default place of runs/, out/ and catalogue.json for every command."""
+    root = repo_root()
+    return (root / relative) if root is not None else Path(relative)

@@ -158,7 +158,6 @@ def _split(value: str | None) -> list[str] | None:
 
 def default_runs_dir() -> Path:
     """runs/ of the checkout when run from one, else ./runs."""
-    from bakeoff.resources import repo_root
+    from bakeoff.resources import checkout_path
 
-    root = repo_root()
-    return (root / "runs") if root is not None else Path.cwd() / "runs"
+    return checkout_path("runs")

@@ -15,6 +15,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from bakeoff.resources import checkout_path
 from publisher import pipeline
 from publisher.errors import PublisherError, RunsInvalidError
 from publisher.finding import Finding, render_github
@@ -45,6 +46,11 @@ def _user_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def in_checkout(relative: str) -> Callable[[], Path]:
+    """A click default resolved when the command runs: see ``checkout_path``."""
+    return lambda: checkout_path(relative)
+
+
 def _log(message: str) -> None:
     click.echo(message, err=True)
 
@@ -55,8 +61,8 @@ def _log(message: str) -> None:
     "--runs",
     "runs_dir",
     type=click.Path(path_type=Path),
-    default=Path("runs"),
-    show_default=True,
+    default=in_checkout("runs"),
+    show_default="runs in the checkout",
     help="Archive folder checked when no RUN_DIR is given.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable findings for CI.")
@@ -98,30 +104,30 @@ def validate(
     "--runs",
     "runs_dir",
     type=click.Path(path_type=Path),
-    default=Path("runs"),
-    show_default=True,
+    default=in_checkout("runs"),
+    show_default="runs in the checkout",
     help="The archive folder.",
 )
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
-    default=Path("out"),
-    show_default=True,
+    default=in_checkout("out"),
+    show_default="out in the checkout",
     help="Exports, manifest and cache.",
 )
 @click.option(
     "--catalogue",
     "catalogue_path",
     type=click.Path(path_type=Path),
-    default=Path("catalogue.json"),
-    show_default=True,
+    default=in_checkout("catalogue.json"),
+    show_default="catalogue.json in the checkout",
 )
 @click.option(
     "--site-dir",
     type=click.Path(path_type=Path),
-    default=Path("site/docs/generated"),
-    show_default=True,
+    default=in_checkout("site/docs/generated"),
+    show_default="site/docs/generated in the checkout",
     help="Where the site's generated pages go.",
 )
 @click.option("--no-site", is_flag=True, help="Skip the site pages.")

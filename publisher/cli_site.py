@@ -6,14 +6,15 @@ from pathlib import Path
 
 import click
 
+from bakeoff.resources import checkout_path
 from publisher.errors import PublisherError
 from publisher.site.build import build_site, make_server
 
 _site_dir = click.option(
     "--site-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("site"),
-    show_default=True,
+    default=lambda: checkout_path("site"),
+    show_default="site in the checkout",
     help="The MkDocs project (mkdocs.yml, docs/).",
 )
 _exports = click.option(

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from bakeoff.resources import repo_root, seeds_dir
+from bakeoff.resources import checkout_path, seeds_dir
 from publisher import stats
 from publisher.derive import derive_run
 from publisher.errors import PublisherError
@@ -106,8 +106,7 @@ class RunRef:
 
 def default_runs_dir() -> Path:
     """``runs/`` of the source checkout, else ``./runs``."""
-    root = repo_root()
-    return root / "runs" if root is not None else Path("runs")
+    return checkout_path("runs")
 
 
 def parse_ref(text: str, runs_dir: Path) -> RunRef:

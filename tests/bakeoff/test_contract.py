@@ -116,3 +116,13 @@ def test_wheel_ships_schemas_and_seeds_and_probe_runs_from_elsewhere(tmp_path: P
     block = json.loads(rest)
     schema = json.loads((target / "bakeoff/_data/schemas/hardware.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(block)
+
+
+def test_default_paths_are_the_checkouts_wherever_the_command_runs() -> None:
+    """`bakeoff run`, `validate`, `publish`, `site` and `compare` default to the same runs/."""
+    from bakeoff.resources import checkout_path, repo_root
+    from collector.cli import default_runs_dir
+    from publisher.compare import default_runs_dir as compare_runs_dir
+
+    assert repo_root() == ROOT
+    assert checkout_path("runs") == ROOT / "runs" == default_runs_dir() == compare_runs_dir()
