@@ -59,7 +59,7 @@ from collector.progress import Progress
 from collector.report import write_report
 from collector.runner import CellPlan, run_cell
 from collector.tasks import summarization
-from collector.tasks.prompts import WorkItem, load_prompts, prompt_items
+from collector.tasks.prompts import WorkItem, prompt_items
 from collector.tasks.summarization import Dataset
 from collector.telemetry import Sampler, jsonl_sink
 
@@ -490,12 +490,10 @@ def _run_config(
     datasets: list[Dataset],
     runs: int,
 ) -> RunConfig:
-    seed = load_prompts()
-    by_id = {p.id: p for p in seed.prompts}
     prompts = [
-        PromptRef(id=i.workload_id, sha256=by_id[i.workload_id].sha256, max_tokens=i.max_tokens)
+        PromptRef(id=i.workload_id, sha256=i.sha256, max_tokens=i.max_tokens)
         for i in items
-        if i.kind == "prompt"
+        if i.kind == "prompt" and i.sha256 is not None
     ]
     task_ids = [i.item_id for i in items if i.kind == "task" and i.item_id]
     tasks = [summarization.task_ref(d, [i for i in task_ids if i in d.ids]) for d in datasets]

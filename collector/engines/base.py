@@ -61,7 +61,11 @@ class ServerTimings:
 
 @dataclass(slots=True)
 class Event:
-    """One parsed stream event; ``t_ns`` is perf_counter_ns when it was parsed."""
+    """One parsed stream event; ``t_ns`` is perf_counter_ns when it was parsed.
+
+    It carries a token (and so moves TTFT, ITL and the end time) when ``content``,
+    ``reasoning`` or ``tool_call`` is set; ``collector.measure`` tests that inline.
+    """
 
     t_ns: int
     content: str = ""
@@ -70,11 +74,6 @@ class Event:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     timings: ServerTimings | None = None
-
-    @property
-    def token_bearing(self) -> bool:
-        """True when the event carries a generated token of any kind (metrics.md TTFT)."""
-        return bool(self.content or self.reasoning or self.tool_call)
 
 
 @dataclass(frozen=True)
@@ -170,10 +169,6 @@ class Engine(ABC):
     async def unload(self) -> bool:
         """Unload the model and verify it is gone; False when the engine cannot."""
         return False
-
-    def engine_log_timings(self) -> ServerTimings | None:
-        """Timings the engine printed to its own log for the last request (managed engines)."""
-        return None
 
     # ---- shared helpers -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ class WorkItem:
     kind: str  # "prompt" or "task"
     text: str
     max_tokens: int
+    sha256: str | None = None  # of the prompt text, for frozen prompts
     item_id: str | None = None
     keep_output: bool = False
     reference: str | None = None
@@ -49,6 +50,8 @@ def prompt_items(ids: list[str] | None) -> list[WorkItem]:
             f"unknown prompt id(s) {', '.join(unknown)}; allowed: {', '.join(sorted(by_id))}"
         )
     return [
-        WorkItem(workload_id=p.id, kind="prompt", text=p.text, max_tokens=p.max_tokens)
+        WorkItem(
+            workload_id=p.id, kind="prompt", text=p.text, max_tokens=p.max_tokens, sha256=p.sha256
+        )
         for p in (by_id[i] for i in wanted)
     ]
