@@ -12,6 +12,7 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,6 @@ def _concurrency_section(
 
 def aggregate_tokens_per_sec(calls: list[Row]) -> float | None:
     """Σ completion tokens / (last end − first start) over a set of concurrent calls."""
-    from datetime import datetime
-
     spans = []
     tokens = 0
     for c in calls:
