@@ -1,7 +1,8 @@
 """Turn one engine stream into the timing fields of a call record (metrics.md).
 
 ``t0`` is taken immediately before the request is handed to the connection; every later time
-is the ``perf_counter_ns`` stamp the adapter put on an event when it parsed it. Only
+is the ``perf_counter_ns`` stamp the adapter put on an event: when the socket read that
+completed the event returned (``collector.engines.base.aiter_line_batches``). Only
 token-bearing events (content, reasoning or tool call) move TTFT, ITL and the end time: a
 role-only chunk, a usage-only chunk or ``[DONE]`` never does.
 """
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.engines.base import Engine, GenerationRequest, ServerTimings, now_ns
@@ -22,6 +24,15 @@ from collector.errors import EngineConnectError, EngineError
 def utc_now() -> str:
     """UTC wall-clock timestamp with microseconds and a Z suffix."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc_from_ns(wall_ns: int) -> str:
+    """``utc_now()``'s format for a ``time.time_ns()`` reading."""
+    dt = _EPOCH + timedelta(microseconds=wall_ns // 1000)  # exact: no float seconds
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -39,7 +50,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 class Measurement:
     """Everything observed about one request; raw, before token counting."""
 
-    started_at: str
+    wall_ns: int  # time.time_ns() at t0; formatted only when asked (started_at)
     t0_ns: int
     t_end_ns: int = 0
     first_token_ns: int | None = None
@@ -55,6 +66,11 @@ class Measurement:
     error_kind: str | None = None
     http_status: int | None = None
     retries: int = 0
+
+    @property
+    def started_at(self) -> str:
+        """UTC timestamp of t0."""
+        return utc_from_ns(self.wall_ns)
 
     def ms(self, t_ns: int | None) -> float | None:
         """Milliseconds from t0 to ``t_ns``."""
@@ -100,7 +116,9 @@ async def measure(
     """
     retries = 0
     while True:
-        m = Measurement(started_at=utc_now(), t0_ns=now_ns(), retries=retries)
+        # Nothing is formatted here: at 64 workers every µs before the first await of a
+        # request delays the t0 of the workers after it.
+        m = Measurement(wall_ns=time.time_ns(), t0_ns=now_ns(), retries=retries)
         try:
             async with asyncio.timeout(total_timeout_s):
                 await _consume(engine, request, m)

@@ -8,11 +8,12 @@ warm calls; then, for each concurrency level above 1, a closed loop of that many
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from collector.engines.base import Engine, GenerationRequest, ServerTimings, now_ns
+from collector.engines.base import Engine, GenerationRequest, Lane, ServerTimings, now_ns
 from collector.engines.managed import ManagedProcess
 from collector.measure import Measurement, measure
 from collector.models import CallRecord, Timeouts
@@ -79,8 +80,31 @@ async def _prepare_cold(plan: CellPlan) -> str:
     return "process_warm"
 
 
+def _settle_gc() -> None:
+    """Collect garbage now, outside any timed region, and freeze what survives.
+
+    A full collection of the collector's heap takes tens of ms; one that starts in the first
+    round of a concurrency level delays every worker still to start (``start_lag_ms``) and one
+    during a stream delays its events. After this, later collections of the cell only look at
+    objects made since (the cell's own, few); ``run_cell`` unfreezes at its end.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run_cell(plan: CellPlan, items: list[WorkItem], run_id: str) -> AsyncIterator[CallRecord]:
     """Yield one CallRecord per request of the cell's protocol."""
+    _settle_gc()
+    try:
+        async for record in _run_cell(plan, items, run_id):
+            yield record
+    finally:
+        gc.unfreeze()
+
+
+async def _run_cell(
+    plan: CellPlan, items: list[WorkItem], run_id: str
+) -> AsyncIterator[CallRecord]:
     for item in items:
         request = _request(plan, item, run_id)
         phases: list[tuple[str, int]] = []
@@ -112,36 +136,40 @@ async def _run_level(
     """
     request = _request(plan, item, run_id)
     queue: asyncio.Queue[tuple[Measurement, float] | None] = asyncio.Queue()
-    start = now_ns()
+    _settle_gc()
+    # Each worker has its own HTTP client (Engine.lanes): per-request work stays O(1).
+    async with plan.engine.lanes(level) as lanes:
+        start = now_ns()
 
-    async def worker() -> None:
-        scheduled = start
-        for _ in range(plan.runs):
-            m = await measure(plan.engine, request, total_timeout_s=plan.timeouts.total_s)
-            await queue.put((m, (m.t0_ns - scheduled) / 1e6))
-            scheduled = m.t_end_ns
-        await queue.put(None)
+        async def worker(lane: Lane) -> None:
+            lane.use()
+            scheduled = start
+            for _ in range(plan.runs):
+                m = await measure(plan.engine, request, total_timeout_s=plan.timeouts.total_s)
+                await queue.put((m, (m.t0_ns - scheduled) / 1e6))
+                scheduled = m.t_end_ns
+            await queue.put(None)
 
-    tasks = [asyncio.create_task(worker()) for _ in range(level)]
-    try:
-        finished = idx = 0
-        while finished < level:
-            got = await queue.get()
-            if got is None:
-                finished += 1
-                continue
-            m, lag = got
-            plan.windows.append((m.t0_ns, m.t_end_ns))
-            record = await _record(
-                plan, item, m, phase="warm", idx=idx, cold_kind=None, concurrency=level
-            )
-            record.start_lag_ms = round(max(lag, 0.0), 3)
-            idx += 1
-            yield record
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks = [asyncio.create_task(worker(lane)) for lane in lanes]
+        try:
+            finished = idx = 0
+            while finished < level:
+                got = await queue.get()
+                if got is None:
+                    finished += 1
+                    continue
+                m, lag = got
+                plan.windows.append((m.t0_ns, m.t_end_ns))
+                record = await _record(
+                    plan, item, m, phase="warm", idx=idx, cold_kind=None, concurrency=level
+                )
+                record.start_lag_ms = round(max(lag, 0.0), 3)
+                idx += 1
+                yield record
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _record(

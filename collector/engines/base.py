@@ -1,20 +1,24 @@
 """The engine adapter contract: one small base class with capability flags.
 
 An adapter turns one generation request into a stream of ``Event`` objects, each stamped with
-``time.perf_counter_ns()`` when it was parsed. It knows its engine's wire protocol and nothing
-about measurement; ``collector.measure`` turns events into metrics. httpx errors are translated
+``time.perf_counter_ns()`` when it was received (``aiter_line_batches``). It knows its engine's
+wire protocol and nothing about measurement; ``collector.measure`` turns events into metrics.
+httpx errors are translated
 into ``collector.errors.EngineError`` subclasses here, at the edge, so the runner never sees
 httpx types.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -61,7 +65,7 @@ class ServerTimings:
 
 @dataclass(slots=True)
 class Event:
-    """One parsed stream event; ``t_ns`` is perf_counter_ns when it was parsed.
+    """One parsed stream event; ``t_ns`` is perf_counter_ns when its bytes were received.
 
     It carries a token (and so moves TTFT, ITL and the end time) when ``content``,
     ``reasoning`` or ``tool_call`` is set; ``collector.measure`` tests that inline.
@@ -135,16 +139,50 @@ class Engine(ABC):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeouts = timeouts or Timeouts()
-        self._client = httpx.AsyncClient(
+        self._transport = transport
+        # One TLS context for every client of this engine (building one takes tens of ms).
+        self._verify: ssl.SSLContext | bool = (
+            httpx.create_ssl_context(trust_env=True) if transport is None else True
+        )
+        self._client = self._new_client(1024)
+
+    def _new_client(self, max_connections: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             base_url=self.base_url,
             timeout=make_timeout(self.timeouts),
-            transport=transport,
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=1024),
+            transport=self._transport,
+            verify=self._verify,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+    @asynccontextmanager
+    async def lanes(self, n: int) -> AsyncIterator[list[Lane]]:
+        """``n`` lanes for ``n`` concurrency workers: each its own client of one connection.
+
+        A worker calls ``Lane.use()`` in its own task; this engine's requests from that task
+        then go through the lane's client. With one shared pool every request pays httpcore's
+        pool bookkeeping, which is linear in the pool's connections, before its first await,
+        so at 64 workers the last of a round started milliseconds late (``start_lag_ms``). The
+        clients are built before the caller's clock starts and all closed on exit. An injected
+        transport (tests) is shared, so the lanes then use this engine's own client.
+        """
+        if self._transport is not None:
+            yield [Lane(self, self._client) for _ in range(n)]
+            return
+        clients = [self._new_client(1) for _ in range(n)]
+        try:
+            yield [Lane(self, client) for client in clients]
+        finally:
+            # Shielded: a cancelled run still closes every connection it opened.
+            await asyncio.shield(
+                asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+            )
 
     # ---- required -------------------------------------------------------------------------
 
@@ -235,7 +273,10 @@ class Engine(ABC):
             request = prepared or self.prepare(
                 method, path, json=json, headers=headers, timeout=timeout
             )
-            async with _streamed(self._client, request) as response:
+            lane = _LANE.get()
+            client = lane.client if lane is not None and lane.engine is self else self._client
+            response = await client.send(request, stream=True)
+            try:
                 if response.status_code >= 400:
                     body = (await response.aread())[:300].decode("utf-8", "replace")
                     raise EngineHTTPError(
@@ -248,22 +289,30 @@ class Engine(ABC):
                     raise _translate(
                         exc, path, mid_stream=True, status=response.status_code
                     ) from exc
+            finally:
+                await response.aclose()
         except EngineError:
             raise
         except httpx.HTTPError as exc:
             raise _translate(exc, path, mid_stream=False, status=None) from exc
 
 
-@asynccontextmanager
-async def _streamed(
-    client: httpx.AsyncClient, request: httpx.Request
-) -> AsyncIterator[httpx.Response]:
-    """``AsyncClient.stream`` for an already built request."""
-    response = await client.send(request, stream=True)
-    try:
-        yield response
-    finally:
-        await response.aclose()
+class Lane:
+    """One concurrency worker's HTTP client (see ``Engine.lanes``)."""
+
+    __slots__ = ("client", "engine")
+
+    def __init__(self, engine: Engine, client: httpx.AsyncClient) -> None:
+        self.engine = engine
+        self.client = client
+
+    def use(self) -> None:
+        """Send this task's requests to ``engine`` through this lane (a task sets it once)."""
+        _LANE.set(self)
+
+
+# The lane of the task that is running, if it is a concurrency worker.
+_LANE: ContextVar[Lane | None] = ContextVar("bakeoff_engine_lane", default=None)
 
 
 def _translate(
@@ -288,21 +337,72 @@ def _translate(
     return EngineError(f"{path}: {detail}", http_status=status)
 
 
-async def aiter_line_batches(response: httpx.Response) -> AsyncIterator[list[str]]:
-    """The lines of a streamed body, one list per network read.
+class _ReadClock:
+    """``now_ns()`` when the latest socket read of one connection returned (0: none yet)."""
+
+    __slots__ = ("t_ns",)
+
+    def __init__(self) -> None:
+        self.t_ns = 0
+
+
+def _read_clock(response: httpx.Response) -> _ReadClock | None:
+    """The read clock of the response's connection, installed on first sight.
+
+    httpcore hands out the connection's network stream as the ``network_stream`` response
+    extension; its ``read`` is wrapped (on that one object) to note when each read returned.
+    None when there is no such stream (a mock transport) or it cannot be wrapped.
+    """
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    clock = getattr(stream, "_bakeoff_read_clock", None)
+    if isinstance(clock, _ReadClock):
+        return clock
+    read = getattr(stream, "read", None)
+    if read is None:
+        return None
+    clock = _ReadClock()
+
+    async def stamped_read(max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = await read(max_bytes, timeout)
+        clock.t_ns = now_ns()
+        return data
+
+    try:
+        setattr(stream, "read", stamped_read)  # noqa: B010 (an instance attribute on purpose)
+        setattr(stream, "_bakeoff_read_clock", clock)  # noqa: B010
+    except AttributeError:
+        return None
+    return clock
+
+
+async def aiter_line_batches(response: httpx.Response) -> AsyncIterator[tuple[int, list[str]]]:
+    """The lines of a streamed body, a list at a time, each with the time it was received.
+
+    The time is when the socket read that completed those lines returned (``now_ns()``,
+    noted by the connection's read clock), before httpx/h11 decoded the HTTP framing and
+    before the lines were split or parsed: the client's own processing is not counted as
+    the engine's latency. On HTTP/1.1 without pipelining the connection's latest read is the
+    one that completed the data httpx hands out (h11 reads only when it has no complete
+    chunk left). Where there is no read clock (a mock transport, or data that arrived in the
+    very read that brought the response head of a connection's first response), the time is
+    taken as soon as httpx hands the bytes out — later, never earlier, than the receipt.
 
     Lines end at ``\n``, ``\r\n`` or ``\r`` (the SSE and NDJSON rules; unlike
     ``Response.aiter_lines``, which splits text with ``str.splitlines`` and so also breaks a
     JSON line at a raw U+2028 or U+0085). It exists for speed: ``aiter_lines`` costs three
-    nested async-generator steps per line, this one step per read, which is most of the
+    nested async-generator steps per line, this one step per HTTP chunk, which is most of the
     collector's CPU per streamed event (benchmarks/collector_overhead.py). Bytes are split
     before decoding, which is safe because no UTF-8 sequence contains a newline byte. A
     ``\r\n`` split across two reads may yield one extra empty line, which line-based
     protocols ignore.
     """
     encoding = response.encoding or "utf-8"
+    clock = _read_clock(response)
     pending = b""
     async for data in response.aiter_bytes():
+        t_ns = (clock.t_ns if clock is not None else 0) or now_ns()
         if pending:
             data = pending + data
         lines = data.splitlines()
@@ -310,9 +410,34 @@ async def aiter_line_batches(response: httpx.Response) -> AsyncIterator[list[str
             continue
         pending = b"" if data.endswith((b"\n", b"\r")) else lines.pop()
         if lines:
-            yield [line.decode(encoding, "replace") for line in lines]
+            yield t_ns, [line.decode(encoding, "replace") for line in lines]
     if pending:
-        yield [pending.decode(encoding, "replace")]
+        yield (
+            (clock.t_ns if clock is not None else 0) or now_ns(),
+            [pending.decode(encoding, "replace")],
+        )
+
+
+# How long an adapter waits for the end of a response body after the protocol's last event.
+DRAIN_LIMIT_S = 0.1
+
+
+async def finish_body(rest: AsyncIterator[object]) -> None:
+    """Read what is left of a response after the protocol's last event (``[DONE]``, Ollama's
+    ``done: true``) so that its connection goes back to the pool.
+
+    The HTTP body ends just after that event (a chunked body's last, empty chunk), usually in
+    the same network read. A response closed before its end closes its connection, and the
+    next call then pays a new TCP connection (and a name lookup) after its ``t0``. Nothing read
+    here is data: a server that does not end the body within ``DRAIN_LIMIT_S``, or an error
+    while reading, only costs the connection.
+    """
+    try:
+        async with asyncio.timeout(DRAIN_LIMIT_S):
+            async for _ in rest:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def now_ns() -> int:

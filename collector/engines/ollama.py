@@ -18,7 +18,8 @@ from collector.engines.base import (
     Event,
     GenerationRequest,
     ServerTimings,
-    now_ns,
+    aiter_line_batches,
+    finish_body,
 )
 from collector.errors import EngineDiedError, EngineError, EngineProtocolError
 
@@ -108,34 +109,43 @@ class OllamaEngine(Engine):
         path, body = self.payload(request)
         done = False
         async with self._request("POST", path, json=body, headers=request.headers) as response:
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                t_ns = now_ns()
-                try:
-                    chunk = json.loads(line)
-                except ValueError as exc:
-                    raise EngineProtocolError(f"{path}: malformed NDJSON: {line[:80]!r}") from exc
-                if not isinstance(chunk, dict):
-                    raise EngineProtocolError(f"{path}: NDJSON line is not an object")
-                if "error" in chunk:
-                    raise EngineProtocolError(f"{path}: engine error in stream: {chunk['error']}")
-                event = Event(t_ns=t_ns)
-                message = chunk.get("message")
-                if isinstance(message, dict):
-                    event.content = message.get("content") or ""
-                    event.reasoning = message.get("thinking") or ""
-                    event.tool_call = bool(message.get("tool_calls"))
-                else:
-                    event.content = chunk.get("response") or ""
-                    event.reasoning = chunk.get("thinking") or ""
-                if chunk.get("done"):
-                    done = True
-                    event.finish_reason = chunk.get("done_reason") or "stop"
-                    event.timings, event.usage = parse_final(chunk)
-                yield event
+            batches = aiter_line_batches(response)
+            async for t_ns, lines in batches:
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    try:
+                        chunk = json.loads(line)
+                    except ValueError as exc:
+                        raise EngineProtocolError(
+                            f"{path}: malformed NDJSON: {line[:80]!r}"
+                        ) from exc
+                    if not isinstance(chunk, dict):
+                        raise EngineProtocolError(f"{path}: NDJSON line is not an object")
+                    if "error" in chunk:
+                        raise EngineProtocolError(
+                            f"{path}: engine error in stream: {chunk['error']}"
+                        )
+                    event = Event(t_ns=t_ns)
+                    message = chunk.get("message")
+                    if isinstance(message, dict):
+                        event.content = message.get("content") or ""
+                        event.reasoning = message.get("thinking") or ""
+                        event.tool_call = bool(message.get("tool_calls"))
+                    else:
+                        event.content = chunk.get("response") or ""
+                        event.reasoning = chunk.get("thinking") or ""
+                    if chunk.get("done"):
+                        done = True
+                        event.finish_reason = chunk.get("done_reason") or "stop"
+                        event.timings, event.usage = parse_final(chunk)
+                    yield event
+                    if done:
+                        break
                 if done:
                     break
+            if done:
+                await finish_body(batches)  # keep the connection for the next call
         if not done:
             raise EngineDiedError(f"{path}: stream ended before done: true")
 

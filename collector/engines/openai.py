@@ -20,7 +20,7 @@ from collector.engines.base import (
     GenerationRequest,
     ServerTimings,
     aiter_line_batches,
-    now_ns,
+    finish_body,
 )
 from collector.errors import EngineDiedError, EngineError, EngineProtocolError
 
@@ -87,7 +87,8 @@ class OpenAIEngine(Engine):
         chat = request.api != "completions"
         done = False
         async with self._request("POST", path, prepared=http_request) as response:
-            async for lines in aiter_line_batches(response):
+            batches = aiter_line_batches(response)
+            async for t_ns, lines in batches:
                 for line in lines:
                     if not line.startswith("data:"):
                         continue  # blank separators, ":" comments, "event:" lines
@@ -95,7 +96,6 @@ class OpenAIEngine(Engine):
                     if data == "[DONE]":
                         done = True
                         break
-                    t_ns = now_ns()
                     try:
                         chunk = json.loads(data)
                     except ValueError as exc:
@@ -111,6 +111,8 @@ class OpenAIEngine(Engine):
                     yield self.parse_chunk(chunk, t_ns, chat)
                 if done:
                     break
+            if done:
+                await finish_body(batches)  # keep the connection for the next call
         if not done:
             raise EngineDiedError(f"{path}: stream ended without [DONE]")
 

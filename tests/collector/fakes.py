@@ -41,6 +41,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     seen_headers: ClassVar[list[dict[str, str]]] = []
+    seen_ports: ClassVar[list[int]] = []  # the client's port of every POST (its connection)
     gap_s = 0.02
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
@@ -56,6 +57,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
         Handler.seen_headers.append(dict(self.headers.items()))
+        Handler.seen_ports.append(self.client_address[1])
         behaviour = str(body.get("model", "ok"))
         getattr(self, "b_" + behaviour.replace("-", "_"), self.b_ok)(body)
 
@@ -152,6 +154,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(b"data: [DONE]\n\n")
         self._end()
 
+    def b_done_open(self, body: dict[str, Any]) -> None:
+        """A complete answer, but the HTTP body only ends 1 s after [DONE]."""
+        self._start_stream()
+        self._send(_chunk("all"))
+        self._send(_chunk(" there", finish="stop"))
+        self._send(b"data: [DONE]\n\n")
+        time.sleep(1.0)
+        self._end()
+
     def b_empty(self, body: dict[str, Any]) -> None:
         """Only a role chunk and [DONE]: no token at all."""
         self._start_stream()
@@ -174,6 +185,7 @@ class Handler(BaseHTTPRequestHandler):
 def fake_server() -> Iterator[str]:
     """Run the scripted server on a free loopback port; yields its base URL."""
     Handler.seen_headers = []
+    Handler.seen_ports = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(

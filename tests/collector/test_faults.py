@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
 
-from collector.engines.base import GenerationRequest
+from collector.engines.base import GenerationRequest, Lane, now_ns
 from collector.engines.openai import OpenAIEngine
 from collector.measure import Measurement, measure
 from collector.models import Timeouts
@@ -213,3 +214,92 @@ def test_sse_lines_split_across_reads_and_unicode_separators() -> None:
     m = asyncio.run(go())
     assert m.error is None, m.error
     assert m.text == "a\u2028bc" and m.chunks == 2 and m.finish_reason == "stop"
+
+
+def test_connection_is_kept_after_done() -> None:
+    """The body's end after [DONE] is read, so the next call reuses the connection."""
+
+    async def go() -> list[Measurement]:
+        engine = OpenAIEngine(url, "ok", timeouts=FAST)
+        try:
+            req = GenerationRequest(text="hi", max_tokens=8, api="chat")
+            return [await measure(engine, req, total_timeout_s=5) for _ in range(3)]
+        finally:
+            await engine.aclose()
+
+    with fake_server() as url:
+        ms = asyncio.run(go())
+        ports = list(Handler.seen_ports)
+    assert all(m.error is None and m.chunks == 5 for m in ms)
+    assert len(ports) == 3 and len(set(ports)) == 1
+
+
+def test_body_that_does_not_end_after_done() -> None:
+    """A server that holds the body open after [DONE] costs its connection, not the call."""
+
+    async def go() -> tuple[Measurement, float]:
+        engine = OpenAIEngine(url, "done_open", timeouts=FAST)
+        try:
+            req = GenerationRequest(text="hi", max_tokens=8, api="chat")
+            t = time.perf_counter()
+            m = await measure(engine, req, total_timeout_s=5)
+            return m, time.perf_counter() - t
+        finally:
+            await engine.aclose()
+
+    with fake_server() as url:
+        m, wall_s = asyncio.run(go())
+    assert m.error is None and m.text == "all there" and m.finish_reason == "stop"
+    assert wall_s < 0.9  # DRAIN_LIMIT_S, not the server's 1 s
+
+
+def test_lanes_have_their_own_connection_and_are_closed() -> None:
+    """Engine.lanes: one client (one kept connection) per worker, all closed on exit."""
+
+    async def go() -> list[Lane]:
+        engine = OpenAIEngine(url, "ok", timeouts=FAST)
+        req = GenerationRequest(text="hi", max_tokens=8, api="chat")
+        try:
+            async with engine.lanes(3) as lanes:
+
+                async def worker(lane: Lane) -> None:
+                    lane.use()
+                    for _ in range(2):
+                        m = await measure(engine, req, total_timeout_s=5)
+                        assert m.error is None and m.chunks == 5
+
+                await asyncio.gather(*(worker(lane) for lane in lanes))
+                assert not any(lane.client.is_closed for lane in lanes)
+            return lanes
+        finally:
+            await engine.aclose()
+
+    with fake_server() as url:
+        lanes = asyncio.run(go())
+        ports = list(Handler.seen_ports)
+    assert all(lane.client.is_closed for lane in lanes)
+    # Three workers × two calls on three connections, each used twice.
+    assert len(ports) == 6 and sorted(ports.count(p) for p in set(ports)) == [2, 2, 2]
+
+
+def test_events_are_stamped_when_received() -> None:
+    """On a kept connection, events carry the time their socket read returned: never later
+    than the adapter hands them out, and one stamp for the events of one read."""
+
+    async def go() -> list[list[tuple[int, int]]]:
+        engine = OpenAIEngine(url, "role_delay", timeouts=FAST)
+        req = GenerationRequest(text="hi", max_tokens=8, api="chat")
+        out = []
+        try:
+            for _ in range(2):
+                out.append([(e.t_ns, now_ns()) async for e in engine.stream(req)])
+        finally:
+            await engine.aclose()
+        return out
+
+    with fake_server() as url:
+        calls = asyncio.run(go())
+    for events in calls:
+        assert all(t <= seen for t, seen in events)
+        # role + comment at once, then "late" and " word" 300 ms later
+        assert events[-1][0] - events[0][0] >= 250_000_000
