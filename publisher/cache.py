@@ -31,6 +31,7 @@ _STAGE_MODULES = (
     "stats.py",
     "tables.py",
     "ledger_sql.py",
+    "ledger_scan.py",
 )
 
 

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -132,37 +132,41 @@ def sha256_file(path: Path) -> str:
 CALLS_ROW_GROUP = 250_000  # rows per row group of calls.parquet (whole runs per group)
 
 
-def copy_calls(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Write the store's ``calls`` table (``publisher.bulk``) as Parquet; return the row count.
+class CallSource(Protocol):
+    """Where the ``calls`` rows of a large archive live (``publisher.bulk.CallStore``)."""
 
-    Rows in run-directory then ledger order. One ``COPY … ORDER BY`` sorted every call row
-    at once (58 s for 5 M rows within the store's memory limit); here runs are taken in
-    name order in groups of whole runs (~``CALLS_ROW_GROUP`` rows, one row group each), each
-    group sorted on its own, while the previous group is encoded — same runs, same groups,
-    same bytes.
+    def read(self, dir_name: str) -> pa.Table:
+        """One run's call rows in the published layout, in ledger order."""
+        ...
+
+
+def calls_schema() -> pa.Schema:
+    """The Arrow schema of the ``calls`` table."""
+    return pa.schema([pa.field(n, _ARROW[k]) for n, k in columns("calls")])
+
+
+def copy_calls(source: CallSource, counts: Mapping[str, int], path: Path) -> int:
+    """Write the calls of the runs in ``counts`` (rows per run) as Parquet; return the row count.
+
+    Rows in run-directory then ledger order, in groups of whole runs of about
+    ``CALLS_ROW_GROUP`` rows, one row group each; the next group is read while the previous
+    one is encoded. Same runs, same groups, same bytes.
     """
-    schema = pa.schema([pa.field(n, _ARROW[k]) for n, k in columns("calls")])
-    cols = ", ".join(f'"{name}"' for name in schema.names)
-    counts = con.execute("SELECT _dir, count(*) FROM calls GROUP BY _dir ORDER BY _dir").fetchall()
-    groups: list[tuple[str, str]] = []
+    schema = calls_schema()
+    groups: list[list[str]] = []
     size = 0
-    for name, n in counts:
-        if size == 0 or size + n > CALLS_ROW_GROUP:
-            groups.append((name, name))
+    for name in sorted(counts):
+        n = counts[name]
+        if n == 0:
+            continue
+        if not groups or size + n > CALLS_ROW_GROUP:
+            groups.append([])
             size = 0
-        groups[-1] = (groups[-1][0], name)
+        groups[-1].append(name)
         size += n
 
-    def fetch(lo: str, hi: str) -> pa.Table:
-        cur = con.cursor()
-        try:
-            table = cur.sql(
-                f"SELECT {cols} FROM calls WHERE _dir >= $lo AND _dir <= $hi ORDER BY _dir, _line",
-                params={"lo": lo, "hi": hi},
-            ).to_arrow_table()
-        finally:
-            cur.close()
-        return table.cast(schema)
+    def fetch(names: list[str]) -> pa.Table:
+        return pa.concat_tables([source.read(name) for name in names]).cast(schema)
 
     total = 0
     with (
@@ -173,11 +177,11 @@ def copy_calls(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     ):
         if not groups:
             writer.write_table(schema.empty_table())
-        pending = pool.submit(fetch, *groups[0]) if groups else None
+        pending = pool.submit(fetch, groups[0]) if groups else None
         for i in range(len(groups)):
             assert pending is not None
             table = pending.result()
-            pending = pool.submit(fetch, *groups[i + 1]) if i + 1 < len(groups) else None
+            pending = pool.submit(fetch, groups[i + 1]) if i + 1 < len(groups) else None
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
             total += table.num_rows
     return total
@@ -207,11 +211,12 @@ class ParquetRows(list[dict[str, Any]]):
 def export_tables(
     tables: Mapping[str, Sequence[Mapping[str, Any]]],
     out_dir: Path,
-    calls: duckdb.DuckDBPyConnection | None = None,
+    calls: tuple[CallSource, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
     """Write every table as Parquet plus the DuckDB file and manifest; return the manifest.
 
-    With ``calls`` (the call store's connection) the ``calls`` table is copied from there.
+    With ``calls`` (a call store and the rows per run to take from it) the ``calls`` table is
+    copied from there.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     arrow = {name: to_arrow(name, tables.get(name, [])) for name in TABLE_NAMES}
@@ -219,7 +224,7 @@ def export_tables(
     rows = {name: arrow[name].num_rows for name in TABLE_NAMES}
     for name, table in arrow.items():
         if name == "calls" and calls is not None:
-            rows[name] = copy_calls(calls, out_dir / f"{name}.parquet")
+            rows[name] = copy_calls(calls[0], calls[1], out_dir / f"{name}.parquet")
             sources[name] = out_dir / f"{name}.parquet"
             continue
         write_parquet(table, out_dir / f"{name}.parquet")

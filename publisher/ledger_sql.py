@@ -1,13 +1,13 @@
 """Bulk ledger path: check and derive the call lines of many ``run.jsonl`` files in DuckDB.
 
 Parsing, checking and deriving millions of call lines one by one in Python dominated publishing
-time (~0.1 ms per call). Here DuckDB reads every ledger once, proves per line what
-``validate`` would check (JSON Schema of ``CallRecord``, compiled to SQL from the schema file;
-the consistency and plausibility rules of ``validate._check_ledger``; the privacy triggers),
-derives the ``calls`` rows and the batch statistics. The path is *accept-only*: a run whose
-call lines are not all proven clean is reported as not clean and the caller validates it with
-the exact per-line Python path, so findings (codes, lines, pointers) never depend on this
-module. Only the other lines (``meta``, ``skipped``) come back to Python.
+time (~0.1 ms per call). Here ``ledger_scan`` decodes every ledger once into typed columns
+(proving the JSON Schema of ``CallRecord``, the text rules and the privacy scan per line), and
+DuckDB proves over those columns the consistency and plausibility rules of
+``validate._check_ledger``, derives the ``calls`` rows and the batch statistics. The path is
+*accept-only*: a run whose call lines are not all proven clean is reported as not clean and the
+caller validates it with the exact per-line Python path, so findings (codes, lines, pointers)
+never depend on this module. Only the other lines (``meta``, ``skipped``) come back to Python.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from bakeoff.resources import load_schema
-from publisher import stats
-from publisher.privacy import scan_text
+from publisher import ledger_scan, stats
 from publisher.tables import calls_columns
 from publisher.validate import (
     MAX_PLAUSIBLE_DURATION_MS,
@@ -32,110 +30,9 @@ from publisher.validate import (
 )
 
 _SQL_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
-_JSON_TYPES = {
-    "string": ("VARCHAR",),
-    "integer": ("BIGINT", "UBIGINT"),
-    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
-    "boolean": ("BOOLEAN",),
-    "null": ("NULL",),
-}
-# Lines the Python parser might judge differently are never accepted: raw control characters
-# and a byte-order mark. (Non-finite or overflowing numbers — NaN, Infinity, 1e400 — which
-# DuckDB's parser accepts but Python's refuses, fail the per-field isfinite/BIGINT checks.)
-# json_valid refuses every raw control character except the whitespace \t, \n, \r (and \n
-# splits lines), so on a line json_valid accepts this is ``[\x00-\x1f]|\x{feff}``, only much
-# cheaper than a regular expression (RE2 runs at ~200 MB/s here).
-_SUSPECT_VALID = "(contains(line, chr(9)) OR contains(line, chr(13)) OR contains(line, chr(65279)))"
-# privacy._TRIGGERS as one RE2 pattern (the secret trigger case-insensitive); a line that fires
-# is scanned by privacy.scan_text in Python.
-_TRIGGER = (
-    r"\.[0-9]{1,3}\.|::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:|@|/home/|Users|/root|PRIVATE KEY"
-    r"|(?i:sk-|hf_|gh[pousr]_|github_pat_|akia|xox|aiza|bearer|api.?key|access.?token"
-    r"|auth.?token|secret|password)"
-)
 # validate's tokens_per_sec tolerance, tightened so float rounding can never accept a line
 # that Python would flag (it is then merely re-checked in Python).
 _TPS_SLACK = 0.9
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        return dict(defs[ref.removeprefix("#/$defs/")])
-    return schema
-
-
-def _alternative_sql(alt: dict[str, Any], t: str, v: str) -> str | None:
-    known = {"type", "minimum", "maximum", "enum", "const", "pattern", "description", "title"}
-    known |= {"default"}
-    if set(alt) - known or not isinstance(alt.get("type"), str) or alt["type"] not in _JSON_TYPES:
-        return None
-    kind = alt["type"]
-    parts = [f"{t} IN ({', '.join(_quote(x) for x in _JSON_TYPES[kind])})"]
-    if kind == "integer":
-        parts.append(f"TRY_CAST({v} AS BIGINT) IS NOT NULL")
-    if kind == "number":
-        parts.append(f"isfinite(TRY_CAST({v} AS DOUBLE))")
-    for key, op in (("minimum", ">="), ("maximum", "<=")):
-        if key in alt:
-            if kind not in ("integer", "number"):
-                return None
-            parts.append(f"TRY_CAST({v} AS DOUBLE) {op} {float(alt[key])!r}")
-    values = [alt["const"]] if "const" in alt else alt.get("enum")
-    if values is not None:
-        if kind != "string" or not all(isinstance(x, str) for x in values):
-            return None
-        parts.append(f"{v} IN ({', '.join(_quote(x) for x in values)})")
-    if "pattern" in alt:
-        if kind != "string":
-            return None
-        parts.append(f"regexp_matches({v}, {_quote(alt['pattern'])})")
-    return "(" + " AND ".join(parts) + ")"
-
-
-@dataclass(frozen=True)
-class CallSchema:
-    """The call record's properties and one SQL condition proving a line matches the schema."""
-
-    fields: tuple[str, ...]
-    condition: str
-
-
-def call_schema() -> CallSchema | None:
-    """Compile ``CallRecord`` to SQL over ``k`` (keys), ``ty``/``v`` (types/values by field).
-
-    None when the schema uses something this compiler does not know (the bulk path is then
-    off and every run is checked in Python).
-    """
-    schema = load_schema("ledger-record")
-    defs = schema["$defs"]
-    record = defs["CallRecord"]
-    if record.get("additionalProperties") is not False:
-        return None
-    props: dict[str, Any] = record["properties"]
-    fields = tuple(sorted(props))
-    required = set(record.get("required", []))
-    # Every key is a declared field and none repeats: json_type (``ty``) finds each declared
-    # field at most once, so the key count equals the count of found fields exactly then.
-    conds = ["len(k) = list_count(ty)"]
-    for i, name in enumerate(fields, start=1):
-        prop = _resolve(props[name], defs)
-        branches = prop.get("anyOf", [prop])
-        t, v = f"ty[{i}]", f"v[{i}]"
-        alts = []
-        for branch in branches:
-            sql = _alternative_sql(_resolve(branch, defs), t, v)
-            if sql is None:
-                return None
-            alts.append(sql)
-        if name not in required:
-            alts.append(f"{t} IS NULL")
-        conds.append("coalesce(" + " OR ".join(alts) + ", false)")
-    return CallSchema(fields, " AND ".join(conds))
 
 
 @dataclass(frozen=True)
@@ -256,113 +153,43 @@ def _context_tables(con: duckdb.DuckDBPyConnection, runs: Sequence[LedgerRun]) -
     )
 
 
-def _typed(name: str, kind: str, i: int) -> str:
-    if kind == "timestamp":
-        return f"v[{i}] AS {name}"  # converted when the rows are published
-    if kind == "bool":
-        return f"(ty[{i}] = 'BOOLEAN' AND v[{i}] = 'true') AS {name}"
-    return f"TRY_CAST(v[{i}] AS {_SQL_TYPES[kind]}) AS {name}"
+def stage(con: duckdb.DuckDBPyConnection, runs: Sequence[LedgerRun]) -> dict[str, ScanResult]:
+    """Decode the runs' call lines into the view ``staged``; return which runs are clean.
 
-
-def stage(
-    con: duckdb.DuckDBPyConnection, runs: Sequence[LedgerRun], schema: CallSchema
-) -> dict[str, ScanResult]:
-    """Scan the runs' ledgers into table ``staged``; return which runs are clean.
-
-    Raises ``duckdb.Error`` when a file cannot be read as UTF-8 text (the caller then checks
-    the runs one by one).
+    The lines are decoded and proven by ``ledger_scan`` (schema, text, privacy); the
+    consistency rules run here in SQL over the typed columns.
     """
+    table, scans = ledger_scan.scan_ledgers([(r.dir_name, str(r.path)) for r in runs])
+    results: dict[str, ScanResult] = {r.dir_name: ScanResult(False, None) for r in runs}
+    if table is None:
+        return results
     _context_tables(con, runs)
-    paths = ", ".join(f'"{f}"' for f in schema.fields)
-    col_kinds = dict(calls_columns())
-    typed = ",\n".join(
-        _typed(f'"{f}"', col_kinds.get(f, "string"), i) for i, f in enumerate(schema.fields, 1)
-    )
-    json_paths = "[" + ", ".join(_quote(f"$.{f}".replace('"', "")) for f in schema.fields) + "]"
-    del paths
-    con.execute("DROP TABLE IF EXISTS staged")
-    # Step 1 splits the files into lines (cheap, but a single-threaded scan); step 2, the
-    # per-line JSON work, then scans a table, which DuckDB runs on every thread.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _lines AS
-        SELECT r.dir, s.line, s.lineno, s.nlines
-        FROM (
-            SELECT filename, unnest(parts) AS line, generate_subscripts(parts, 1) AS lineno,
-                   len(parts) AS nlines
-            FROM (SELECT filename, string_split(content, chr(10)) AS parts FROM read_text($files))
-        ) s JOIN ctx_run r USING (filename)
-        """,
-        {"files": [str(r.path) for r in runs]},
-    )
-    con.execute(
-        f"""
-        CREATE TABLE staged AS
-        WITH raw AS (SELECT * FROM _lines),
-        checked AS (
-            SELECT *, line <> '' AND json_valid(line)
-                      AND NOT {_SUSPECT_VALID} AS valid,
-                      regexp_matches(line, {_quote(_TRIGGER)}) AS trig
-            FROM raw
-        ),
-        typed AS (
-            SELECT *, CASE WHEN valid THEN json_extract_string(line, '$.type') END AS rtype
-            FROM checked
-        ),
-        calls AS (
-            SELECT dir, lineno, nlines, line, rtype, valid, trig,
-                   CASE WHEN rtype = 'call' THEN json_keys(line) END AS k,
-                   CASE WHEN rtype = 'call' THEN json_type(line, {json_paths}) END AS ty,
-                   CASE WHEN rtype = 'call' THEN json_extract_string(line, {json_paths}) END AS v
-            FROM typed
-        )
-        SELECT dir, lineno,
-               CASE WHEN line = '' AND lineno = nlines THEN 'end'
-                    WHEN rtype = 'call' AND {schema.condition} THEN 'call'
-                    WHEN rtype = 'call' OR line = '' OR NOT valid THEN 'bad'
-                    ELSE 'other' END AS kind,
-               trig,
-               CASE WHEN rtype IS DISTINCT FROM 'call' OR trig THEN line END AS text,
-               {typed}
-        FROM calls
-        """
-    )
-    con.execute("DROP TABLE _lines")
+    con.register("staged", table)
     bad = _bad_runs(con)
-    results: dict[str, ScanResult] = {}
-    others: dict[str, list[tuple[int, bytes]]] = {r.dir_name: [] for r in runs}
-    for dir_name, lineno, kind, text, trig in con.execute(
-        "SELECT dir, lineno, kind, text, trig FROM staged WHERE text IS NOT NULL "
-        "ORDER BY dir, lineno"
-    ).fetchall():
-        if kind == "call":
-            if trig and scan_text(text):
-                bad.add(dir_name)
-        elif kind == "other":
-            if trig and scan_text(text):
-                bad.add(dir_name)  # let the exact path report the finding with its pointer
-            others[dir_name].append((lineno, text.encode("utf-8")))
     counts: dict[str, tuple[int, int]] = {}
     per_cell: dict[str, list[tuple[str, int]]] = {r.dir_name: [] for r in runs}
     for dir_name, total, ok in con.execute(
-        "SELECT dir, count(*), count(*) FILTER (WHERE error IS NULL) FROM staged "
-        "WHERE kind = 'call' GROUP BY dir"
+        "SELECT dir, count(*), count(*) FILTER (WHERE error IS NULL) FROM staged GROUP BY dir"
     ).fetchall():
         counts[dir_name] = (total, ok)
     for dir_name, cell_id, n in con.execute(
-        "SELECT dir, cell_id, count(*) FROM staged WHERE kind = 'call' GROUP BY ALL ORDER BY ALL"
+        "SELECT dir, cell_id, count(*) FROM staged GROUP BY ALL ORDER BY ALL"
     ).fetchall():
         per_cell[dir_name].append((cell_id, n))
-    for r in runs:
-        name = r.dir_name
-        lines = others[name]
-        if name in bad or not lines or lines[0][0] != 1:
-            results[name] = ScanResult(False, None)
+    for scan in scans:
+        name, lines = scan.dir_name, scan.other_lines
+        if not scan.proven or name in bad or not lines or lines[0][0] != 1:
             continue
         total, ok = counts.get(name, (0, 0))
-        facts = LedgerFacts(tuple(lines), total, ok, tuple(per_cell[name]))
+        facts = LedgerFacts(lines, total, ok, tuple(per_cell[name]))
         results[name] = ScanResult(True, facts)
     return results
+
+
+def unstage(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what ``stage`` registered."""
+    for name in ("staged", "ctx_run", "ctx_cell", "ctx_wl", "ctx_item", "ctx_key"):
+        con.unregister(name)
 
 
 def _bad_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -386,7 +213,6 @@ def _bad_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
             LEFT JOIN ctx_key k ON k.dir = s.dir AND k.cell_id = s.cell_id
                 AND k.workload_id = coalesce(s.prompt_id, s.task_id)
                 AND k.concurrency = s.concurrency
-            WHERE s.kind = 'call'
         )
         SELECT DISTINCT dir FROM c WHERE NOT coalesce(
             engine IS NOT NULL AND engine = backend
@@ -417,15 +243,12 @@ def _bad_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
             AND rouge1 IS NULL AND rouge2 IS NULL AND rougeL IS NULL,
             false)
         UNION
-        SELECT DISTINCT dir FROM staged WHERE kind = 'bad'
-        UNION
         SELECT dir FROM (
             SELECT s.dir, s.cell_id, coalesce(s.prompt_id, s.task_id) AS wid, s.item_id,
                    s.concurrency, count(*) FILTER (WHERE s.phase = 'cold') AS n_cold,
                    any_value(r.cold AND r.complete) AS check_missing,
                    bool_or(s.prompt_id IS NOT NULL) AS is_prompt
             FROM staged s JOIN ctx_run r USING (dir)
-            WHERE s.kind = 'call'
             GROUP BY ALL
         )
         WHERE n_cold > 1 OR (check_missing AND concurrency = 1 AND is_prompt AND n_cold = 0)
@@ -461,7 +284,6 @@ def publish_calls(con: duckdb.DuckDBPyConnection, clean: Sequence[str]) -> None:
         JOIN ctx_key k ON k.dir = s.dir AND k.cell_id = s.cell_id
             AND k.workload_id = coalesce(s.prompt_id, s.task_id)
             AND k.concurrency = s.concurrency
-        WHERE s.kind = 'call'
         """
     )
     con.unregister("_clean")

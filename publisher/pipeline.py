@@ -168,13 +168,14 @@ def build_tables(
 
 def _load_all(
     config: PublishConfig, log: Log, store: bulk.CallStore | None = None
-) -> tuple[list[RunResult], RunCache]:
+) -> tuple[list[RunResult], RunCache, dict[str, int]]:
     options = Options(allow_synthetic=config.allow_synthetic)
     cache = RunCache(config.out_dir / ".cache", publisher_key(json.dumps(options.__dict__)))
     seeds = seed_datasets()
     paths = run_dirs(config.runs_dir)
+    counts: dict[str, int] = {}
     if store is not None:
-        results = bulk.load_runs(paths, options, seeds, cache, store)
+        results, counts = bulk.load_runs(paths, options, seeds, cache, store)
     else:
         results = [process_run(p, options, default_scorer, seeds, cache) for p in paths]
     log(f"step 1/{STEPS} load: {len(paths)} run directories ({cache.hits} from cache)")
@@ -183,12 +184,12 @@ def _load_all(
     log(f"step 2/{STEPS} validate: {len(errors)} errors, {len(findings) - len(errors)} warnings")
     if errors:
         raise RunsInvalidError(findings)
-    return results, cache
+    return results, cache, counts
 
 
 def check_catalogue(config: PublishConfig, log: Log = _nolog) -> None:
     """Raise StaleCatalogueError when the committed catalogue differs from the runs."""
-    results, _ = _load_all(config, log)
+    results, _, _ = _load_all(config, log)
     runs = [r.rows for r in results if r.rows is not None]
     systems, _ = dedup.system_hardware(runs)
     text = render_catalogue(build_catalogue(runs, systems))
@@ -231,12 +232,12 @@ def _site_pages(
 def publish(config: PublishConfig, log: Log = _nolog) -> PublishReport:
     """Validate every run, then write catalogue.json, exports and site pages atomically."""
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    with bulk.CallStore(config.out_dir / ".cache" / bulk.STORE_FILE) as store:
+    with bulk.CallStore(config.out_dir / ".cache" / bulk.STORE_DIR) as store:
         return _publish(config, log, store)
 
 
 def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishReport:
-    results, cache = _load_all(config, log, store)
+    results, cache, counts = _load_all(config, log, store)
     runs = [r.rows for r in results if r.rows is not None]
     report = PublishReport(runs=len(runs), cached=cache.hits)
     report.warnings = [f for r in results for f in r.findings]
@@ -258,7 +259,7 @@ def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishR
     site_staging: Path | None = None
     try:
         store.keep([r.dir_name for r in results if r.rows is not None])
-        report.manifest = export_tables(tables, staging / "exports", calls=store.con)
+        report.manifest = export_tables(tables, staging / "exports", calls=(store, counts))
         tables["calls"] = ParquetRows(staging / "exports" / "calls.parquet")
         log(f"step 5/{STEPS} export: {len(report.manifest['files'])} files")
         if config.site_dir is not None:
