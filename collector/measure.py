@@ -1,8 +1,10 @@
 """Turn one engine stream into the timing fields of a call record (metrics.md).
 
-``t0`` is taken immediately before the request is handed to the connection; every later time
-is the ``perf_counter_ns`` stamp the adapter put on an event: when the socket read that
-completed the event returned (``collector.engines.base.aiter_line_batches``). Only
+``t0`` is taken immediately before the request headers are written to the connection (httpcore's
+``trace`` extension, ``collector.engines.base.CallClock``): after any connection set-up, so a
+cold call's TCP connect is not in its TTFT. Every later time is the ``perf_counter_ns`` stamp
+the adapter put on an event: when the socket read that completed the event returned
+(``collector.engines.base.aiter_line_batches``). Only
 token-bearing events (content, reasoning or tool call) move TTFT, ITL and the end time: a
 role-only chunk, a usage-only chunk or ``[DONE]`` never does.
 """
@@ -11,13 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.engines.base import Engine, GenerationRequest, ServerTimings, now_ns
+from collector.engines.base import (
+    CALL_CLOCK,
+    CallClock,
+    Engine,
+    GenerationRequest,
+    ServerTimings,
+    now_ns,
+)
 from collector.errors import EngineConnectError, EngineError
 
 
@@ -52,6 +60,7 @@ class Measurement:
 
     wall_ns: int  # time.time_ns() at t0; formatted only when asked (started_at)
     t0_ns: int
+    t0_source: str = "headers"  # which stamp t0 is (collector.engines.base.CallClock.source)
     t_end_ns: int = 0
     first_token_ns: int | None = None
     first_content_ns: int | None = None
@@ -113,12 +122,23 @@ async def measure(
 
     Only connection set-up is retried, and only before any token arrived (a retry after a token
     would measure a different request); each retry is counted in ``retries``.
+
+    ``t0`` (``t0_ns``, ``wall_ns`` → ``started_at``) is when the attempt's request headers
+    started to be written, stamped by the adapter's HTTP layer (``CallClock``): the work before
+    it — building and sending the request through httpx, the pool, and a cold call's TCP
+    connect or TLS handshake — is not in TTFT, ``first_content_ms`` or ``total_duration_ms``,
+    and counts as start lag in the runner (``start_lag_ms`` = t0 − scheduled start). Without a
+    header-write event (a mock transport) t0 is the stamp taken just before the request went
+    to httpx; if nothing was sent at all, when the attempt began (``t0_source`` says which).
+    The total timeout runs from the attempt's start.
     """
     retries = 0
     while True:
         # Nothing is formatted here: at 64 workers every µs before the first await of a
         # request delays the t0 of the workers after it.
-        m = Measurement(wall_ns=time.time_ns(), t0_ns=now_ns(), retries=retries)
+        clock = CallClock()
+        token = CALL_CLOCK.set(clock)
+        m = Measurement(wall_ns=clock.wall_ns, t0_ns=clock.t0_ns, retries=retries)
         try:
             async with asyncio.timeout(total_timeout_s):
                 await _consume(engine, request, m)
@@ -132,7 +152,10 @@ async def measure(
             _fail(m, exc.kind, str(exc), exc.http_status)
         except TimeoutError:
             _fail(m, "timeout", f"total timeout of {total_timeout_s:g} s expired", None)
+        finally:
+            CALL_CLOCK.reset(token)
         m.t_end_ns = now_ns()
+        m.t0_ns, m.wall_ns, m.t0_source = clock.t0_ns, clock.wall_ns, clock.source
         if m.error is None and m.chunks == 0:
             _fail(m, "empty", "the engine sent no token", m.http_status)
         return m

@@ -132,7 +132,10 @@ async def _run_level(
     """``level`` workers, each sending ``plan.runs`` requests back to back (a closed loop).
 
     A worker's first request is scheduled at the level's start, each later one at the end of
-    its previous request; ``start_lag_ms`` is how late t0 actually was.
+    its previous request; ``start_lag_ms`` is how late t0 actually was. t0 is the request's
+    header write (``collector.measure``), so the lag includes the client's own work before it:
+    the other workers' steps in a first round, httpx/httpcore's request set-up and, in a
+    level's first round (each lane's connection is new), the TCP connect.
     """
     request = _request(plan, item, run_id)
     queue: asyncio.Queue[tuple[Measurement, float] | None] = asyncio.Queue()

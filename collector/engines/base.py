@@ -3,9 +3,11 @@
 An adapter turns one generation request into a stream of ``Event`` objects, each stamped with
 ``time.perf_counter_ns()`` when it was received (``aiter_line_batches``). It knows its engine's
 wire protocol and nothing about measurement; ``collector.measure`` turns events into metrics.
-httpx errors are translated
-into ``collector.errors.EngineError`` subclasses here, at the edge, so the runner never sees
-httpx types.
+The one timing duty of this module is ``t0``: every request built here carries httpcore's
+``trace`` extension, which stamps the ``CallClock`` of the running measurement when the request
+headers start to be written (see ``CallClock``). httpx errors are translated into
+``collector.errors.EngineError`` subclasses here, at the edge, so the runner never sees httpx
+types.
 """
 
 from __future__ import annotations
@@ -250,7 +252,12 @@ class Engine(ABC):
         if timeout is not None:
             kwargs["timeout"] = httpx.Timeout(timeout)
         return self._client.build_request(
-            method, path, json=json, headers=dict(headers or {}), **kwargs
+            method,
+            path,
+            json=json,
+            headers=dict(headers or {}),
+            extensions={"trace": _trace_t0},  # t0 at the header write (CallClock)
+            **kwargs,
         )
 
     @asynccontextmanager
@@ -275,6 +282,12 @@ class Engine(ABC):
             )
             lane = _LANE.get()
             client = lane.client if lane is not None and lane.engine is self else self._client
+            clock = CALL_CLOCK.get()
+            if clock is not None and clock.source == T0_START:
+                # The fallback t0 when no header-write trace event comes (a mock transport).
+                clock.t0_ns = now_ns()
+                clock.wall_ns = time.time_ns()
+                clock.source = T0_SEND
             response = await client.send(request, stream=True)
             try:
                 if response.status_code >= 400:
@@ -313,6 +326,60 @@ class Lane:
 
 # The lane of the task that is running, if it is a concurrency worker.
 _LANE: ContextVar[Lane | None] = ContextVar("bakeoff_engine_lane", default=None)
+
+
+# Where a call's t0 came from (CallClock.source), best last.
+T0_START = "start"  # measure() began; nothing was sent (e.g. the request could not be built)
+T0_SEND = "send"  # just before the request went to httpx (no trace event: a mock transport)
+T0_HEADERS = "headers"  # httpcore began writing the request headers: metrics.md's t0
+
+
+class CallClock:
+    """The ``t0`` of one call: ``perf_counter_ns`` and the matching ``time.time_ns()``.
+
+    metrics.md: "``t0`` is taken immediately before the request is written to the connection."
+    ``collector.measure`` makes one per attempt, stamped when it starts, and makes it current
+    (``CALL_CLOCK``) while the adapter streams. ``Engine._request`` stamps it again just before
+    handing the request to httpx, and httpcore's ``trace`` extension (``_trace_t0``, set on
+    every request ``Engine.prepare`` builds) stamps it a last time at the first
+    ``http11.send_request_headers.started`` (or ``http2.…``) event: after the connection pool
+    gave the request a connection and after any TCP connect / TLS handshake, immediately
+    before h11 serialises and writes the headers. So a cold call's connection set-up is not
+    in its TTFT (it is set-up, not the engine's latency), while everything after the write
+    is. A transport that emits no trace events (``httpx.MockTransport`` in tests) keeps the
+    stamp taken before httpx, which includes httpx/httpcore's request set-up (tens of µs).
+    ``source`` says which stamp it is (``T0_HEADERS``, ``T0_SEND`` or ``T0_START``).
+    """
+
+    __slots__ = ("source", "t0_ns", "wall_ns")
+
+    def __init__(self) -> None:
+        self.t0_ns = now_ns()
+        self.wall_ns = time.time_ns()
+        self.source = T0_START
+
+
+# The clock of the measurement running in this task (collector.measure sets it per call).
+CALL_CLOCK: ContextVar[CallClock | None] = ContextVar("bakeoff_call_clock", default=None)
+
+# httpcore's trace event names are "<logger suffix>.<step>.started|complete|failed".
+_HEADERS_STARTED = frozenset(
+    ("http11.send_request_headers.started", "http2.send_request_headers.started")
+)
+
+
+async def _trace_t0(event: str, info: Mapping[str, Any]) -> None:
+    """httpcore ``trace`` callback: stamp the current call's t0 at its first header write.
+
+    httpcore calls it (and awaits it, in the sending task) for every step of a request, about
+    ten per call and none per streamed event, so it must stay this cheap.
+    """
+    if event in _HEADERS_STARTED:
+        clock = CALL_CLOCK.get()
+        if clock is not None and clock.source != T0_HEADERS:
+            clock.t0_ns = now_ns()
+            clock.wall_ns = time.time_ns()
+            clock.source = T0_HEADERS
 
 
 def _translate(

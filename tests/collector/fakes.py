@@ -110,6 +110,25 @@ class Handler(BaseHTTPRequestHandler):
         self._send(b"data: [DONE]\n\n")
         self._end()
 
+    def b_ollama_delay(self, body: dict[str, Any]) -> None:
+        """Ollama's NDJSON (``/api/chat``): the first token 300 ms after the request."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        time.sleep(0.3)
+        message = {"role": "assistant", "content": "late"}
+        self._send(json.dumps({"message": message, "done": False}).encode() + b"\n")
+        final = {
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "eval_count": 1,
+            "prompt_eval_count": 3,
+        }
+        self._send(json.dumps(final).encode() + b"\n")
+        self._end()
+
     def b_http500(self, body: dict[str, Any]) -> None:
         self._json(500, {"error": {"message": "internal failure"}})
 
