@@ -61,6 +61,7 @@ class Field:
     annotation: Any
     arrow: pa.DataType
     optional: bool  # may be absent (then its column holds null)
+    nullable: bool  # may be null (absent then decodes to None as well)
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +119,10 @@ def _field(name: str, prop: dict[str, Any], defs: dict[str, Any], required: bool
     annotation, arrow = alt
     if nullable:
         annotation = annotation | None
-    if not required:
+    if not required and not nullable:
+        # Absent is allowed but null is not: UNSET tells them apart (its column holds null).
         annotation = annotation | msgspec.UnsetType
-    return Field(name, annotation, arrow, optional=not required)
+    return Field(name, annotation, arrow, optional=not required, nullable=nullable)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,9 @@ def call_decoder() -> CallDecoder | None:
     struct = msgspec.defstruct(
         "CallLine",
         [
-            (f.name, f.annotation, msgspec.UNSET) if f.optional else (f.name, f.annotation)
+            (f.name, f.annotation, None if f.nullable else msgspec.UNSET)
+            if f.optional
+            else (f.name, f.annotation)
             for f in fields
         ],
         kw_only=True,
@@ -216,7 +220,7 @@ def scan_ledgers(
     arrays = [pa.array(dirs, pa.string()), pa.array(linenos, pa.int64())]
     arrays.append(pa.array(["call"] * len(dirs), pa.string()))
     for field, values in zip(dec.fields, columns, strict=True):
-        if field.optional:
+        if field.optional and not field.nullable:
             values = [None if v is unset else v for v in values]
         arrays.append(pa.array(values, field.arrow))
     table = pa.Table.from_arrays(arrays, schema=dec.schema)

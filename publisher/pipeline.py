@@ -259,9 +259,6 @@ def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishR
     site_staging: Path | None = None
     try:
         store.keep([r.dir_name for r in results if r.rows is not None])
-        report.manifest = export_tables(tables, staging / "exports", calls=(store, counts))
-        tables["calls"] = ParquetRows(staging / "exports" / "calls.parquet")
-        log(f"step 5/{STEPS} export: {len(report.manifest['files'])} files")
         if config.site_dir is not None:
             config.site_dir.parent.mkdir(parents=True, exist_ok=True)
             site_staging = Path(
@@ -269,7 +266,16 @@ def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishR
                     prefix=f".{config.site_dir.name}.staging-", dir=config.site_dir.parent
                 )
             )
-            report.site = _site_pages(tables, catalogue, site_staging, log)
+
+        def pages() -> None:  # while DuckDB writes its file
+            if site_staging is not None:
+                tables["calls"] = ParquetRows(staging / "exports" / "calls.parquet")
+                report.site = _site_pages(tables, catalogue, site_staging, log)
+
+        report.manifest = export_tables(
+            tables, staging / "exports", calls=(store, counts), meanwhile=pages
+        )
+        log(f"step 5/{STEPS} export: {len(report.manifest['files'])} files")
         # Commit: only renames and one small write from here on.
         tables["calls"] = []
         _swap(staging / "exports", config.out_dir / "exports")

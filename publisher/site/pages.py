@@ -1046,17 +1046,8 @@ def names_index(arch: Archive, title: str, key: str, entries_by: dict[str, list[
 # --------------------------------------------------------------------------- runs (client-side)
 
 
-_CALL_FIELDS = (
-    "cell_id",
-    "workload_id",
-    "phase",
-    "concurrency",
-    "first_delta_ms",
-    "total_duration_ms",
-    "tokens_per_sec",
-    "itl_p50_ms",
-    "error_kind",
-)
+# The call columns ``run_document`` reads (the run pages chart warm calls only).
+_CALL_FIELDS = ("cell_id", "workload_id", "phase", "first_delta_ms", "itl_p50_ms")
 
 
 def _block_kv(title: str, pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
@@ -1076,18 +1067,18 @@ class _RunGroups:
     """A table's rows by ``str(run_id)``, for lookups in ascending run_id order.
 
     A Parquet table sorted by run_id (``calls.parquet`` is: checked, not assumed) is read once,
-    one run at a time and only the needed columns, so millions of call rows are never held
+    one batch at a time and only the needed columns, so millions of call rows are never held
     together; anything else is indexed at once.
     """
 
     def __init__(self, rows: Iterable[Row], fields: Sequence[str] | None = None) -> None:
         self._fields = fields
         self._index: dict[str, list[Row]] | None = None
-        self._head: tuple[str, Row] | None = None
+        self._head: tuple[str, list[Row]] | None = None
         path = getattr(rows, "path", None)
         if isinstance(path, Path) and _sorted_by_run_id(path):
             names = None if fields is None else ["run_id", *fields]
-            self._iter: Iterator[Row] = _parquet_rows(path, names)
+            self._groups: Iterator[tuple[str, list[Row]]] = _parquet_groups(path, names)
             return
         index: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
@@ -1101,19 +1092,17 @@ class _RunGroups:
         """The rows of ``run_id`` (ascending run_ids from one call to the next)."""
         if self._index is not None:
             return self._index.get(run_id, [])
-        out: list[Row] = []
         while True:
             if self._head is None:
-                row = next(self._iter, None)
-                if row is None:
-                    return out
-                self._head = (str(row.get("run_id")), row)
-            rid, row = self._head
+                self._head = next(self._groups, None)
+                if self._head is None:
+                    return []
+            rid, rows = self._head
             if rid > run_id:
-                return out
+                return []
             self._head = None
             if rid == run_id:
-                out.append(self._pick(row))
+                return rows
 
 
 def _sorted_by_run_id(path: Path) -> bool:
@@ -1130,11 +1119,29 @@ def _sorted_by_run_id(path: Path) -> bool:
     return bool(pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
 
 
-def _parquet_rows(path: Path, columns: list[str] | None) -> Iterator[Row]:
+def _parquet_groups(
+    path: Path, columns: list[str] | None, batch_size: int = 65_536
+) -> Iterator[tuple[str, list[Row]]]:
+    """(run_id, its rows) of a Parquet file sorted by run_id, one run at a time."""
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536, columns=columns):
-        yield from batch.to_pylist()
+    current: tuple[str, list[Row]] | None = None
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+        ids = [str(x) for x in batch.column("run_id").to_pylist()]
+        rows = batch.to_pylist()
+        start = 0
+        for i in range(1, len(ids) + 1):
+            if i < len(ids) and ids[i] == ids[start]:
+                continue
+            if current is not None and current[0] == ids[start]:
+                current[1].extend(rows[start:i])  # a run continued from the previous batch
+            else:
+                if current is not None:
+                    yield current
+                current = (ids[start], rows[start:i])
+            start = i
+    if current is not None:
+        yield current
 
 
 def run_document(

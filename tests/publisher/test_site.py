@@ -318,3 +318,50 @@ def test_publish_exports_samples_and_draws_them(tmp_path: Path) -> None:
     traces = {t["name"]: t for t in block["spec"]["data"]}
     assert len(traces["GPU power W (sum)"]["x"]) == 350
     assert traces["GPU power W (sum)"]["y"][0] == 201.0
+
+
+def test_run_groups_cross_batch_boundaries(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from publisher.site.pages import _parquet_groups
+
+    ids = ["a", "a", "a", "a", "b", "c", "c", "c", "c", "c", "d"]
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"run_id": ids, "v": list(range(len(ids)))}), path)
+    groups = list(_parquet_groups(path, ["run_id", "v"], batch_size=3))
+    assert [(rid, [r["v"] for r in rows]) for rid, rows in groups] == [
+        ("a", [0, 1, 2, 3]),
+        ("b", [4]),
+        ("c", [5, 6, 7, 8, 9]),
+        ("d", [10]),
+    ]
+
+
+def test_run_pages_chart_every_warm_call(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for seed in range(3):
+        make_run(runs, seed=seed, n_cells=2, calls_per_cell=7)
+    cfg = pipeline.PublishConfig(
+        runs_dir=runs,
+        out_dir=tmp_path / "out",
+        catalogue_path=tmp_path / "catalogue.json",
+        site_dir=tmp_path / "site" / "generated",
+        allow_synthetic=True,
+    )
+    pipeline.publish(cfg)
+    calls = pq.read_table(tmp_path / "out" / "exports" / "calls.parquet").to_pylist()
+    for run_dir in sorted(runs.iterdir()):
+        doc = json.loads(
+            (tmp_path / "site" / "generated" / "data" / "runs" / f"{run_dir.name}.json").read_text()
+        )
+        block = next(b for b in doc["blocks"] if b.get("title") == "TTFT distribution (warm calls)")
+        charted = sorted(x for trace in block["spec"]["data"] for x in trace["x"])
+        expected = sorted(
+            c["first_delta_ms"]
+            for c in calls
+            if c["run_id"] == run_dir.name
+            and c["phase"] == "warm"
+            and c["first_delta_ms"] is not None
+        )
+        assert expected and charted == pytest.approx(expected)
