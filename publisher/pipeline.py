@@ -27,7 +27,7 @@ from publisher.cache import RunCache, publisher_key
 from publisher.catalogue import build_catalogue, render_catalogue
 from publisher.derive import RunRows, derive_run
 from publisher.errors import RunsInvalidError, StaleCatalogueError
-from publisher.export import ParquetRows, export_tables
+from publisher.export import StoredCalls, export_tables
 from publisher.finding import Finding, finding_from_dict, has_errors
 from publisher.history import build_history
 from publisher.load import iter_run_dirs, load_run
@@ -269,7 +269,7 @@ def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishR
 
         def pages() -> None:  # while DuckDB writes its file
             if site_staging is not None:
-                tables["calls"] = ParquetRows(staging / "exports" / "calls.parquet")
+                tables["calls"] = StoredCalls(store, counts)
                 report.site = _site_pages(tables, catalogue, site_staging, log)
 
         report.manifest = export_tables(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import json
 import os
 import re
@@ -49,12 +50,17 @@ class SiteError(PublisherError):
 # --------------------------------------------------------------------------- formatting
 
 
+_INF = float("inf")
+
+
 def _num(value: Any) -> float | None:
+    if type(value) is float:  # the common case first; NaN and ±inf fail the comparison
+        return value if -_INF < value < _INF else None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         f = float(value)
-        return f if f == f and f not in (float("inf"), float("-inf")) else None
+        return f if -_INF < f < _INF else None
     return None
 
 
@@ -1066,29 +1072,30 @@ def _plain(value: Any) -> Any:
 class _RunGroups:
     """A table's rows by ``str(run_id)``, for lookups in ascending run_id order.
 
-    A Parquet table sorted by run_id (``calls.parquet`` is: checked, not assumed) is read once,
-    one batch at a time and only the needed columns, so millions of call rows are never held
-    together; anything else is indexed at once.
+    With ``fields`` a row is the tuple of those fields' values, else the row dict. A Parquet
+    table sorted by run_id (``calls.parquet`` is: checked, not assumed) is read once, one batch
+    at a time and only the needed columns, so millions of call rows are never held together;
+    anything else is indexed at once.
     """
 
     def __init__(self, rows: Iterable[Row], fields: Sequence[str] | None = None) -> None:
-        self._fields = fields
-        self._index: dict[str, list[Row]] | None = None
-        self._head: tuple[str, list[Row]] | None = None
+        self._index: dict[str, list[Any]] | None = None
+        self._head: tuple[str, list[Any]] | None = None
+        run_groups = getattr(rows, "run_groups", None)
+        if callable(run_groups):  # a call store: already one run at a time, in run_id order
+            self._groups: Iterator[tuple[str, list[Any]]] = run_groups(fields)
+            return
         path = getattr(rows, "path", None)
         if isinstance(path, Path) and _sorted_by_run_id(path):
-            names = None if fields is None else ["run_id", *fields]
-            self._groups: Iterator[tuple[str, list[Row]]] = _parquet_groups(path, names)
+            self._groups = _parquet_groups(path, fields)
             return
-        index: dict[str, list[Row]] = defaultdict(list)
+        index: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
-            index[str(row.get("run_id"))].append(self._pick(row))
+            picked = row if fields is None else tuple(row.get(k) for k in fields)
+            index[str(row.get("run_id"))].append(picked)
         self._index = index
 
-    def _pick(self, row: Row) -> Row:
-        return row if self._fields is None else {k: row.get(k) for k in self._fields}
-
-    def get(self, run_id: str) -> list[Row]:
+    def get(self, run_id: str) -> list[Any]:
         """The rows of ``run_id`` (ascending run_ids from one call to the next)."""
         if self._index is not None:
             return self._index.get(run_id, [])
@@ -1120,34 +1127,45 @@ def _sorted_by_run_id(path: Path) -> bool:
 
 
 def _parquet_groups(
-    path: Path, columns: list[str] | None, batch_size: int = 65_536
-) -> Iterator[tuple[str, list[Row]]]:
-    """(run_id, its rows) of a Parquet file sorted by run_id, one run at a time."""
+    path: Path, fields: Sequence[str] | None, batch_size: int = 65_536
+) -> Iterator[tuple[str, list[Any]]]:
+    """(run_id, its rows) of a Parquet file sorted by run_id, one run at a time; rows are
+    tuples of ``fields`` (dicts of every column without)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    current: tuple[str, list[Row]] | None = None
+    columns = None if fields is None else ["run_id", *fields]
+    current: tuple[str, list[Any]] | None = None
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-        ids = [str(x) for x in batch.column("run_id").to_pylist()]
-        rows = batch.to_pylist()
-        start = 0
-        for i in range(1, len(ids) + 1):
-            if i < len(ids) and ids[i] == ids[start]:
-                continue
-            if current is not None and current[0] == ids[start]:
-                current[1].extend(rows[start:i])  # a run continued from the previous batch
+        n = batch.num_rows
+        if n == 0:
+            continue
+        ids = batch.column("run_id").cast("string")
+        change = pc.not_equal(ids.slice(1), ids.slice(0, n - 1))
+        starts = [0, *(i + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
+        if fields is None:
+            rows: list[Any] = batch.to_pylist()
+        else:
+            rows = list(zip(*(batch.column(f).to_pylist() for f in fields), strict=True))
+        for lo, hi in itertools.pairwise(starts):
+            rid = str(ids[lo].as_py())
+            if current is not None and current[0] == rid:
+                current[1].extend(rows[lo:hi])  # a run continued from the previous batch
             else:
                 if current is not None:
                     yield current
-                current = (ids[start], rows[start:i])
-            start = i
+                current = (rid, rows[lo:hi])
     if current is not None:
         yield current
 
 
 def run_document(
-    arch: Archive, run_id: str, calls: Sequence[Row], samples: Sequence[Row]
+    arch: Archive, run_id: str, calls: Sequence[tuple[Any, ...]], samples: Sequence[Row]
 ) -> dict[str, Any]:
-    """Everything a run page shows, as blocks that ``bakeoff.js`` renders with textContent."""
+    """Everything a run page shows, as blocks that ``bakeoff.js`` renders with textContent.
+
+    ``calls`` are tuples of the ``_CALL_FIELDS`` of the run's calls.
+    """
     run = arch.runs.get(run_id, {})
     cat: dict[str, Any] = arch.first_of_run("catalogue", run_id) or {}
     cells = sorted(
@@ -1288,13 +1306,16 @@ def run_document(
             )
     ttft: dict[str, list[float]] = defaultdict(list)
     itl: dict[str, list[float]] = defaultdict(list)
-    for call in calls:
-        if call.get("phase") != "warm":
+    names: dict[tuple[Any, Any], str] = {}
+    for cell_id, workload_id, phase, first_delta_ms, itl_p50_ms in calls:
+        if phase != "warm":
             continue
-        name = f"{short(call.get('cell_id'))} · {call.get('workload_id')}"
-        if (v := _num(call.get("first_delta_ms"))) is not None:
+        name = names.get((cell_id, workload_id))
+        if name is None:
+            name = names[cell_id, workload_id] = f"{short(cell_id)} · {workload_id}"
+        if (v := _num(first_delta_ms)) is not None:
             ttft[name].append(v)
-        if (v := _num(call.get("itl_p50_ms"))) is not None:
+        if (v := _num(itl_p50_ms)) is not None:
             itl[name].append(v)
     if ttft:
         blocks.append(
