@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.feather as feather
 
 from publisher import ledger_sql
 from publisher.cache import RunCache
@@ -103,13 +104,16 @@ class CallStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def read(self, dir_name: str) -> pa.Table:
-        """One run's call rows (an empty table when it has none)."""
+    def read(self, dir_name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """One run's call rows, or only some columns (an empty table when it has none)."""
         path = self.path(dir_name)
         if not path.is_file():
-            return self.schema.empty_table()
-        with pa.ipc.open_file(pa.memory_map(str(path))) as reader:
-            return reader.read_all()
+            empty = self.schema.empty_table()
+            return empty if columns is None else empty.select(list(columns))
+        # Feather V2 is the Arrow IPC file format; it decompresses only the columns asked for.
+        return feather.read_table(
+            str(path), columns=None if columns is None else list(columns), memory_map=True
+        )
 
     def drop(self, dirs: Sequence[str]) -> None:
         """Forget the rows of these run directories."""

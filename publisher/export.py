@@ -148,8 +148,8 @@ CALLS_ROW_GROUP = 250_000  # rows per row group of calls.parquet (whole runs per
 class CallSource(Protocol):
     """Where the ``calls`` rows of a large archive live (``publisher.bulk.CallStore``)."""
 
-    def read(self, dir_name: str) -> pa.Table:
-        """One run's call rows in the published layout, in ledger order."""
+    def read(self, dir_name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """One run's call rows in the published layout (or only ``columns``), ledger order."""
         ...
 
 
@@ -220,10 +220,10 @@ class StoredCalls(list[dict[str, Any]]):
         for name in sorted(self.counts):
             if not self.counts[name]:
                 continue
-            table = self.source.read(name)
             if fields is None:
-                yield name, table.to_pylist()
+                yield name, self.source.read(name).to_pylist()
             else:
+                table = self.source.read(name, fields)
                 columns = [table.column(f).to_pylist() for f in fields]
                 yield name, list(zip(*columns, strict=True))
 

@@ -1583,7 +1583,8 @@ def externalize_charts(text: str, prefix: str, out_dir: Path) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # one stat per file instead of a mkdir attempt
+        path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
 
