@@ -5,4 +5,4 @@ importing each other: the version, the location of the packaged ``schemas/`` and
 files, and the console entry point that dispatches to either package's commands.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
