@@ -267,15 +267,19 @@ def _publish(config: PublishConfig, log: Log, store: bulk.CallStore) -> PublishR
                 )
             )
 
-        def pages() -> None:  # while DuckDB writes its file
+        site_log: list[str] = []  # reported after the export it overlaps with
+
+        def pages() -> None:  # while calls.parquet and the DuckDB file are written
             if site_staging is not None:
                 tables["calls"] = StoredCalls(store, counts)
-                report.site = _site_pages(tables, catalogue, site_staging, log)
+                report.site = _site_pages(tables, catalogue, site_staging, site_log.append)
 
         report.manifest = export_tables(
             tables, staging / "exports", calls=(store, counts), meanwhile=pages
         )
         log(f"step 5/{STEPS} export: {len(report.manifest['files'])} files")
+        for line in site_log:
+            log(line)
         # Commit: only renames and one small write from here on.
         tables["calls"] = []
         _swap(staging / "exports", config.out_dir / "exports")
