@@ -33,6 +33,7 @@ from publisher import ledger_sql
 from publisher.cache import RunCache
 from publisher.derive import RunRows, derive_run_bulk, signature, workload_key
 from publisher.derive import _workloads as workloads_of
+from publisher.errors import ExportError
 from publisher.export import calls_schema, to_arrow
 from publisher.finding import finding_from_dict, has_errors
 from publisher.load import load_run, stat_signature
@@ -111,9 +112,15 @@ class CallStore:
             empty = self.schema.empty_table()
             return empty if columns is None else empty.select(list(columns))
         # Feather V2 is the Arrow IPC file format; it decompresses only the columns asked for.
-        return feather.read_table(
-            str(path), columns=None if columns is None else list(columns), memory_map=True
-        )
+        try:
+            return feather.read_table(
+                str(path), columns=None if columns is None else list(columns), memory_map=True
+            )
+        except (OSError, pa.ArrowException) as exc:
+            raise ExportError(
+                f"the stored calls of {dir_name} ({path}) cannot be read ({exc}); "
+                f"delete {self.folder.parent} (a cache) and publish again"
+            ) from exc
 
     def drop(self, dirs: Sequence[str]) -> None:
         """Forget the rows of these run directories."""

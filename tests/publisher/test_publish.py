@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from publisher import pipeline
-from publisher.errors import RunsInvalidError, StaleCatalogueError
+from publisher.errors import ExportError, RunsInvalidError, StaleCatalogueError
 from publisher.tables import TABLE_NAMES, columns
 from tests.synthetic import make_run
 
@@ -148,6 +148,26 @@ def test_failure_during_export_leaves_previous_outputs(
     assert hashes(tmp_path / "out" / "exports") == before
     assert (tmp_path / "catalogue.json").read_bytes() == catalogue
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".staging")]
+
+
+def test_unreadable_call_store_is_a_clear_error_and_outputs_untouched(
+    tmp_path: Path, archive: Path
+) -> None:
+    pipeline.publish(config(tmp_path, archive))
+    before = hashes(tmp_path / "out" / "exports")
+    stored = sorted((tmp_path / "out" / ".cache" / "calls").glob("*.arrow"))
+    assert len(stored) == 3  # the meta-only run has no calls
+    stored[0].write_bytes(b"not an arrow file")  # same name, the run itself unchanged
+    with pytest.raises(ExportError, match=r"cannot be read.*publish again"):
+        pipeline.publish(config(tmp_path, archive))
+    assert hashes(tmp_path / "out" / "exports") == before
+    shutil.rmtree(tmp_path / "out" / ".cache")  # what the message says to do
+    report = pipeline.publish(config(tmp_path, archive))
+    assert (report.runs, report.cached) == (4, 0)
+    after = hashes(tmp_path / "out" / "exports")
+    after.pop("manifest.json")  # it lists the DuckDB file, whose bytes vary between builds
+    before.pop("manifest.json")
+    assert after == before
 
 
 def test_hardware_change_is_reported_and_latest_snapshot_wins(tmp_path: Path) -> None:
