@@ -20,9 +20,10 @@ is fine (the caller then validates that run with the exact per-line Python path)
   only match inside one JSON string (numbers, literals, ``:`` ``,`` and quotes cannot form one,
   and the keys are the schema's field names, checked below to fire no trigger). Without a
   backslash in the line a raw string equals its decoded value, so the triggers run over the
-  *decoded* string columns (RE2 over each column's distinct values; non-ASCII values are always
-  re-checked). Lines whose values fire a trigger, lines with a backslash and every non-call
-  line are then scanned raw with ``scan_text`` itself; a run with a hit is not proven.
+  *decoded* string columns (RE2 over each column's distinct values, Python's ``re`` for the
+  non-ASCII ones, as in ``scan_text``). Lines whose values fire a trigger, lines with a
+  backslash and every non-call line are then scanned raw with ``scan_text`` itself; a run
+  with a hit is not proven.
 
 This module runs in worker processes: it imports neither DuckDB nor the rest of the publisher
 (besides ``privacy``), so a worker starts quickly.
@@ -30,6 +31,7 @@ This module runs in worker processes: it imports neither DuckDB nor the rest of 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -224,12 +226,11 @@ def scan_ledgers(
             values = [None if v is unset else v for v in values]
         arrays.append(pa.array(values, field.arrow))
     table = pa.Table.from_arrays(arrays, schema=dec.schema)
+    starts = [first for _, first, _ in spans]
     for row in _privacy_rows(table, dec):
-        for dir_name, first, raw_lines in spans:
-            if first <= row < first + len(raw_lines):
-                if scan_text(raw_lines[row - first].decode("utf-8")):
-                    verdicts[dir_name] = RunScan(dir_name, False)
-                break
+        dir_name, first, raw_lines = spans[bisect.bisect_right(starts, row) - 1]
+        if scan_text(raw_lines[row - first].decode("utf-8")):
+            verdicts[dir_name] = RunScan(dir_name, False)
     proven = [d for d, v in verdicts.items() if v.proven]
     if len(proven) < len(verdicts):
         keep = pc.is_in(table.column("dir"), value_set=pa.array(proven, pa.string()))
@@ -285,7 +286,11 @@ def _scan_one(
 
 
 def _privacy_rows(table: pa.Table, dec: CallDecoder) -> list[int]:
-    """Rows with a string value that fires a privacy trigger (or is not ASCII)."""
+    """Rows with a string value that fires a privacy trigger.
+
+    RE2 decides for ASCII values (its ``ignore_case`` is ``scan_text``'s lower-casing there);
+    non-ASCII values are tested with Python's ``re``, as ``scan_text`` tests non-ASCII text.
+    """
     flagged: set[int] = set()
     for field in dec.fields:
         if field.arrow != pa.string():
@@ -294,16 +299,15 @@ def _privacy_rows(table: pa.Table, dec: CallDecoder) -> list[int]:
         distinct = pc.drop_null(pc.unique(column))
         if len(distinct) == 0:
             continue
+        ascii_ = pc.string_is_ascii(distinct)
         fire = pc.or_(
-            pc.or_(
-                pc.match_substring_regex(distinct, TRIGGER_CASE),
-                pc.match_substring_regex(distinct, TRIGGER_NOCASE, ignore_case=True),
-            ),
-            pc.invert(pc.string_is_ascii(distinct)),
+            pc.match_substring_regex(distinct, TRIGGER_CASE),
+            pc.match_substring_regex(distinct, TRIGGER_NOCASE, ignore_case=True),
         )
-        suspects = distinct.filter(fire)
-        if len(suspects) == 0:
+        suspects = distinct.filter(pc.and_(fire, ascii_)).to_pylist()
+        suspects += [v for v in distinct.filter(pc.invert(ascii_)).to_pylist() if _fires(v)]
+        if not suspects:
             continue
-        hits = pc.is_in(column, value_set=suspects)
+        hits = pc.is_in(column, value_set=pa.array(suspects, pa.string()))
         flagged.update(pc.indices_nonzero(hits).to_pylist())
     return sorted(flagged)

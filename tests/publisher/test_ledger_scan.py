@@ -134,6 +134,10 @@ def _scan_with(run: Path, tmp: Path, replace: bytes, by: bytes) -> tuple[bool, b
         (b'"finish_reason": "stop"', b'"finish_reason": "127.0.0.1"', True),
         (b'"finish_reason": "stop"', b'"finish_reason": "caf\\u00e9"', True),
         (b'"finish_reason": "stop"', '"finish_reason": "café"'.encode(), True),
+        # non-ASCII values go through Python's re, as in scan_text ("ſ" folds to "s")
+        (b'"finish_reason": "stop"', '"finish_reason": "ſecret=abcdefghijk"'.encode(), False),
+        (b'"finish_reason": "stop"', '"finish_reason": "café me@example.org"'.encode(), False),
+        (b'"finish_reason": "stop"', '"finish_reason": "café — fine"'.encode(), True),
         # not proven: schema or text problems the exact path must report
         (b'"finish_reason": "stop"', b'"finish_reason": "stop", "x": 1', False),
         (b'"concurrency": 1', b'"concurrency": 1.0', False),
