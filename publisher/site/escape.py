@@ -20,6 +20,8 @@ import json
 import re
 from typing import Any
 
+import msgspec
+
 _MD_SPECIALS = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 _SLUG_BAD = re.compile(r"[^a-z0-9]+")
 _TITLE_BAD = re.compile(r"[^\w .,:/()+@%=~·×-]", re.UNICODE)
@@ -74,3 +76,13 @@ def json_attr(value: Any) -> str:
 def dumps(value: Any) -> str:
     """Compact, deterministic JSON (sorted keys, no NaN)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def dumps_utf8(value: Any) -> bytes:
+    """Compact, deterministic JSON as UTF-8 bytes (sorted keys, non-ASCII text unescaped) for
+    data files: ~6× faster than ``dumps``, which matters for 10,000 run documents. A NaN or
+    infinity becomes null here (``dumps`` refuses it); page data maps them to None anyway."""
+    return _ENCODER.encode(value)

@@ -25,7 +25,7 @@ from typing import Any
 from publisher.errors import PublisherError
 from publisher.history import recent_changes
 from publisher.site import charts
-from publisher.site.escape import dumps, html_text, json_attr, slug, title_text
+from publisher.site.escape import dumps, dumps_utf8, html_text, json_attr, slug, title_text
 
 Row = dict[str, Any]
 Tables = dict[str, list[Row]]
@@ -1672,7 +1672,10 @@ def build_pages(
         if not _SAFE_RUN_ID.fullmatch(rid):
             continue
         doc = run_document(arch, rid, calls_by_run.get(rid), samples_by_run.get(rid))
-        _write(tmp / "data" / "runs" / f"{rid}.json", dumps(doc) + "\n")
+        path = tmp / "data" / "runs" / f"{rid}.json"
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(dumps_utf8(doc) + b"\n")
 
     if out_dir.exists():
         old = out_dir.with_name(out_dir.name + ".old")
