@@ -238,27 +238,6 @@ class StoredCalls(list[dict[str, Any]]):
         return len(self) > 0
 
 
-class ParquetRows(list[dict[str, Any]]):
-    """A table read lazily from a Parquet file: iterating yields row dicts batch by batch.
-
-    Lets the site-page stage iterate millions of call rows without holding them as a list.
-    """
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=65_536):
-            yield from batch.to_pylist()
-
-    def __len__(self) -> int:
-        return int(pq.ParquetFile(self.path).metadata.num_rows)
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-
 def export_tables(
     tables: Mapping[str, Sequence[Mapping[str, Any]]],
     out_dir: Path,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import itertools
 import json
 import os
 import re
@@ -1072,10 +1071,9 @@ def _plain(value: Any) -> Any:
 class _RunGroups:
     """A table's rows by ``str(run_id)``, for lookups in ascending run_id order.
 
-    With ``fields`` a row is the tuple of those fields' values, else the row dict. A Parquet
-    table sorted by run_id (``calls.parquet`` is: checked, not assumed) is read once, one batch
-    at a time and only the needed columns, so millions of call rows are never held together;
-    anything else is indexed at once.
+    With ``fields`` a row is the tuple of those fields' values, else the row dict. A call store
+    (``publisher.export.StoredCalls``) is read one run at a time, so millions of call rows are
+    never held together; anything else is indexed at once.
     """
 
     def __init__(self, rows: Iterable[Row], fields: Sequence[str] | None = None) -> None:
@@ -1084,10 +1082,6 @@ class _RunGroups:
         run_groups = getattr(rows, "run_groups", None)
         if callable(run_groups):  # a call store: already one run at a time, in run_id order
             self._groups: Iterator[tuple[str, list[Any]]] = run_groups(fields)
-            return
-        path = getattr(rows, "path", None)
-        if isinstance(path, Path) and _sorted_by_run_id(path):
-            self._groups = _parquet_groups(path, fields)
             return
         index: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
@@ -1110,53 +1104,6 @@ class _RunGroups:
             self._head = None
             if rid == run_id:
                 return rows
-
-
-def _sorted_by_run_id(path: Path) -> bool:
-    """Whether a Parquet file's non-null ``run_id`` column is in ascending order."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    try:
-        ids = pq.read_table(path, columns=["run_id"]).column("run_id").combine_chunks()
-    except (OSError, KeyError, ValueError):
-        return False
-    if ids.null_count or len(ids) < 2:
-        return bool(ids.null_count == 0)
-    return bool(pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
-
-
-def _parquet_groups(
-    path: Path, fields: Sequence[str] | None, batch_size: int = 65_536
-) -> Iterator[tuple[str, list[Any]]]:
-    """(run_id, its rows) of a Parquet file sorted by run_id, one run at a time; rows are
-    tuples of ``fields`` (dicts of every column without)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    columns = None if fields is None else ["run_id", *fields]
-    current: tuple[str, list[Any]] | None = None
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-        n = batch.num_rows
-        if n == 0:
-            continue
-        ids = batch.column("run_id").cast("string")
-        change = pc.not_equal(ids.slice(1), ids.slice(0, n - 1))
-        starts = [0, *(i + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
-        if fields is None:
-            rows: list[Any] = batch.to_pylist()
-        else:
-            rows = list(zip(*(batch.column(f).to_pylist() for f in fields), strict=True))
-        for lo, hi in itertools.pairwise(starts):
-            rid = str(ids[lo].as_py())
-            if current is not None and current[0] == rid:
-                current[1].extend(rows[lo:hi])  # a run continued from the previous batch
-            else:
-                if current is not None:
-                    yield current
-                current = (rid, rows[lo:hi])
-    if current is not None:
-        yield current
 
 
 def run_document(

@@ -320,22 +320,6 @@ def test_publish_exports_samples_and_draws_them(tmp_path: Path) -> None:
     assert traces["GPU power W (sum)"]["y"][0] == 201.0
 
 
-def test_run_groups_cross_batch_boundaries(tmp_path: Path) -> None:
-    import pyarrow as pa
-
-    from publisher.site.pages import _parquet_groups
-
-    ids = ["a", "a", "a", "a", "b", "c", "c", "c", "c", "c", "d"]
-    path = tmp_path / "t.parquet"
-    pq.write_table(pa.table({"run_id": ids, "v": list(range(len(ids)))}), path)
-    expected = [("a", [0, 1, 2, 3]), ("b", [4]), ("c", [5, 6, 7, 8, 9]), ("d", [10])]
-    for batch_size in (1, 3, 4, 100):
-        groups = list(_parquet_groups(path, ["v"], batch_size=batch_size))
-        assert [(rid, [r[0] for r in rows]) for rid, rows in groups] == expected
-    dicts = list(_parquet_groups(path, None, batch_size=3))
-    assert [(rid, [r["v"] for r in rows]) for rid, rows in dicts] == expected
-
-
 def test_run_pages_chart_every_warm_call(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
