@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.feather as feather
 
+from bakeoff.jsonio import write_atomic
 from publisher import ledger_sql
 from publisher.cache import RunCache
 from publisher.derive import RunRows, derive_run_bulk, signature, workload_key
@@ -92,18 +93,11 @@ class CallStore:
         if calls.num_rows == 0:
             path.unlink(missing_ok=True)
             return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            options = pa.ipc.IpcWriteOptions(compression="lz4")
-            with (
-                pa.OSFile(str(tmp), "wb") as sink,
-                pa.ipc.new_file(sink, self.schema, options=options) as writer,
-            ):
-                writer.write_table(calls.select(self.schema.names).cast(self.schema))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        with pa.ipc.new_file(sink, self.schema, options=options) as writer:
+            writer.write_table(calls.select(self.schema.names).cast(self.schema))
+        write_atomic(path, sink.getvalue().to_pybytes(), durable=False)  # a cache
 
     def read(self, dir_name: str, columns: Sequence[str] | None = None) -> pa.Table:
         """One run's call rows, or only some columns (an empty table when it has none)."""

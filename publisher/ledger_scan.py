@@ -110,7 +110,6 @@ def _alternative(alt: dict[str, Any]) -> tuple[Any, pa.DataType] | None:
 
 def _field(name: str, prop: dict[str, Any], defs: dict[str, Any], required: bool) -> Field | None:
     branches = [_resolve(b, defs) for b in _resolve(prop, defs).get("anyOf", [prop])]
-    branches = [_resolve(b, defs) for b in branches]
     nullable = any(b.get("type") == "null" and set(b) - _ANNOTATIONS == {"type"} for b in branches)
     typed = [b for b in branches if b.get("type") != "null"]
     if len(typed) != 1:
@@ -207,7 +206,7 @@ def scan_ledgers(
     spans: list[tuple[str, int, list[bytes]]] = []
     verdicts: dict[str, RunScan] = {}
     for dir_name, path in items:
-        scan = _scan_one(dec, dir_name, Path(path))
+        scan = _scan_one(dec, Path(path))
         if scan is None:
             verdicts[dir_name] = RunScan(dir_name, False)
             continue
@@ -239,7 +238,7 @@ def scan_ledgers(
 
 
 def _scan_one(
-    dec: CallDecoder, dir_name: str, path: Path
+    dec: CallDecoder, path: Path
 ) -> tuple[list[tuple[int, tuple[Any, ...]]], list[bytes], list[tuple[int, bytes]]] | None:
     """(line number, values) per call line, the raw call lines, the other lines; None: not
     proven."""

@@ -444,6 +444,22 @@ def _read_clock(response: httpx.Response) -> _ReadClock | None:
     return clock
 
 
+def stream_object(text: str, path: str, framing: str) -> dict[str, Any]:
+    """One JSON object of a stream (an SSE ``data:`` field, an NDJSON line).
+
+    Raises ``EngineProtocolError`` when it is not JSON, not an object, or an engine error.
+    """
+    try:
+        chunk = json.loads(text)
+    except ValueError as exc:
+        raise EngineProtocolError(f"{path}: malformed {framing}: {text[:80]!r}") from exc
+    if not isinstance(chunk, dict):
+        raise EngineProtocolError(f"{path}: {framing} is not a JSON object")
+    if "error" in chunk:
+        raise EngineProtocolError(f"{path}: engine error in stream: {chunk['error']}")
+    return chunk
+
+
 async def aiter_line_batches(response: httpx.Response) -> AsyncIterator[tuple[int, list[str]]]:
     """The lines of a streamed body, a list at a time, each with the time it was received.
 

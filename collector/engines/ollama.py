@@ -8,7 +8,6 @@ verified with ``/api/ps`` before a cold call counts as ``unloaded``.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -20,8 +19,9 @@ from collector.engines.base import (
     ServerTimings,
     aiter_line_batches,
     finish_body,
+    stream_object,
 )
-from collector.errors import EngineDiedError, EngineError, EngineProtocolError
+from collector.errors import EngineDiedError, EngineError
 
 
 def _ms(chunk: dict[str, Any], key: str) -> float | None:
@@ -114,18 +114,7 @@ class OllamaEngine(Engine):
                 for line in lines:
                     if not line.strip():
                         continue
-                    try:
-                        chunk = json.loads(line)
-                    except ValueError as exc:
-                        raise EngineProtocolError(
-                            f"{path}: malformed NDJSON: {line[:80]!r}"
-                        ) from exc
-                    if not isinstance(chunk, dict):
-                        raise EngineProtocolError(f"{path}: NDJSON line is not an object")
-                    if "error" in chunk:
-                        raise EngineProtocolError(
-                            f"{path}: engine error in stream: {chunk['error']}"
-                        )
+                    chunk = stream_object(line, path, "NDJSON line")
                     event = Event(t_ns=t_ns)
                     message = chunk.get("message")
                     if isinstance(message, dict):

@@ -7,7 +7,6 @@ get their output counted by their own tokenize endpoint instead (see ``count_tok
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -21,8 +20,9 @@ from collector.engines.base import (
     ServerTimings,
     aiter_line_batches,
     finish_body,
+    stream_object,
 )
-from collector.errors import EngineDiedError, EngineError, EngineProtocolError
+from collector.errors import EngineDiedError, EngineError
 
 _TOKENIZE_ENDPOINTS = ("/extras/tokenize/count", "/tokenize")
 
@@ -96,19 +96,7 @@ class OpenAIEngine(Engine):
                     if data == "[DONE]":
                         done = True
                         break
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError as exc:
-                        raise EngineProtocolError(
-                            f"{path}: malformed SSE data: {data[:80]!r}"
-                        ) from exc
-                    if not isinstance(chunk, dict):
-                        raise EngineProtocolError(f"{path}: SSE data is not a JSON object")
-                    if "error" in chunk:
-                        raise EngineProtocolError(
-                            f"{path}: engine error in stream: {chunk['error']}"
-                        )
-                    yield self.parse_chunk(chunk, t_ns, chat)
+                    yield self.parse_chunk(stream_object(data, path, "SSE data"), t_ns, chat)
                 if done:
                     break
             if done:

@@ -1529,10 +1529,10 @@ def externalize_charts(text: str, prefix: str, out_dir: Path) -> str:
     return _SPEC_ATTR.sub(move, text)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | bytes) -> None:
     if not path.parent.is_dir():  # one stat per file instead of a mkdir attempt
         path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
 
 
 def build_pages(
@@ -1619,10 +1619,7 @@ def build_pages(
         if not _SAFE_RUN_ID.fullmatch(rid):
             continue
         doc = run_document(arch, rid, calls_by_run.get(rid), samples_by_run.get(rid))
-        path = tmp / "data" / "runs" / f"{rid}.json"
-        if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(dumps_utf8(doc) + b"\n")
+        _write(tmp / "data" / "runs" / f"{rid}.json", dumps_utf8(doc) + b"\n")
 
     if out_dir.exists():
         old = out_dir.with_name(out_dir.name + ".old")

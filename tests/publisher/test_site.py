@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import pyarrow.parquet as pq
@@ -285,6 +286,26 @@ def _gpu_samples(n: int) -> str:
     return "".join(lines)
 
 
+def _publish_with_site(root: Path, runs: Path) -> None:
+    """Publish ``runs`` with exports under ``root/out`` and page data under ``root/site``."""
+    pipeline.publish(
+        pipeline.PublishConfig(
+            runs_dir=runs,
+            out_dir=root / "out",
+            catalogue_path=root / "catalogue.json",
+            site_dir=root / "site" / "generated",
+            allow_synthetic=True,
+        )
+    )
+
+
+def _run_doc(root: Path, run_id: str) -> dict[str, Any]:
+    """The page-data document of one run published by ``_publish_with_site``."""
+    path = root / "site" / "generated" / "data" / "runs" / f"{run_id}.json"
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
 def test_publish_exports_samples_and_draws_them(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -298,21 +319,12 @@ def test_publish_exports_samples_and_draws_them(tmp_path: Path) -> None:
     assert rows[0]["gpu_power_w"] == 201.0 and rows[0]["gpu_temperature_c"] == 55.0
     assert rows[0]["gpu_util_percent"] == 50.0 and rows[0]["gpu_energy_j"] is None
     assert [c for c, _ in samples_columns()] == list(rows[0])
-    cfg = pipeline.PublishConfig(
-        runs_dir=runs,
-        out_dir=tmp_path / "out",
-        catalogue_path=tmp_path / "catalogue.json",
-        site_dir=tmp_path / "site" / "generated",
-        allow_synthetic=True,
-    )
-    pipeline.publish(cfg)
+    _publish_with_site(tmp_path, runs)
     table = pq.read_table(tmp_path / "out" / "exports" / "samples.parquet")
     assert table.num_rows == 700
     assert str(table.schema.field("ts").type) == "timestamp[us]"
     assert table.column("gpu_power_w")[0].as_py() == 201.0
-    doc = json.loads(
-        (tmp_path / "site" / "generated" / "data" / "runs" / f"{run_dir.name}.json").read_text()
-    )
+    doc = _run_doc(tmp_path, run_dir.name)
     block = next(b for b in doc["blocks"] if b.get("title", "").startswith("Telemetry"))
     assert "700 samples, mean of 2 per point" in block["title"]
     traces = {t["name"]: t for t in block["spec"]["data"]}
@@ -325,19 +337,10 @@ def test_run_pages_chart_every_warm_call(tmp_path: Path) -> None:
     runs.mkdir()
     for seed in range(3):
         make_run(runs, seed=seed, n_cells=2, calls_per_cell=7)
-    cfg = pipeline.PublishConfig(
-        runs_dir=runs,
-        out_dir=tmp_path / "out",
-        catalogue_path=tmp_path / "catalogue.json",
-        site_dir=tmp_path / "site" / "generated",
-        allow_synthetic=True,
-    )
-    pipeline.publish(cfg)
+    _publish_with_site(tmp_path, runs)
     calls = pq.read_table(tmp_path / "out" / "exports" / "calls.parquet").to_pylist()
     for run_dir in sorted(runs.iterdir()):
-        doc = json.loads(
-            (tmp_path / "site" / "generated" / "data" / "runs" / f"{run_dir.name}.json").read_text()
-        )
+        doc = _run_doc(tmp_path, run_dir.name)
         block = next(b for b in doc["blocks"] if b.get("title") == "TTFT distribution (warm calls)")
         charted = sorted(x for trace in block["spec"]["data"] for x in trace["x"])
         expected = sorted(
