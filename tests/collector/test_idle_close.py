@@ -9,6 +9,11 @@ below is a real asyncio HTTP/1.1 server on loopback that stages exactly that mom
 answers the first request of a connection and closes the connection when the next request
 arrives on it, without answering. A refused connect and a fresh connection closed before
 answering are still connection failures: backed off and counted in ``retries``.
+
+The last test does the same against the real engine: llama-cpp-python's server (uvicorn), whose
+keep-alive timeout is uvicorn's default of 5 s (llama_cpp.server does not pass one). It is
+started here with uvicorn's own ``timeout_keep_alive`` shortened to 0.2 s, so that hundreds of
+idle gaps that end right at the server's close fit in a few seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +31,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from collector.engines.base import GenerationRequest, Lane, now_ns
+from collector.engines.managed import EMBEDDED_MODEL_NAME, ManagedProcess, free_port
 from collector.engines.openai import OpenAIEngine
 from collector.measure import Measurement, measure, percentile
 from collector.models import Timeouts
+from tests.collector.conftest import require_local_extra
 from tests.collector.fakes import refused_url
 
 FAST = Timeouts(connect_s=1.0, read_s=2.0, total_s=5.0, health_s=1.0)
@@ -258,3 +266,83 @@ def test_refused_connection_backs_off_and_counts_retries() -> None:
     elapsed = time.perf_counter() - t
     assert m.error_kind == "connect" and m.retries == 2 and m.reopens == 0
     assert elapsed >= 3 * BACKOFF_S
+
+
+KEEP_ALIVE_S = 0.2
+
+
+@pytest.fixture(scope="module")
+def short_keep_alive_server() -> Iterator[str]:
+    """llama-cpp-python's server with the bundled model, under uvicorn with a 0.2 s
+    keep-alive timeout (uvicorn's setting; llama_cpp.server has no flag for it)."""
+    require_local_extra()
+    from collector.engines.managed import embedded_model
+
+    model = embedded_model()
+    port = free_port()
+    code = (
+        "import uvicorn\n"
+        "from llama_cpp.server.app import create_app\n"
+        "from llama_cpp.server.settings import ModelSettings, ServerSettings\n"
+        f"app = create_app(server_settings=ServerSettings(host='127.0.0.1', port={port}), "
+        f"model_settings=[ModelSettings(model={str(model.path)!r}, "
+        f"model_alias={EMBEDDED_MODEL_NAME!r}, verbose=False)])\n"
+        f"uvicorn.run(app, host='127.0.0.1', port={port}, timeout_keep_alive={KEEP_ALIVE_S}, "
+        "log_level='warning')\n"
+    )
+    proc = ManagedProcess([sys.executable, "-c", code], port=port)
+    proc.start()
+    try:
+        yield proc.base_url
+    finally:
+        proc.cleanup()
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_real_engine_closing_idle_connections_costs_no_backoff(
+    short_keep_alive_server: str,
+) -> None:
+    """Four workers, one connection each, send 50 requests apiece to the real engine, each
+    after an idle gap that ends within ±2 ms of the server's keep-alive close. Most
+    connections are seen closed by the pool and replaced; some are closed by the server just
+    as the request is written (the race). No call may wait on a back-off: every ``retries``
+    is 0 and the start lag (t0 minus the end of the gap) stays far below the 200 ms step.
+    With the reopen disabled (the old behaviour) about one call in twenty waited 200 ms."""
+    rounds = 50
+    request = GenerationRequest(text="The sky is", max_tokens=1, api="completions")
+
+    async def go() -> list[tuple[float, Measurement]]:
+        engine = OpenAIEngine(short_keep_alive_server, EMBEDDED_MODEL_NAME)
+        out: list[tuple[float, Measurement]] = []
+        try:
+            async with engine.lanes(4) as lanes:
+
+                async def worker(k: int, lane: Lane) -> None:
+                    lane.use()
+                    m = await measure(engine, request, total_timeout_s=60)
+                    assert m.error is None, m.error
+                    for r in range(rounds):
+                        # The server's timer starts when it finished the response, a little
+                        # before the client's end: sweep the gap across its close.
+                        offset_s = -0.002 + 0.0001 * ((k * 11 + r) % 40)
+                        scheduled = m.t_end_ns + int((KEEP_ALIVE_S + offset_s) * 1e9)
+                        await asyncio.sleep(max(0.0, (scheduled - now_ns()) / 1e9))
+                        scheduled = max(scheduled, now_ns())  # a late wake-up is not lag
+                        m = await measure(engine, request, total_timeout_s=60)
+                        out.append(((m.t0_ns - scheduled) / 1e6, m))
+
+                await asyncio.gather(*(worker(k, lane) for k, lane in enumerate(lanes)))
+        finally:
+            await engine.aclose()
+        return out
+
+    results = asyncio.run(go())
+    assert len(results) == 4 * rounds
+    assert [m.error for _, m in results if m.error] == []
+    assert all(m.retries == 0 for _, m in results)
+    lags = [lag for lag, _ in results]
+    reopened = sum(m.reopens for _, m in results)
+    summary = f"reopens={reopened} lag p50={percentile(lags, 50):.2f} p99={percentile(lags, 99):.2f}"
+    print(summary)
+    assert percentile(lags, 99) < 20, summary
