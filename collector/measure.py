@@ -148,9 +148,7 @@ async def measure(
         # request delays the t0 of the workers after it.
         clock = CallClock()
         token = CALL_CLOCK.set(clock)
-        m = Measurement(
-            wall_ns=clock.wall_ns, t0_ns=clock.t0_ns, retries=retries, reopens=reopens
-        )
+        m = Measurement(wall_ns=clock.wall_ns, t0_ns=clock.t0_ns, retries=retries, reopens=reopens)
         try:
             async with asyncio.timeout(total_timeout_s):
                 await _consume(engine, request, m)
