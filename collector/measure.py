@@ -105,6 +105,12 @@ class Measurement:
         """t0 → last token-bearing event."""
         return self.ms(self.last_token_ns)
 
+    def fail(self, kind: str, message: str) -> None:
+        """Mark the call failed after the fact (a reply found unrecordable while the record
+        is built); an earlier failure of the call is kept."""
+        if self.error is None:
+            _fail(self, kind, message, self.http_status)
+
     def itl(self) -> tuple[float | None, float | None, float | None]:
         """p50, p95 and max of the gaps between token-bearing events."""
         if not self.gaps_ms:

@@ -69,7 +69,9 @@ class TokenCountSource(StrEnum):
 
 
 class ErrorKind(StrEnum):
-    """Fixed set of failure classes for a call."""
+    """Fixed set of failure classes for a call; bad_usage: the reply carried a usage, timings
+    or token-count number that cannot be recorded (negative, fractional count, not finite,
+    beyond int64)."""
 
     CONNECT = "connect"
     TIMEOUT = "timeout"
@@ -78,6 +80,7 @@ class ErrorKind(StrEnum):
     ENGINE_DIED = "engine_died"
     CANCELLED = "cancelled"
     EMPTY = "empty"
+    BAD_USAGE = "bad_usage"
     OTHER = "other"
 
 
