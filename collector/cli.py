@@ -11,11 +11,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from collector.errors import CollectorError
+
+if TYPE_CHECKING:
+    from collector.orchestrate import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,11 +138,42 @@ def run(
         sample_interval_s=sample_interval,
     )
     result = execute(options, Progress())
-    click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
-    for cell in result.skipped:
-        click.echo(f"skipped: {cell}")
-    if result.status != "complete":
-        sys.exit(1)
+    sys.exit(report_result(result))
+
+
+def report_result(result: RunResult) -> int:
+    """Say where the run went and what it measured; the exit code of ``bakeoff run``.
+
+    1 when the run was cut short, when it measured no call (a run that was meant to), or when
+    a probe-only run found a cell unhealthy; the run directory is written in every case.
+    """
+    status = f"{result.status}: {result.path}"
+    if result.status_reason and result.status != "complete":
+        status += f" ({result.status_reason})"
+    click.echo(status)
+    cells = "cell" if result.cells_measured == 1 else "cells"
+    click.echo(
+        f"measured {result.calls_total} call(s), {result.calls_ok} ok, "
+        f"in {result.cells_measured} {cells}"
+    )
+    for cell, reason in result.skip_reasons.items():
+        click.echo(f"skipped: {cell} ({reason})")
+    if not result.comparable and result.calls_total:
+        click.echo(f"not comparable: {result.comparable_reason}")
+    where = f"the run directory is written: {result.path} (see run.log there)"
+    if result.mode == "probe_only":
+        if result.skipped:
+            click.echo(
+                f"error: health check failed for {len(result.skipped)} of "
+                f"{result.cells_planned} cell(s): {', '.join(result.skipped)}; {where}",
+                err=True,
+            )
+            return 1
+        return 0
+    if result.calls_total == 0 and result.status == "empty":
+        click.echo(f"error: {result.status_reason}; {where}", err=True)
+        return 1
+    return 0 if result.status == "complete" else 1
 
 
 @click.command()

@@ -174,3 +174,27 @@ def test_summarization_task_end_to_end(tmp_path: Path, config_home: Path) -> Non
     samples = (run / "samples.jsonl").read_text().splitlines()
     assert len(samples) == rhm["sample_count"]
     assert "rouge1 mean" in (run / "run.md").read_text()
+
+
+def test_smoke_run_on_the_managed_engine_is_one_cold_call(
+    tmp_path: Path, config_home: Path
+) -> None:
+    """`bakeoff run --smoke` on the embedded engine: the one call goes to a process that has
+    served nothing yet, so it is recorded as cold (process_restart: a fresh process), the
+    configuration says cold calls were on, and the run is marked not comparable."""
+    cells = CellsFile(
+        cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
+    )
+    options = RunOptions(
+        cells=cells, out_dir=tmp_path / "runs", mode="smoke", allow_dirty=True, force_load=True
+    )
+    result = execute(options)
+    assert result.status == "complete" and result.calls_total == 1 and result.calls_ok == 1
+    metadata = json.loads((result.path / "metadata.json").read_text())
+    jsonschema.Draft202012Validator(load_schema("metadata")).validate(metadata)
+    assert metadata["config"]["cold"] is True and metadata["config"]["runs_per_cell"] == 0
+    assert metadata["comparable"] is False
+    assert metadata["comparable_reason"] == "smoke run: one call on a freshly started engine"
+    (call,) = [json.loads(x) for x in (result.path / "run.jsonl").read_text().splitlines()[1:]]
+    assert call["phase"] == "cold" and call["cold_kind"] == "process_restart"
+    assert call["error"] is None and call["first_delta_ms"] > 0
