@@ -342,3 +342,25 @@ def test_bad_tokenize_count_fails_the_call(
     assert calls[0]["completion_tokens"] is None and calls[0]["token_count_source"] == "none"
     assert "count is 1000" in calls[0]["error"]
     assert [c["completion_tokens"] for c in calls[1:]] == [2, 2]  # 3 minus the probe's 1
+
+
+def test_ollama_describe_keeps_only_text() -> None:
+    """A digest or quantization that is not text is left out (null), not passed on to
+    metadata.json, where it would stop the run before its first call."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/version":
+            return httpx.Response(200, json={"version": "0.0.0-test"})
+        models = [{"name": "m", "digest": 123, "details": {"quantization_level": ["Q4"]}}]
+        return httpx.Response(200, json={"models": models})
+
+    async def go() -> Any:
+        engine = OllamaEngine("http://127.0.0.1:9", "m", transport=httpx.MockTransport(handler))
+        try:
+            return await engine.describe()
+        finally:
+            await engine.aclose()
+
+    info = asyncio.run(go())
+    assert info.version == "0.0.0-test"
+    assert info.model_digest is None and info.quantization is None
