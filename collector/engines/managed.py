@@ -78,13 +78,19 @@ def file_sha256(path: Path) -> str:
 
 
 def llama_cpp_python_command(model_path: Path, port: int, alias: str) -> list[str]:
-    """argv of llama-cpp-python's server on loopback; the alias keeps local paths out of runs."""
+    """argv of llama-cpp-python's server on loopback; the alias keeps local paths out of runs.
+
+    ``--interrupt_requests false``: by default the server ends a stream (with ``[DONE]`` and
+    no finish reason) as soon as another request waits for the model, so at concurrency > 1
+    every call would stop after one token. Off, requests queue and each runs to its end.
+    """
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
         "--model_alias", alias,
         "--host", "127.0.0.1",
         "--port", str(port),
+        "--interrupt_requests", "false",
     ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -198,3 +199,29 @@ def test_smoke_run_on_the_managed_engine_is_one_cold_call(
     (call,) = [json.loads(x) for x in (result.path / "run.jsonl").read_text().splitlines()[1:]]
     assert call["phase"] == "cold" and call["cold_kind"] == "process_restart"
     assert call["error"] is None and call["first_delta_ms"] > 0
+
+
+def test_concurrent_requests_are_served_in_full(llama_server: LlamaServer) -> None:
+    """llama-cpp-python's server interrupts a stream (sends [DONE] after the current token)
+    when another request waits, unless started with ``--interrupt_requests false``: at
+    concurrency > 1 every call would then end after one token. The managed command turns it
+    off, so concurrent calls queue and each one is generated to its end."""
+
+    async def go() -> list[Measurement]:
+        engine = OpenAIEngine(llama_server.url, llama_server.model)
+        try:
+            req = GenerationRequest(text="Once upon a time", max_tokens=12, api="completions")
+            async with engine.lanes(3) as lanes:
+
+                async def one(lane: Any) -> Measurement:
+                    lane.use()
+                    return await measure(engine, req, total_timeout_s=120)
+
+                return await asyncio.gather(*(one(lane) for lane in lanes))
+        finally:
+            await engine.aclose()
+
+    calls = asyncio.run(go())
+    assert [m.error for m in calls] == [None] * 3
+    assert [m.finish_reason for m in calls] == ["length"] * 3, [m.chunks for m in calls]
+    assert all(m.chunks >= 6 for m in calls), [m.chunks for m in calls]
