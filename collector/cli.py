@@ -34,17 +34,29 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+BENCH_HELP = (
+    "Also run the hardware microbenchmarks (memory bandwidth, matmul; GPUs with torch), "
+    "10-30 s; numpy from the 'bench' extra."
+)
+
+
 @click.command()
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the block that goes into metadata.json."
 )
 @click.option("--publisher-id", default=None, help="Publisher id (overrides the config file).")
+@click.option("--bench", is_flag=True, help=BENCH_HELP)
 @handle_errors
-def probe(as_json: bool, publisher_id: str | None) -> None:
+def probe(as_json: bool, publisher_id: str | None, bench: bool) -> None:
     """Show this host's hardware and software block (creates system_id once)."""
     from collector.probe import format_table, probe_host
 
     hardware = probe_host(publisher_id=publisher_id)
+    if bench:
+        from collector.bench import DEFAULT_CONFIG, run_benchmarks
+
+        click.echo(_bench_notice(DEFAULT_CONFIG.total_budget_s), err=True)
+        hardware = run_benchmarks(hardware)
     if as_json:
         click.echo(json.dumps(hardware.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
@@ -85,6 +97,30 @@ def probe(as_json: bool, publisher_id: str | None) -> None:
     show_default=True,
     help="Telemetry sampling interval in seconds; 0 turns the sampler off.",
 )
+@click.option("--bench", is_flag=True, help=BENCH_HELP + " Runs before any engine starts.")
+@click.option("--currency", help="Cost inputs: ISO 4217 currency of the prices, e.g. EUR.")
+@click.option(
+    "--hardware-price",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cost inputs: purchase price of this host (needs --amortization-years).",
+)
+@click.option(
+    "--amortization-years",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cost inputs: years over which the hardware price is written off.",
+)
+@click.option(
+    "--hourly-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cost inputs: price per hour of this host when rented (instead of a price).",
+)
+@click.option(
+    "--electricity-price",
+    type=click.FloatRange(min=0),
+    help="Cost inputs: electricity price per kWh.",
+)
+@click.option("--price-source", help="Cost inputs: where the prices come from (required).")
+@click.option("--price-date", help="Cost inputs: date the prices were valid, YYYY-MM-DD.")
 @handle_errors
 def run(
     cells_file: Path | None,
@@ -104,6 +140,14 @@ def run(
     force_load: bool,
     for_publication: bool,
     sample_interval: float,
+    bench: bool,
+    currency: str | None,
+    hardware_price: float | None,
+    amortization_years: float | None,
+    hourly_rate: float | None,
+    electricity_price: float | None,
+    price_source: str | None,
+    price_date: str | None,
 ) -> None:
     """Benchmark engines and write runs/<run_id>/.
 
@@ -133,7 +177,21 @@ def run(
         for_publication=for_publication,
         dataset=dataset,
         sample_interval_s=sample_interval,
+        bench=bench,
+        cost_flags={
+            "currency": currency,
+            "hardware_price": hardware_price,
+            "amortization_years": amortization_years,
+            "hourly_rate": hourly_rate,
+            "electricity_price_per_kwh": electricity_price,
+            "source": price_source,
+            "as_of": price_date,
+        },
     )
+    if bench:
+        from collector.bench import DEFAULT_CONFIG
+
+        click.echo(_bench_notice(DEFAULT_CONFIG.total_budget_s), err=True)
     result = execute(options, Progress())
     click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
     for cell in result.skipped:
@@ -150,6 +208,10 @@ def report(run_dir: Path) -> None:
     from collector.report import write_report
 
     click.echo(str(write_report(run_dir)))
+
+
+def _bench_notice(budget_s: float) -> str:
+    return f"--bench: measuring memory bandwidth and matmul throughput (at most ~{budget_s:g} s)…"
 
 
 def _split(value: str | None) -> list[str] | None:

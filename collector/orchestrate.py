@@ -22,7 +22,9 @@ from typing import IO
 from bakeoff import __version__
 from bakeoff.resources import repo_root
 from collector import guards
+from collector.bench.timing import BenchConfig
 from collector.cells import capabilities, prepare_cell
+from collector.config import merge_cost_inputs
 from collector.engines.base import Engine
 from collector.engines.managed import (
     EMBEDDED_MODEL_NAME,
@@ -42,6 +44,7 @@ from collector.models import (
     CellsFile,
     CellSpec,
     CellSummary,
+    CostInputs,
     Environment,
     Hardware,
     Harness,
@@ -86,7 +89,10 @@ class RunOptions:
     for_publication: bool = False
     dataset: Path | None = None
     sample_interval_s: float = 0.5
+    bench: bool = False
+    cost_flags: dict[str, object | None] = field(default_factory=dict)
     probe: Callable[[str | None], Hardware] | None = None  # injectable for tests
+    bench_config: BenchConfig | None = None  # injectable for tests: tiny sizes
 
 
 @dataclass
@@ -122,6 +128,7 @@ def make_run_id(now: datetime | None = None) -> tuple[str, str]:
 
 def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     """Run the whole benchmark; returns where the run directory ended up."""
+    cost = merge_cost_inputs(options.cells.cost, options.cost_flags)
     git = guards.git_state(repo_root())
     guards.check_dirty(git, options.allow_dirty)
     load_start = guards.load_average()
@@ -132,6 +139,11 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
         hardware = probe_host(publisher_id=options.publisher_id)
     else:
         hardware = options.probe(options.publisher_id)
+    if options.bench:
+        # Before any engine starts: the microbenchmarks want an otherwise idle host.
+        from collector.bench import run_benchmarks
+
+        hardware = run_benchmarks(hardware, options.bench_config)
     cells_file = options.cells
     items, datasets = _work_items(options)
     run_id, run_uuid = make_run_id()
@@ -153,6 +165,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
             run_uuid,
             host_label,
             progress,
+            cost,
         )
     )
 
@@ -206,6 +219,7 @@ async def _execute(
     run_uuid: str,
     host_label: str,
     progress: Progress,
+    cost: CostInputs | None,
 ) -> RunResult:
     cells_file = options.cells
     started_at = utc_now()
@@ -269,6 +283,7 @@ async def _execute(
             config=_run_config(options, cells_file, items, datasets, runs),
             cells=infos,
             hardware=hardware,
+            cost_inputs=cost,
             run_hardware_metrics=RunHardwareMetrics(system_id=hardware.system_hardware.system_id),
             summary=_summary(infos, calls, skipped),
         )

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from collector.engines.gguf import NO_FACTS, ModelFacts
 from collector.errors import (
     EngineConnectError,
     EngineDiedError,
@@ -90,6 +91,7 @@ class EngineInfo:
     build: str | None = None
     model_digest: str | None = None
     quantization: str | None = None
+    model: ModelFacts = NO_FACTS
 
 
 def endpoint_kind(url: str) -> str:
