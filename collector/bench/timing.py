@@ -26,7 +26,7 @@ class BenchConfig:
 
     array_bytes: int | None = None
     """Bytes of each host memory array; None: at least 4× the last-level cache (see host.py)."""
-    min_array_bytes: int = 64 * MIB
+    min_array_bytes: int = 128 * MIB
     """Smallest automatic array when the last-level cache is small or unknown."""
     unknown_cache_array_bytes: int = 256 * MIB
     """Automatic array size when the last-level cache size is unknown."""

@@ -276,3 +276,116 @@ def test_ctrl_c_keeps_a_valid_partial_run(tmp_path: Path, config_home: Path) -> 
     assert metadata["summary"]["calls_total"] == len(calls)
     assert (runs[0] / "run.md").is_file()
     assert b"Traceback" not in stderr
+
+
+# ---- --bench and cost inputs ---------------------------------------------------------------
+
+
+def test_cli_run_bench_and_price_flags(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --bench` records the microbenchmarks in the hardware block; the price flags become
+    metadata.cost_inputs, laid over the cells file's `cost` block field by field."""
+    from collector import bench
+    from collector.bench.timing import MIB, BenchConfig
+
+    monkeypatch.setattr(
+        bench,
+        "DEFAULT_CONFIG",
+        BenchConfig(array_bytes=4 * MIB, matmul_n=64, min_reps=3, max_reps=3, min_rep_s=0.001),
+    )
+    out = tmp_path / "runs"
+    with fake_server() as url:
+        cells = tmp_path / "cells.yaml"
+        cells.write_text(
+            f"runs: 1\nprompts: [P-EASY]\ncells:\n  - engine: openai\n    url: {url}\n"
+            "    model: ok\ncost:\n  currency: eur\n  hardware_price: 1299\n"
+            "  amortization_years: 3\n  source: invoice\n  as_of: 2025-03-01\n"
+        )
+        argv = ["run", str(cells), "--out", str(out), "--allow-dirty", "--force-load"]
+        argv += ["--bench", "--electricity-price", "0.31", "--price-source", "invoice; tariff"]
+        result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    (run,) = out.iterdir()
+    metadata, _ = _validate_run(run)
+    benchmarks = metadata["hardware"]["benchmarks"]
+    assert benchmarks["memory_bandwidth_gbs"] > 0 and len(benchmarks["results"]) == 6
+    assert metadata["cost_inputs"] == {
+        "currency": "EUR",
+        "hardware_price": 1299.0,
+        "amortization_years": 3.0,
+        "hourly_rate": None,
+        "electricity_price_per_kwh": 0.31,
+        "source": "invoice; tariff",
+        "as_of": "2025-03-01",
+    }
+
+
+def test_run_without_bench_or_prices_records_nulls(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        result = execute(_opts(_cells(url, "ok", runs=1), tmp_path, prompts=["P-EASY"]))
+    metadata, _ = _validate_run(result.path)
+    assert metadata["hardware"]["benchmarks"] is None and metadata["cost_inputs"] is None
+    cell = metadata["cells"][0]
+    assert cell["model_size_bytes"] is None and cell["model_size_source"] is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            {"hardware_price": 1000.0, "currency": "USD", "source": "shop", "as_of": "2025-01-01"},
+            "hardware_price and amortization_years go together",
+        ),
+        (
+            {
+                "hourly_rate": 1.2,
+                "hardware_price": 900.0,
+                "amortization_years": 3.0,
+                "currency": "USD",
+                "source": "aws",
+                "as_of": "2025-01-01",
+            },
+            "not both",
+        ),
+        ({"hourly_rate": 1.2}, r"currency \(--currency\): Field required"),
+        (
+            {"hourly_rate": 1.2, "currency": "USD", "source": "aws", "as_of": "2025-02-30"},
+            r"as_of \(--price-date\): '2025-02-30' is not a date",
+        ),
+    ],
+    ids=["price-without-years", "owned-and-rented", "no-currency", "bad-date"],
+)
+def test_bad_cost_inputs_refused_before_measuring(
+    tmp_path: Path, config_home: Path, flags: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        execute(_opts(_cells(refused_url(), "a"), tmp_path / "runs", cost_flags=flags))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cells_file_cost_block_is_validated_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "cells.yaml"
+    path.write_text(
+        "cells:\n  - engine: openai\n    url: http://127.0.0.1:1\n    model: a\n"
+        "cost:\n  currency: EUR\n  hourly_rate: -2\n  source: x\n  as_of: 2025-01-01\n"
+    )
+    with pytest.raises(ConfigError, match=r"cost.hourly_rate \(line 7\): Input should be greater"):
+        load_cells_file(path)
+    path.write_text(
+        "cells:\n  - engine: openai\n    url: http://127.0.0.1:1\n    model: a\n"
+        "cost:\n  currency: EUR\n  hourly_rate: 0.9\n  source: x\n  as_of: 2025-01-01\n"
+    )
+    cost = load_cells_file(path).cost
+    assert cost is not None and cost.hourly_rate == 0.9 and cost.as_of == "2025-01-01"
+    jsonschema.Draft202012Validator(load_schema("cells")).validate(
+        {
+            "cells": [{"engine": "openai", "url": "http://x", "model": "a"}],
+            "cost": cost.model_dump(),
+        }
+    )
+    bad = {**cost.model_dump(), "hourly_rate": None, "hardware_price": 10.0}
+    with pytest.raises(jsonschema.ValidationError):  # the schema knows the pairing rule too
+        jsonschema.Draft202012Validator(load_schema("cells")).validate(
+            {"cells": [{"engine": "openai", "url": "http://x", "model": "a"}], "cost": bad}
+        )
