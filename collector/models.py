@@ -580,12 +580,20 @@ class RunConfig(Strict):
     for_publication: bool = Field(default=False, description="--for-publication was given.")
 
 
-def _if_number_then(key: str, then: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    """A JSON Schema rule: when ``key`` is a number, the ``then`` properties must match."""
-    rule: dict[str, Any] = {"properties": then}
-    if required:
-        rule["required"] = list(then)
-    return {"if": {"required": [key], "properties": {key: {"type": "number"}}}, "then": rule}
+def _if_number_then(key: str, other: str, then_type: str) -> dict[str, Any]:
+    """A JSON Schema rule: when ``key`` is a number, ``other`` must be of ``then_type``."""
+    rule: dict[str, Any] = {
+        "properties": {other: {"type": then_type, "description": f"{other} when {key} is set."}}
+    }
+    if then_type == "number":
+        rule["required"] = [other]
+    return {
+        "if": {
+            "required": [key],
+            "properties": {key: {"type": "number", "description": f"{key} is set."}},
+        },
+        "then": rule,
+    }
 
 
 class CostInputs(Strict):
@@ -600,9 +608,9 @@ class CostInputs(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "allOf": [
-                _if_number_then("hardware_price", {"amortization_years": {"type": "number"}}),
-                _if_number_then("amortization_years", {"hardware_price": {"type": "number"}}),
-                _if_number_then("hourly_rate", {"hardware_price": {"type": "null"}}, False),
+                _if_number_then("hardware_price", "amortization_years", "number"),
+                _if_number_then("amortization_years", "hardware_price", "number"),
+                _if_number_then("hourly_rate", "hardware_price", "null"),
             ]
         }
     )
