@@ -55,7 +55,7 @@ def run_benchmarks(
     load_start = load_average()
     budget = Budget(config.total_budget_s)
     llc = host.last_level_cache_bytes(ctx)
-    size, note = host.array_bytes(config, llc, host.available_memory())
+    size, note = host.array_bytes(config, llc, host.available_memory(hardware))
     if note:
         ctx.issue("bench.memory", note)
     libraries: dict[str, str] = {}

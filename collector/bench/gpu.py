@@ -108,7 +108,9 @@ def _device_results(
             )
         try:
             run, work = build()
-            return measured(measure(run, work, config), **row)
+            rates = measure(run, work, config)
+            del run  # the runner holds the tensors: free them before empty_cache
+            return measured(rates, **row)
         except Exception as exc:  # an out-of-memory or unsupported dtype is a result, not a crash
             return not_measured(f"{fields['method']} failed: {_why(exc)}", **row)
         finally:

@@ -123,12 +123,15 @@ def usable_workers(hardware: Hardware) -> int:
     return max(1, cpus)
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available without swapping (psutil), None when unknown."""
+def available_memory(hardware: Hardware) -> int | None:
+    """Bytes available without swapping (psutil), within a container's memory limit."""
     try:
-        return int(psutil.virtual_memory().available)
+        available = int(psutil.virtual_memory().available)
     except (OSError, RuntimeError):
         return None
+    # psutil sees the host's memory inside a container; the cgroup limit is what binds.
+    limit = hardware.system_hardware.container.memory_limit_gb
+    return min(available, int(limit * 1024**3)) if limit else available
 
 
 # --------------------------------------------------------------------------- threads
@@ -238,29 +241,46 @@ def memory_results(
 ) -> list[BenchmarkResult]:
     """copy and triad on one core and on ``workers`` threads over arrays of ``size`` bytes."""
     n = size // 8
-    # Filled, not np.empty: every page is touched before the warm-up.
-    a, b, c = np.zeros(n), np.full(n, 1.0), np.full(n, 2.0)
+    plan = [
+        (kernel, per_element, scope, count)
+        for kernel, per_element in (("copy", 16), ("triad", 24))
+        for scope, count in (("one_core", 1), ("all_cores", workers))
+    ]
+    try:
+        # np.full, not np.zeros or np.empty: every page is touched before the warm-up.
+        a, b, c = np.full(n, 0.0), np.full(n, 1.0), np.full(n, 2.0)
+    except MemoryError:
+        why = f"not enough memory for three {size // MIB} MiB arrays"
+        return [
+            not_measured(why, **_memory_fields(k, count, size, _triad_block(llc, count), np, s))
+            for k, _, s, count in plan
+        ]
     results: list[BenchmarkResult] = []
-    for kernel, bytes_per_element in (("copy", 16), ("triad", 24)):
-        for scope, count in (("one_core", 1), ("all_cores", workers)):
-            block = _triad_block(llc, count)
-            fields = _memory_fields(kernel, count, size, block, np)
-            fields["scope"] = scope
-            if budget.exhausted():
-                results.append(not_measured(_over_budget(budget), **fields))
-                continue
-            kernels = [
-                _copy_kernel(np, a[part], b[part])
-                if kernel == "copy"
-                else _triad_kernel(np, a[part], b[part], c[part], block)
-                for part in _slices(n, count)
-            ]
+    for kernel, per_element, scope, count in plan:
+        block = _triad_block(llc, count)
+        fields = _memory_fields(kernel, count, size, block, np, scope)
+        if budget.exhausted():
+            results.append(not_measured(_over_budget(budget), **fields))
+            continue
+        kernels = [
+            _copy_kernel(np, a[part], b[part])
+            if kernel == "copy"
+            else _triad_kernel(np, a[part], b[part], c[part], block)
+            for part in _slices(n, count)
+        ]
+        try:
             run, close = _runner(kernels)
-            try:
-                rates = measure(run, bytes_per_element * n / 1e9, config)
-            finally:
-                close()
-            results.append(measured(rates, **fields))
+        except RuntimeError as exc:  # "can't start new thread" under a tight thread limit
+            results.append(not_measured(f"cannot start {count} threads: {exc}", **fields))
+            continue
+        try:
+            rates = measure(run, per_element * n / 1e9, config)
+        except (MemoryError, threading.BrokenBarrierError) as exc:
+            results.append(not_measured(f"{type(exc).__name__}: {exc}", **fields))
+            continue
+        finally:
+            close()
+        results.append(measured(rates, **fields))
     return results
 
 
@@ -280,7 +300,9 @@ def _runner(kernels: list[Callable[[], None]]) -> tuple[Callable[[int], float], 
     return team.run, team.close
 
 
-def _memory_fields(kernel: str, workers: int, size: int, block: int, np: Any) -> dict[str, object]:
+def _memory_fields(
+    kernel: str, workers: int, size: int, block: int, np: Any, scope: str
+) -> dict[str, object]:
     call = (
         "np.copyto(a, b)"
         if kernel == "copy"
@@ -290,6 +312,7 @@ def _memory_fields(kernel: str, workers: int, size: int, block: int, np: Any) ->
     return {
         "target": "host",
         "kernel": kernel,
+        "scope": scope,
         "unit": "GB/s",
         "workers": workers,
         "size_bytes": size,

@@ -179,6 +179,36 @@ def test_time_budget_skips_what_does_not_fit() -> None:
     _validates(hw)
 
 
+def test_arrays_that_do_not_fit_are_rows_with_a_reason() -> None:
+    """numpy refusing the arrays (MemoryError) leaves the four memory rows null, not a crash."""
+
+    def full(n: int, value: float) -> Any:
+        raise MemoryError(f"cannot allocate {n * 8} bytes")
+
+    tight = SimpleNamespace(__version__=np.__version__, full=full)
+    rows = host.memory_results(tight, 4 * MIB, 2, None, TINY, Budget(60))
+    assert [(r.kernel, r.scope) for r in rows] == [
+        ("copy", "one_core"),
+        ("copy", "all_cores"),
+        ("triad", "one_core"),
+        ("triad", "all_cores"),
+    ]
+    assert all(
+        r.median is None and r.reason == "not enough memory for three 4 MiB arrays" for r in rows
+    )
+
+
+def test_available_memory_respects_a_container_limit() -> None:
+    hw = _hardware()
+    free = host.available_memory(hw)
+    assert free is not None and free > 0
+    limits = ContainerLimits(in_container=True, usable_cpus=2, memory_limit_gb=0.5)
+    boxed = hw.model_copy(
+        update={"system_hardware": hw.system_hardware.model_copy(update={"container": limits})}
+    )
+    assert host.available_memory(boxed) == min(free, 512 * MIB)
+
+
 # --------------------------------------------------------------------------- without numpy
 
 
