@@ -94,10 +94,17 @@ def _parse_size(text: str | None) -> int | None:
 def array_bytes(
     config: BenchConfig, llc: int | None, available: int | None
 ) -> tuple[int, str | None]:
-    """Bytes of each of the three host arrays, and a note when memory forced them small."""
+    """Bytes of each of the three host arrays, and a note when memory forced them small.
+
+    STREAM asks for at least 4× the last-level cache. The floor is higher (512 MiB) because
+    ``copy`` is the C library's memcpy, whose fastest streaming loop starts far above the
+    cache size (glibc: 16× its non-temporal threshold, ~190 MiB on a 32 MiB-L3 host); at
+    128 MiB the same host copied at about half the rate of 512 MiB, well below what its
+    llama.cpp decode reads, which would put a real result above its roofline.
+    """
     if config.array_bytes is not None:
         return config.array_bytes, None
-    wanted = max(4 * llc, config.min_array_bytes) if llc else config.unknown_cache_array_bytes
+    wanted = max(4 * (llc or 0), config.min_array_bytes)
     if available is None:
         return wanted, None
     cap = int(available * config.memory_fraction / 3) // MIB * MIB

@@ -26,10 +26,8 @@ class BenchConfig:
 
     array_bytes: int | None = None
     """Bytes of each host memory array; None: at least 4× the last-level cache (see host.py)."""
-    min_array_bytes: int = 128 * MIB
-    """Smallest automatic array when the last-level cache is small or unknown."""
-    unknown_cache_array_bytes: int = 256 * MIB
-    """Automatic array size when the last-level cache size is unknown."""
+    min_array_bytes: int = 512 * MIB
+    """Smallest automatic array, whatever the cache: see ``host.array_bytes`` for why."""
     memory_fraction: float = 0.25
     """At most this fraction of available memory goes to the host arrays (all three)."""
     matmul_n: int | None = None

@@ -256,11 +256,12 @@ def test_last_level_cache_sums_distinct_instances(tmp_path: Path) -> None:
 
 def test_array_size_rule_and_memory_cap() -> None:
     config = BenchConfig()
-    assert host.array_bytes(config, 32 * MIB, 16 << 30) == (128 * MIB, None)
-    assert host.array_bytes(config, 4 * MIB, 16 << 30) == (config.min_array_bytes, None)
-    assert host.array_bytes(config, None, 16 << 30) == (config.unknown_cache_array_bytes, None)
+    assert host.array_bytes(config, 32 * MIB, 16 << 30) == (512 * MIB, None)
+    assert host.array_bytes(config, 256 * MIB, 64 << 30) == (1024 * MIB, None)
+    assert host.array_bytes(config, None, 16 << 30) == (512 * MIB, None)
     size, note = host.array_bytes(config, 32 * MIB, 600 * MIB)  # a small board: 600 MiB free
     assert size == 50 * MIB and note is not None and "4× the last-level cache" in note
+    assert host.array_bytes(config, 4 * MIB, 600 * MIB) == (50 * MIB, None)  # still 12× LLC
 
 
 def test_workers_follow_affinity_and_cgroup_quota() -> None:
