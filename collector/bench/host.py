@@ -99,8 +99,8 @@ def array_bytes(
     STREAM asks for at least 4× the last-level cache. The floor is higher (512 MiB) because
     ``copy`` is the C library's memcpy, whose fastest streaming loop starts far above the
     cache size (glibc: 16× its non-temporal threshold, ~190 MiB on a 32 MiB-L3 host); at
-    128 MiB the same host copied at about half the rate of 512 MiB, well below what its
-    llama.cpp decode reads, which would put a real result above its roofline.
+    128 MiB that host copied at about half the rate it reached with 512 MiB, in the same
+    session. A ceiling measured too low would put real decode results above their roofline.
     """
     if config.array_bytes is not None:
         return config.array_bytes, None
