@@ -97,10 +97,11 @@ def array_bytes(
     """Bytes of each of the three host arrays, and a note when memory forced them small.
 
     STREAM asks for at least 4× the last-level cache. The floor is higher (512 MiB) because
-    ``copy`` is the C library's memcpy, whose fastest streaming loop starts far above the
-    cache size (glibc: 16× its non-temporal threshold, ~190 MiB on a 32 MiB-L3 host); at
-    128 MiB that host copied at about half the rate it reached with 512 MiB, in the same
-    session. A ceiling measured too low would put real decode results above their roofline.
+    ``copy`` is the C library's memcpy, which streams with non-temporal stores only above a
+    threshold of its own (glibc: ¾ of the shared cache it derives from CPUID, 192 MiB on a
+    host whose sysfs shows 32 MiB of L3); at 128 MiB that host copied at about half the rate
+    it reached with 512 MiB in the same session. A ceiling measured too low would put real
+    decode results above their roofline.
     """
     if config.array_bytes is not None:
         return config.array_bytes, None
