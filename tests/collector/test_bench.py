@@ -10,6 +10,7 @@ the stand-in was given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -172,7 +173,7 @@ def test_measure_counts_work_per_call_and_repeats_short_kernels() -> None:
 
 
 def test_time_budget_skips_what_does_not_fit() -> None:
-    hw = run_benchmarks(_hardware(), BenchConfig(**{**TINY.__dict__, "total_budget_s": 0}))
+    hw = run_benchmarks(_hardware(), dataclasses.replace(TINY, total_budget_s=0))
     rows = _rows(hw)
     assert all(r.median is None and "time budget" in (r.reason or "") for r in rows.values())
     assert hw.benchmarks is not None and hw.benchmarks.memory_bandwidth_gbs is None
