@@ -13,11 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from bakeoff.timefmt import PATTERN as TIMESTAMP_PATTERN
+
 SCHEMA_VERSION = 1
 """Version of every file this module describes. Bump it and add a migration step on change."""
 
 RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
-TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 RunId = Annotated[
@@ -103,6 +104,7 @@ class RunStatus(StrEnum):
     COMPLETE = "complete"
     PARTIAL = "partial"
     ABORTED = "aborted"
+    EMPTY = "empty"
 
 
 class InterfaceType(StrEnum):
@@ -468,6 +470,14 @@ class Metadata(Strict):
     run_uuid: str = Field(description="Full uuid4 of the run.")
     status: RunStatus = Field(description="complete, partial or aborted.")
     status_reason: str | None = Field(default=None, description="Why a run is not complete.")
+    comparable: bool = Field(
+        default=True,
+        description="False for smoke and probe-only runs and runs that measured no call: "
+        "kept and browsable, never ranked or compared.",
+    )
+    comparable_reason: str | None = Field(
+        default=None, description="Why the run is not comparable (required when it is not)."
+    )
     meta_only: bool = Field(
         default=False,
         description="True for a run kept without a ledger (imported or historical results).",
