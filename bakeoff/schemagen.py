@@ -22,7 +22,7 @@ from bakeoff.resources import schemas_dir
 from bakeoff.timefmt import PATTERN as TIMESTAMP_PATTERN
 from collector import models as cm
 from publisher import gates as pg
-from publisher import models as pm
+from publisher.archive import models as pm
 
 BASE_ID = "https://bakeoff.dev/schemas/"
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bakeoff.resources import seeds_dir
-from publisher.errors import PublisherError
+from publisher.errors import GateError
 
 GATES_SCHEMA_VERSION = 1
 
@@ -58,10 +58,6 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("success_rate", None, "rate", "higher", "success rate", "%"),
     )
 }
-
-
-class GateError(PublisherError):
-    """A tolerances or budgets file is missing, invalid or of a newer version."""
 
 
 class _Strict(BaseModel):

@@ -93,7 +93,9 @@ def default_context() -> Context:
     return Context(seed_datasets=datasets)
 
 
-def compile_run(path: Path, options: Options | None = None, ctx: Context | None = None) -> RunArtifact:
+def compile_run(
+    path: Path, options: Options | None = None, ctx: Context | None = None
+) -> RunArtifact:
     """Load and compile one run directory."""
     return compile_raw(load_run(path), options, ctx)
 
@@ -127,7 +129,9 @@ def _versioned(
         return None, Problem("json.too_deep", "nesting exceeds the decoder's depth limit")
 
 
-def _add_problem(out: Findings, problem: Problem, schema_code: str, file: str, line: int | None = None) -> None:
+def _add_problem(
+    out: Findings, problem: Problem, schema_code: str, file: str, line: int | None = None
+) -> None:
     code = schema_code if problem.code == "schema" else problem.code
     out.add(code, file, problem.message, line=line, pointer=problem.pointer)
 
@@ -351,7 +355,9 @@ def _structure(raw: RawRun) -> dict[str, tuple[str, bool, bool, int]]:
     return {f.name: (f.kind, f.too_large, f.unreadable, f.size) for f in raw.files}
 
 
-def compile_raw(raw: RawRun, options: Options | None = None, ctx: Context | None = None) -> RunArtifact:
+def compile_raw(
+    raw: RawRun, options: Options | None = None, ctx: Context | None = None
+) -> RunArtifact:
     """Compile one loaded run directory into its findings and (when valid) its tables."""
     options = options or Options()
     ctx = ctx or default_context()
@@ -415,14 +421,25 @@ def compile_raw(raw: RawRun, options: Options | None = None, ctx: Context | None
             rules.check_summary(md, None, 0, out)
         elif ledger is not None and calls is not None:
             if not ledger.metas or ledger.metas[0][0] != 1:
-                out.add("consistency.meta_first", "run.jsonl", "the first line is not a valid meta record", line=1)
+                out.add(
+                    "consistency.meta_first",
+                    "run.jsonl",
+                    "the first line is not a valid meta record",
+                    line=1,
+                )
             for n, _ in ledger.metas[1:]:
                 out.add("consistency.meta_first", "run.jsonl", "a second meta record", line=n)
             if ledger.metas:
                 rules.check_meta_record(ledger.metas[0][0], ledger.metas[0][1], md, out)
             skipped_us, bad = decode.timestamps_us([r["at"] for _, r in ledger.skipped])
             for i in bad:
-                out.add("schema.timestamp", "run.jsonl", "not a real date and time", line=ledger.skipped[i][0], pointer="/at")
+                out.add(
+                    "schema.timestamp",
+                    "run.jsonl",
+                    "not a real date and time",
+                    line=ledger.skipped[i][0],
+                    pointer="/at",
+                )
             rules.check_skipped(ledger.skipped, md, span, skipped_us.to_pylist(), out)
             rules.check_calls(md, calls, span, out)
             rules.check_summary(md, calls, len(ledger.skipped), out)

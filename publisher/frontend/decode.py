@@ -21,6 +21,7 @@ A schema keyword this generator does not understand is a bug and raises at gener
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from collections.abc import Sequence
@@ -219,9 +220,8 @@ def _default(schema: dict[str, Any], annotation: Any) -> Any:
     if "default" in schema:
         value = schema["default"]
         if isinstance(value, list | dict):
-            return msgspec.field(default_factory=lambda v=value: msgspec.json.decode(
-                msgspec.json.encode(v)
-            ))
+            encoded = msgspec.json.encode(value)
+            return msgspec.field(default_factory=functools.partial(msgspec.json.decode, encoded))
         return value
     return msgspec.UNSET
 

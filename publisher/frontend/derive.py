@@ -113,7 +113,11 @@ def workloads(md: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for p in md["config"]["prompts"]:
         out[p["id"]] = {"kind": "prompt", "sha256": p["sha256"], "max_tokens": p["max_tokens"]}
     for t in md["config"]["tasks"]:
-        out[t["id"]] = {"kind": "task", "sha256": t["template_sha256"], "max_tokens": t["max_tokens"]}
+        out[t["id"]] = {
+            "kind": "task",
+            "sha256": t["template_sha256"],
+            "max_tokens": t["max_tokens"],
+        }
     return out
 
 
@@ -161,7 +165,11 @@ def batch_statistics(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The statistics columns (``tables.STATISTICS``) of one batch of call records."""
     ok = [c for c in calls if c["error"] is None]
     n = len(calls)
-    row: dict[str, Any] = {"n": n, "errors": n - len(ok), "success_rate": len(ok) / n if n else None}
+    row: dict[str, Any] = {
+        "n": n,
+        "errors": n - len(ok),
+        "success_rate": len(ok) / n if n else None,
+    }
     ttft = sorted(_numbers([c["first_delta_ms"] for c in ok]))
     row.update(stats.describe(ttft, "ttft", "_ms"))
     row["ttft_p50_ci_low_ms"], row["ttft_p50_ci_high_ms"] = median_ci(ttft)
@@ -285,7 +293,9 @@ def derive_tables(
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for rec, wid in zip(records, wids, strict=True):
         groups.setdefault((rec["cell_id"], wid, rec["concurrency"], rec["phase"]), []).append(rec)
-    energy = {c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]}
+    energy = {
+        c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]
+    }
     cell_rows = []
     for key in sorted(groups, key=lambda k: tuple(_order(v) for v in k)):
         cell_id, wid, conc, phase = key
@@ -323,7 +333,9 @@ def derive_tables(
 
     ok = [e is None for e in cols["error"]]
     per_cell_total: Counter[str] = Counter(cols["cell_id"])
-    per_cell_ok: Counter[str] = Counter(c for c, good in zip(cols["cell_id"], ok, strict=True) if good)
+    per_cell_ok: Counter[str] = Counter(
+        c for c, good in zip(cols["cell_id"], ok, strict=True) if good
+    )
     summary = md["summary"]
     meta_only = bool(md.get("meta_only"))
     calls_total = summary["calls_total"] if meta_only else n
@@ -431,7 +443,10 @@ def derive_tables(
         ),
         "run_gpus": tables.from_rows(
             "run_gpus",
-            [{"run_id": run_id, "slot": g["slot"], **spec} for g, spec in zip(hw["gpus"], gpus, strict=True)],
+            [
+                {"run_id": run_id, "slot": g["slot"], **spec}
+                for g, spec in zip(hw["gpus"], gpus, strict=True)
+            ],
         ),
         "run_workloads": tables.from_rows(
             "run_workloads",
@@ -471,7 +486,9 @@ _GPU_AGGREGATES = (
 )
 
 
-def samples_table(run_id: str, columns: Mapping[str, Sequence[Any]], ts_us: Sequence[Any]) -> pa.Table:
+def samples_table(
+    run_id: str, columns: Mapping[str, Sequence[Any]], ts_us: Sequence[Any]
+) -> pa.Table:
     """The ``samples`` table of a run from the columns of its decoded ``samples.jsonl`` lines
     (sample field → values, file order; ``gpus`` holds each line's list of GPU readings).
 

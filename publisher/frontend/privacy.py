@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from functools import cache
-
-import re
+from typing import Any
 
 import re2
 
@@ -321,7 +320,9 @@ def scan_blob(data: bytes, starts: Sequence[int] | None = None) -> list[Hit]:
     matched = matcher.Match(data) or []
     if not matched:
         return []
-    bounds = list(starts) if starts is not None else [0] + [m.end() for m in _NEWLINE.finditer(data)]
+    bounds = (
+        list(starts) if starts is not None else [0] + [m.end() for m in _NEWLINE.finditer(data)]
+    )
     hits: set[Hit] = set()
     for i in sorted(matched):
         rule, pattern = RULES[i], patterns[i]

@@ -109,7 +109,11 @@ def check_rouge(
                 missing.add(key)
                 out.append(
                     finding(
-                        "quality.reference_missing", rid, "run.jsonl", f"no reference for {key}", line=line
+                        "quality.reference_missing",
+                        rid,
+                        "run.jsonl",
+                        f"no reference for {key}",
+                        line=line,
                     )
                 )
             continue

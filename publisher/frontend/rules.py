@@ -143,7 +143,9 @@ def check_metadata(
     if md["run_id"] != dir_name:
         out.add("structure.dir_name", ".", f"directory {dir_name!r} ≠ run_id {md['run_id']!r}")
     if md["synthetic"] and not allow_synthetic:
-        out.add("consistency.synthetic", f, "metadata marks this run synthetic", pointer="/synthetic")
+        out.add(
+            "consistency.synthetic", f, "metadata marks this run synthetic", pointer="/synthetic"
+        )
     created, updated = times.get("created_at"), times.get("updated_at")
     started, finished = times.get("started_at"), times.get("finished_at")
     if created is not None and updated is not None and updated < created:
@@ -169,7 +171,12 @@ def check_metadata(
     for pointer, values in lists:
         for value, count in sorted(Counter(values).items(), key=lambda kv: str(kv[0])):
             if count > 1:
-                out.add("consistency.duplicate", f, f"{value!r} is listed {count} times", pointer=pointer)
+                out.add(
+                    "consistency.duplicate",
+                    f,
+                    f"{value!r} is listed {count} times",
+                    pointer=pointer,
+                )
     if md["comparable"]:
         mode = config["mode"]
         why = None
@@ -178,7 +185,9 @@ def check_metadata(
         elif md["status"] == "empty":
             why = "a run with status empty"
         if why is not None:
-            out.add("consistency.comparable", f, f"{why} claims comparable: true", pointer="/comparable")
+            out.add(
+                "consistency.comparable", f, f"{why} claims comparable: true", pointer="/comparable"
+            )
     elif not md["comparable_reason"]:
         out.add(
             "consistency.comparable",
@@ -321,11 +330,24 @@ def check_calls(
 
     # Identity: planned cell, its engine, a known workload.
     for i, (cell_id, backend, pid, tid, item) in enumerate(
-        zip(cols["cell_id"], cols["backend"], cols["prompt_id"], cols["task_id"], cols["item_id"], strict=True)
+        zip(
+            cols["cell_id"],
+            cols["backend"],
+            cols["prompt_id"],
+            cols["task_id"],
+            cols["item_id"],
+            strict=True,
+        )
     ):
         engine = cells.get(cell_id)
         if engine is None:
-            out.add("consistency.unplanned_cell", f, f"cell {cell_id!r} not planned", line=lines[i], pointer="/cell_id")
+            out.add(
+                "consistency.unplanned_cell",
+                f,
+                f"cell {cell_id!r} not planned",
+                line=lines[i],
+                pointer="/cell_id",
+            )
         elif engine != backend:
             out.add(
                 "consistency.backend",
@@ -342,7 +364,12 @@ def check_calls(
         else:
             known = False
         if not known:
-            out.add("consistency.unknown_workload", f, f"workload {pid or tid!r} not in config", line=lines[i])
+            out.add(
+                "consistency.unknown_workload",
+                f,
+                f"workload {pid or tid!r} not in config",
+                line=lines[i],
+            )
 
     ttft = _floats(cols["first_delta_ms"])
     total = _floats(cols["total_duration_ms"])
@@ -354,7 +381,7 @@ def check_calls(
             out.add(
                 "consistency.ttft_after_total",
                 f,
-                f"first_delta_ms {cols['first_delta_ms'][i]} > total {cols['total_duration_ms'][i]}",
+                f"first_delta_ms {ttft[i]:.6g} > total {total[i]:.6g}",
                 line=lines[i],
                 pointer="/first_delta_ms",
             )
@@ -390,11 +417,23 @@ def check_calls(
             )
         for key, values in (("first_delta_ms", ttft), ("total_duration_ms", total)):
             for i in np.nonzero(values > MAX_PLAUSIBLE_DURATION_MS)[0].tolist():
-                out.add("plausibility.duration", f, f"{key} = {values[i]:.6g} ms", line=lines[i], pointer=f"/{key}")
+                out.add(
+                    "plausibility.duration",
+                    f,
+                    f"{key} = {values[i]:.6g} ms",
+                    line=lines[i],
+                    pointer=f"/{key}",
+                )
         for key in ("tpot_ms", "itl_p50_ms", "itl_p95_ms", "itl_max_ms", "start_lag_ms"):
             values = _floats(cols[key])
             for i in np.nonzero(values < 0)[0].tolist():
-                out.add("plausibility.duration", f, f"negative {key} = {values[i]}", line=lines[i], pointer=f"/{key}")
+                out.add(
+                    "plausibility.duration",
+                    f,
+                    f"negative {key} = {values[i]}",
+                    line=lines[i],
+                    pointer=f"/{key}",
+                )
         limits = _floats(
             [
                 prompts.get(p) if p is not None else (tasks[t][0] if t in tasks else None)
@@ -412,7 +451,9 @@ def check_calls(
 
     started, finished = span
     for i, ts in enumerate(calls.started_us):
-        if ts is not None and ((started is not None and ts < started) or (finished is not None and ts > finished)):
+        if ts is not None and (
+            (started is not None and ts < started) or (finished is not None and ts > finished)
+        ):
             out.add(
                 "consistency.timestamps",
                 f,
@@ -435,7 +476,15 @@ def _check_cold(
     cold: Counter[tuple[Any, ...]] = Counter()
     batches: set[tuple[Any, ...]] = set()
     for i, (cell_id, pid, tid, item, conc, phase) in enumerate(
-        zip(cols["cell_id"], cols["prompt_id"], cols["task_id"], cols["item_id"], cols["concurrency"], cols["phase"], strict=True)
+        zip(
+            cols["cell_id"],
+            cols["prompt_id"],
+            cols["task_id"],
+            cols["item_id"],
+            cols["concurrency"],
+            cols["phase"],
+            strict=True,
+        )
     ):
         key = (cell_id, pid or tid, item, conc)
         batches.add(key)
@@ -443,7 +492,13 @@ def _check_cold(
             continue
         cold[key] += 1
         if not cold_planned:
-            out.add("consistency.cold_calls", f, "cold call although config.cold is false", line=lines[i], pointer="/phase")
+            out.add(
+                "consistency.cold_calls",
+                f,
+                "cold call although config.cold is false",
+                line=lines[i],
+                pointer="/phase",
+            )
         elif cold[key] == 2:
             out.add(
                 "consistency.cold_calls",
@@ -478,7 +533,9 @@ def check_skipped(
                 line=line,
                 pointer="/cell_id",
             )
-        if ts is not None and ((started is not None and ts < started) or (finished is not None and ts > finished)):
+        if ts is not None and (
+            (started is not None and ts < started) or (finished is not None and ts > finished)
+        ):
             out.add(
                 "consistency.timestamps",
                 "run.jsonl",
