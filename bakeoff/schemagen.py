@@ -59,6 +59,14 @@ class ContractSchema(GenerateJsonSchema):
             out["maximum"] = min(out.get("maximum", INT64_MAX), INT64_MAX)
         return out
 
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        """Defaults made by a factory (``default_factory=list``) are stated too: a reader of the
+        contract must know what an absent field means."""
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()  # type: ignore[call-arg]
+        return super().get_default_value(schema)
+
     def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
         """Strings: timestamps carry ``format: date-time`` next to their pattern."""
         out = super().str_schema(schema)

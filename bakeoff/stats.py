@@ -52,11 +52,22 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return percentile_sorted(sorted(values), q)
 
 
+def _fsum_over(values: Sequence[float], n: float) -> float | None:
+    """Σ values / n; when the sum itself overflows, Σ (value / n) — never an exception."""
+    try:
+        return finite(math.fsum(values) / n)
+    except OverflowError:
+        try:
+            return finite(math.fsum(v / n for v in values))
+        except OverflowError:
+            return None
+
+
 def mean(values: Sequence[float]) -> float | None:
     """Arithmetic mean (correctly rounded sum ÷ n); None when empty."""
     if not values:
         return None
-    return finite(math.fsum(values) / len(values))
+    return _fsum_over(values, len(values))
 
 
 def stddev(values: Sequence[float]) -> float | None:
@@ -64,10 +75,12 @@ def stddev(values: Sequence[float]) -> float | None:
     n = len(values)
     if n < 2:
         return None
-    m = math.fsum(values) / n
-    if not math.isfinite(m):
+    m = _fsum_over(values, n)
+    if m is None:
         return None
-    return finite(math.sqrt(math.fsum((v - m) * (v - m) for v in values) / (n - 1)))
+    squares = [(v - m) * (v - m) for v in values]
+    variance = _fsum_over(squares, n - 1) if all(map(math.isfinite, squares)) else None
+    return None if variance is None else finite(math.sqrt(variance))
 
 
 def iqr_outliers_sorted(ordered: Sequence[float], k: float = 1.5) -> int:

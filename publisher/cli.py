@@ -20,7 +20,7 @@ from bakeoff.jsonio import write_json
 from bakeoff.resources import checkout_path
 from publisher import publish as pipeline
 from publisher.compare import CompareRequest, render_text, run_compare
-from publisher.errors import NoRunsError, PublisherError, RunInvalidError, RunsInvalidError
+from publisher.errors import PublisherError, RunInvalidError, RunsInvalidError
 from publisher.frontend.compile import Options
 from publisher.frontend.finding import Finding, render_github
 from publisher.frontend.load import iter_run_dirs
@@ -63,8 +63,6 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
     """Run directories to check: an archive folder given as a path stands for its runs."""
     out: list[Path] = []
     for path in paths:
-        if not path.exists():
-            raise NoRunsError(f"{path} does not exist; pass a run directory (runs/<run_id>/)")
         if path.is_dir() and not (path / "metadata.json").exists():
             runs = [p for p in iter_run_dirs(path) if (p / "metadata.json").exists()]
             if runs:

@@ -2,7 +2,6 @@
 
     PublisherError                 one clear message + exit 1 in ``publisher.cli``
     ├── RunsInvalidError           validation found errors; carries the findings
-    ├── NoRunsError                a path given on the command line is not a run directory
     ├── StaleCatalogueError        ``publish --check``: committed catalogue.json is out of date
     ├── ExportError                an export file could not be written
     ├── OutputError                an output path cannot be written (names the path)
@@ -39,10 +38,6 @@ class RunsInvalidError(PublisherError):
             f"{errors} validation error(s) in {runs} run(s); nothing was published "
             "(run `bakeoff validate` for the details)"
         )
-
-
-class NoRunsError(PublisherError):
-    """A path given as a run directory does not exist or is not a directory."""
 
 
 class StaleCatalogueError(PublisherError):

@@ -459,21 +459,30 @@ def _build_info(n_runs: int) -> dict[str, Any]:
 
 
 class LargeTables:
-    """The rows of the large tables (calls, samples) per run, read from the artifact store."""
+    """The rows of the large tables (calls, samples) per run, from the artifact store; an
+    artifact that is missing, corrupt or not the run's is compiled again, never trusted."""
 
-    def __init__(self, store: ArtifactStore, state: ArchiveState) -> None:
+    def __init__(self, store: ArtifactStore, state: ArchiveState, config: PublishConfig) -> None:
         self.store = store
         self.state = state
+        self.config = config
 
     def __call__(self, table: str, run_id: str) -> pa.Table:
         """One run's rows of ``table`` (``calls`` or ``samples``)."""
         entry = self.state.runs.get(run_id)
-        artifact = self.store.get(run_id, entry.content if entry is not None else None)
-        if artifact is None or artifact.tables is None:
-            raise ExportError(
-                f"the compiled tables of {run_id} are missing from {self.store.folder}; "
-                "publish again (they are rebuilt)"
+        if entry is None:
+            raise ExportError(f"{run_id} is not a published run")
+        artifact = self.store.get(run_id, entry.content)
+        if artifact is None:
+            artifact, _ = _compile_one(
+                self.config.runs_dir / run_id, self.store, self.config.options, default_context()
             )
+            if artifact.content_sha256 != entry.content:
+                raise ExportError(
+                    f"{self.config.runs_dir / run_id} changed while publishing; publish again"
+                )
+        if artifact.tables is None:
+            raise ExportError(f"{run_id} no longer compiles; run `bakeoff validate {run_id}`")
         return artifact.tables[table]
 
 
@@ -548,7 +557,7 @@ def _publish(config: PublishConfig, log: Log) -> PublishReport:
         ),
         collected.store.key,
     )
-    reader = LargeTables(collected.store, state)
+    reader = LargeTables(collected.store, state, config)
     published = {
         name: archive.tables[name] for name in tables.PUBLISHED if name not in tables.LARGE
     }

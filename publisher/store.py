@@ -45,24 +45,28 @@ RACY_NS = 2_000_000_000
 _HEADER = struct.Struct("<I")
 
 
+def code_files() -> list[Path]:
+    """Every file whose content can change what a run compiles to: the sources of the
+    ``publisher`` and ``bakeoff`` packages, the schemas and the seeds."""
+    here = Path(__file__).resolve().parent
+    files: list[Path] = []
+    for root in (here, here.parent / "bakeoff"):
+        files += sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    files += sorted(schemas_dir().glob("*.json")) + sorted(seeds_dir().iterdir())
+    return [p for p in files if p.is_file()]
+
+
 @cache
 def code_key() -> str:
-    """What besides a run's bytes decides its artifact: every source file of the ``publisher``
-    and ``bakeoff`` packages, the schemas, the seeds, and the library versions."""
+    """What besides a run's bytes decides its artifact: ``code_files()`` and the versions of
+    the libraries that decode and encode."""
     import duckdb
 
     h = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
     for lib in (msgspec, pa, duckdb):
         h.update(f"{lib.__name__} {lib.__version__}\0".encode())
-    here = Path(__file__).resolve().parent
-    roots = [here, here.parent / "bakeoff"]
-    files: list[Path] = []
-    for root in roots:
-        files += sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
-    files += sorted(schemas_dir().glob("*.json")) + sorted(seeds_dir().iterdir())
-    for path in files:
-        if path.is_file():
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in code_files():
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 

@@ -194,7 +194,7 @@ class _Generator:
             if prop in required:
                 fields.append((prop, annotation))
             else:
-                fields.append((prop, annotation, _default(sub, annotation)))
+                fields.append((prop, annotation, _default(sub, f"{name}.{prop}")))
         struct = msgspec.defstruct(
             f"{self.prefix}{name}",
             fields,
@@ -215,15 +215,16 @@ def _is_timestamp(schema: dict[str, Any], defs: dict[str, Any]) -> bool:
     return False
 
 
-def _default(schema: dict[str, Any], annotation: Any) -> Any:
-    """The field default: the schema's ``default``; absent-but-not-nullable stays UNSET."""
-    if "default" in schema:
-        value = schema["default"]
-        if isinstance(value, list | dict):
-            encoded = msgspec.json.encode(value)
-            return msgspec.field(default_factory=functools.partial(msgspec.json.decode, encoded))
-        return value
-    return msgspec.UNSET
+def _default(schema: dict[str, Any], hint: str) -> Any:
+    """The field default: the schema's ``default``. An optional field without one is a bug in
+    the contract (what would its absence mean?), refused here."""
+    if "default" not in schema:
+        raise ValueError(f"{hint}: an optional field without a default in the schema")
+    value = schema["default"]
+    if isinstance(value, list | dict):
+        encoded = msgspec.json.encode(value)
+        return msgspec.field(default_factory=functools.partial(msgspec.json.decode, encoded))
+    return value
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,7 @@ class _Version(msgspec.Struct):
 
 
 _VERSION = msgspec.json.Decoder(_Version)
+_NONFINITE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)\s*[,}\]]")
 _AT = re.compile(r" - at `\$(.*)`$")
 _PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(.*?)\]")
 
@@ -300,6 +302,8 @@ def decode(data: bytes, doc: DocumentType) -> tuple[Any, Problem | None]:
         return doc.decoder.decode(data), None
     except msgspec.ValidationError as exc:
         message, pointer = pointer_of(str(exc))
+        if message.startswith("Number out of range"):  # 1e999: not a finite number at all
+            return None, Problem("json.nonfinite", f"{message} (numbers must be finite)", pointer)
         return None, Problem("schema", message, pointer)
     except msgspec.DecodeError as exc:
         return None, _syntax_problem(data, str(exc))
@@ -314,6 +318,8 @@ def _syntax_problem(data: bytes, message: str) -> Problem:
         return Problem("json.encoding", f"not UTF-8 ({exc.reason} at byte {exc.start})")
     if "out of range" in message:
         return Problem("json.nonfinite", f"{message} (numbers must be finite)")
+    if _NONFINITE.search(data):
+        return Problem("json.nonfinite", "NaN and Infinity are not JSON numbers")
     return Problem("json.invalid", message)
 
 

@@ -236,10 +236,10 @@ RULES: tuple[Rule, ...] = (
         r"((?i:api[_-]?key|access[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token"
         r"|refresh[_-]?token|client[_-]?secret|secret|password|passwd)"
         r"[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9._~+/-]{8,})",
-        r"(?i:key|token|secret|passwd?)[\"']?\s*[=:]",
+        r"(?i:key|token|secret|passw(?:or)?d)[\"']?\s*[=:]",
         "DB_PASSWORD=hunter2hunter2 OPENAI_API_KEY=abcdefgh12345",
         "password: ******** and secret=None",
-        "A credential assigned to a name such as api_key, token, secret or password.",
+        "A credential assigned to a name such as api_key, access_token, secret or password.",
     ),
     Rule(
         "private_key",

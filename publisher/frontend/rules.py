@@ -73,8 +73,10 @@ class Findings:
         return any(f.severity == "error" for f in self._items)
 
     def finish(self) -> tuple[Finding, ...]:
-        """Every finding, with a summary per capped code, sorted by file, line and code."""
-        out = list(self._items)
+        """Every finding sorted by file, line and code, then a summary per capped code."""
+        out = sorted(
+            self._items, key=lambda f: (f.file, f.line or 0, f.code, f.pointer or "", f.message)
+        )
         for (code, file), n in sorted(self._counts.items()):
             if n > MAX_FINDINGS_PER_CODE:
                 extra = n - MAX_FINDINGS_PER_CODE
@@ -87,7 +89,6 @@ class Findings:
                         for_publication=self.for_publication,
                     )
                 )
-        out.sort(key=lambda f: (f.file, f.line or 0, f.code, f.pointer or "", f.message))
         return tuple(out)
 
 

@@ -89,7 +89,7 @@ def test_publish_and_check(tmp_path: Path, archive: Path) -> None:
     code, out, err = invoke("publish", *args)
     assert code == 0, err
     assert "published 4 run(s)" in out
-    assert "step 5/6 export" in err
+    assert "step 4/6 export" in err
     code, out, _ = invoke("publish", *args, "--check")
     assert code == 0
     assert "up to date" in out

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from publisher import pipeline
-from publisher.finding import CODES
+from publisher import publish as pipeline
+from publisher.frontend.finding import CODES
 from tests.publisher.conftest import make_archive
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
