@@ -472,7 +472,7 @@ class LargeTables:
         entry = self.state.runs.get(run_id)
         if entry is None:
             raise ExportError(f"{run_id} is not a published run")
-        artifact = self.store.get(run_id, entry.content)
+        artifact = self.store.get(run_id, entry.content, tables=(table,))
         if artifact is None:
             artifact, _ = _compile_one(
                 self.config.runs_dir / run_id, self.store, self.config.options, default_context()

@@ -465,14 +465,10 @@ def derive_tables(
 
 
 def _from_columns(table: str, values: Mapping[str, Sequence[Any]]) -> pa.Table:
-    arrays = []
-    for field in tables.schema(table):
-        column = values[field.name]
-        if pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(column, pa.int64()).cast(field.type))
-        else:
-            arrays.append(pa.array(column, field.type))
-    return pa.Table.from_arrays(arrays, schema=tables.schema(table))
+    # Timestamp columns take integer microseconds as they are.
+    target = tables.schema(table)
+    arrays = [pa.array(values[field.name], field.type) for field in target]
+    return pa.Table.from_arrays(arrays, schema=target)
 
 
 # --------------------------------------------------------------------------- samples
