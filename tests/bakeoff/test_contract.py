@@ -118,11 +118,15 @@ def test_wheel_ships_schemas_and_seeds_and_probe_runs_from_elsewhere(tmp_path: P
     jsonschema.Draft202012Validator(schema).validate(block)
 
 
-def test_default_paths_are_the_checkouts_wherever_the_command_runs() -> None:
-    """`bakeoff run`, `validate`, `publish`, `site` and `compare` default to the same runs/."""
-    from bakeoff.resources import checkout_path, repo_root
+def test_default_runs_folder_is_the_archive_of_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside this checkout, from any of its folders, `bakeoff run` uses the checkout's runs/
+    (because it holds runs/, not because the code is installed from it: see test_run.py)."""
+    from bakeoff.resources import ARCHIVE_ENV, archive_root, repo_root
     from collector.cli import default_runs_dir
-    from publisher.compare import default_runs_dir as compare_runs_dir
 
+    monkeypatch.delenv(ARCHIVE_ENV, raising=False)
+    monkeypatch.chdir(ROOT / "docs")
     assert repo_root() == ROOT
-    assert checkout_path("runs") == ROOT / "runs" == default_runs_dir() == compare_runs_dir()
+    assert archive_root() == ROOT and default_runs_dir() == ROOT / "runs"

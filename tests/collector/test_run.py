@@ -276,3 +276,41 @@ def test_ctrl_c_keeps_a_valid_partial_run(tmp_path: Path, config_home: Path) -> 
     assert metadata["summary"]["calls_total"] == len(calls)
     assert (runs[0] / "run.md").is_file()
     assert b"Traceback" not in stderr
+
+
+# ---- where runs go -------------------------------------------------------------------------
+
+
+def test_run_writes_into_the_archive_of_the_working_directory(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clones and a folder without an archive: each `bakeoff run` (no --out) writes into
+    the archive found from its working directory upward, says which on stderr, and never into
+    the checkout the code is installed from."""
+    from bakeoff.resources import ARCHIVE_ENV, repo_root
+
+    monkeypatch.delenv(ARCHIVE_ENV, raising=False)
+    for parent in tmp_path.parents:
+        if (parent / "runs").is_dir() or (parent / "catalogue.json").is_file():
+            pytest.skip(f"{parent} holds an archive: every folder below it belongs to it")
+    first, second, empty = tmp_path / "first", tmp_path / "second", tmp_path / "empty"
+    (first / "runs").mkdir(parents=True)
+    (second / "docs").mkdir(parents=True)
+    (second / "catalogue.json").write_text("{}\n")
+    empty.mkdir()
+    code_runs = repo_root() / "runs" if repo_root() else None
+    before = set(code_runs.iterdir()) if code_runs and code_runs.is_dir() else set()
+    with fake_server() as url:
+        argv = ["run", "--engine", "openai", "--url", url, "--model", "ok", "--runs", "1"]
+        argv += ["--prompts", "P-EASY", "--allow-dirty", "--force-load"]
+        for cwd, archive in ((second / "docs", second), (first, first), (empty, empty)):
+            monkeypatch.chdir(cwd)
+            result = CliRunner().invoke(main, argv)
+            assert result.exit_code == 0, result.output
+            runs = [p for p in (archive / "runs").glob("*") if not p.name.startswith(".")]
+            assert len(runs) == 1 and str(runs[0]) in result.stdout, result.output
+            assert f"archive: {archive}\n" in result.stderr
+            _validate_run(runs[0])
+    assert not (second / "docs" / "runs").exists()
+    if code_runs is not None:
+        assert (set(code_runs.iterdir()) if code_runs.is_dir() else set()) == before
