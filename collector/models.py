@@ -203,7 +203,7 @@ class SystemSoftware(Strict):
     )
     rocm_version: str | None = Field(default=None, description="ROCm version.")
     runner_version: str = Field(
-        description="bakeoff version, plus '+' and git describe when run from a checkout."
+        description=("bakeoff version, plus '+' and harness.git_describe when run from a checkout.")
     )
 
 
@@ -341,8 +341,19 @@ class Harness(Strict):
     name: Literal["bakeoff"] = Field(default="bakeoff", description="Harness name.")
     version: str = Field(description="bakeoff version.")
     git_sha: str | None = Field(description="Commit of the checkout, null for an installed wheel.")
-    git_describe: str | None = Field(default=None, description="git describe --always --dirty.")
-    git_dirty: bool | None = Field(description="True when the checkout had uncommitted changes.")
+    git_describe: str | None = Field(
+        default=None,
+        description=(
+            "git describe --always, plus '-dirty' exactly when git_dirty is true; null for an "
+            "installed wheel."
+        ),
+    )
+    git_dirty: bool | None = Field(
+        description=(
+            "True when the checkout had changed or untracked files other than runs/ and "
+            "catalogue.json (listed in dirty_files)."
+        )
+    )
     dirty_files: list[str] = Field(
         default_factory=list, description="Paths inside the repository that were dirty."
     )

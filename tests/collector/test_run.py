@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -147,18 +148,75 @@ def test_guards() -> None:
     guards.check_load([3.9, 9.0, 9.0], force_load=False)
 
 
+def _git_repo(path: Path) -> Callable[..., object]:
+    """A real git repository with one commit holding code.py and catalogue.json."""
+    path.mkdir()
+    run = lambda *a: subprocess.run(["git", "-C", str(path), *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (path / "code.py").write_text("x = 1\n")
+    (path / "catalogue.json").write_text("{}\n")
+    run("add", "code.py", "catalogue.json")
+    run("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "x")
+    return run
+
+
 def test_git_state_of_a_real_checkout(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    repo.mkdir()
-    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
-    run("init", "-q")
-    run("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
-    assert guards.git_state(repo).dirty is False
-    (repo / "code.py").write_text("x = 1\n")
+    _git_repo(repo)
+    clean = guards.git_state(repo)
+    assert clean.dirty is False and clean.describe and not clean.describe.endswith("-dirty")
+    # What `bakeoff run` + `bakeoff publish` change does not make the checkout dirty, and so
+    # does not make describe say -dirty either (git describe --dirty would: catalogue.json is
+    # tracked).
+    (repo / "catalogue.json").write_text('{"runs": []}\n')
     (repo / "runs").mkdir()
     (repo / "runs" / "new.json").write_text("{}")
     state = guards.git_state(repo)
-    assert state.dirty is True and state.dirty_files == ["code.py"]
+    assert (state.dirty, state.describe, state.dirty_files) == (False, clean.describe, [])
+    # An untracked file does (git describe --dirty would not notice it).
+    (repo / "notes.py").write_text("y = 2\n")
+    state = guards.git_state(repo)
+    assert state.dirty is True and state.dirty_files == ["notes.py"]
+    assert state.describe == f"{clean.describe}-dirty"
+    (repo / "notes.py").unlink()
+    (repo / "code.py").write_text("x = 2\n")
+    state = guards.git_state(repo)
+    assert state.dirty_files == ["code.py"] and state.describe == f"{clean.describe}-dirty"
+
+
+def test_git_state_where_git_fails(tmp_path: Path) -> None:
+    assert guards.git_state(None) == guards.GitState()
+    assert guards.git_state(tmp_path) == guards.GitState()  # not a repository
+    assert guards.git_state(tmp_path, lambda args: None) == guards.GitState()
+
+
+def test_metadata_never_contradicts_itself_about_dirtiness(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """harness.git_describe, harness.git_dirty, the meta line and the probe's runner_version
+    come from one decision, in a clean-but-republished checkout and in a dirty one."""
+    from bakeoff import __version__
+    from collector import orchestrate
+    from collector.probe import system
+
+    repo = tmp_path / "repo"
+    _git_repo(repo)
+    monkeypatch.setattr(orchestrate, "repo_root", lambda: repo)
+    monkeypatch.setattr(system, "repo_root", lambda: repo)
+    (repo / "catalogue.json").write_text('{"runs": []}\n')  # as `bakeoff publish` leaves it
+    with fake_server() as url:
+        for dirty in (False, True):
+            if dirty:
+                (repo / "code.py").write_text("x = 2\n")
+            result = execute(
+                _opts(_cells(url, "ok", runs=1), tmp_path / "runs", prompts=["P-EASY"])
+            )
+            metadata, records = _validate_run(result.path)
+            harness = metadata["harness"]
+            assert harness["git_dirty"] is dirty and records[0]["git_dirty"] is dirty
+            assert harness["git_describe"].endswith("-dirty") is dirty
+            version = metadata["hardware"]["system_software"]["runner_version"]
+            assert version == f"{__version__}+{harness['git_describe']}"
 
 
 def test_environment_knobs_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
