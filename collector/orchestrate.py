@@ -57,7 +57,7 @@ from collector.models import (
 )
 from collector.progress import Progress
 from collector.report import write_report
-from collector.runner import CellPlan, run_cell
+from collector.runner import CellPlan, planned_calls, run_cell
 from collector.tasks import summarization
 from collector.tasks.prompts import WorkItem, prompt_items
 from collector.tasks.summarization import Dataset
@@ -292,10 +292,10 @@ async def _execute(
         telemetry = RunTelemetry(options.sample_interval_s, run_dir.path, system_id)
         try:
             if options.mode != "probe_only":
+                progress.start_run({plan.cell_id: planned_calls(plan, items) for plan in plans})
                 for plan in plans:
                     telemetry.follow(plan)
-                    total = _planned_calls(plan, items)
-                    progress.start_cell(plan.cell_id, total)
+                    progress.start_cell(plan.cell_id)
                     async for record in run_cell(plan, items, run_id):
                         run_dir.append(record)
                         calls.append(record)
@@ -449,15 +449,6 @@ def _log_call(record: CallRecord) -> None:
             record.first_delta_ms or 0.0, record.total_duration_ms or 0.0,
             record.completion_tokens, record.tokens_per_sec,
         )  # fmt: skip
-
-
-def _planned_calls(plan: CellPlan, items: list[WorkItem]) -> int:
-    total = 0
-    for item in items:
-        total += (plan.runs + (1 if plan.cold else 0)) if item.kind == "prompt" else 1
-    prompts = sum(1 for i in items if i.kind == "prompt")
-    total += sum(level * plan.runs * prompts for level in plan.concurrency if level > 1)
-    return total
 
 
 def _summary(
