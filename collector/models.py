@@ -3,7 +3,7 @@
 These models are the single source of the JSON Schema files in ``schemas/``
 (``python -m bakeoff.schemagen`` writes them; a test fails when the checked-in copy is stale).
 Every field carries a description, because the schema files are documentation too.
-Definitions of measured numbers follow ``metrics.md``.
+Measured numbers are defined in the methodology page (site/docs/methodology.md).
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ class ErrorKind(StrEnum):
 
 
 class AccessLevel(StrEnum):
-    """How much of the engine the collector controls (reference 004)."""
+    """How much of the engine the collector controls: white (it starts the engine), gray (the
+    engine reports its own timings) or black (only the HTTP stream)."""
 
     WHITE = "white"
     GRAY = "gray"
@@ -522,7 +523,7 @@ class MetaRecord(Strict):
 
 
 class CallRecord(Strict):
-    """One request to an engine; every field is defined in metrics.md."""
+    """One request to an engine; every field is defined in the methodology page."""
 
     type: Literal["call"] = Field(description="Record type.")
     cell_id: str = Field(description="Cell id.")

@@ -46,7 +46,7 @@ class CellPlan:
 
 
 def headers(run_id: str, cell_id: str, workload_id: str) -> dict[str, str]:
-    """Benchmark-traffic headers on every request (metrics.md)."""
+    """Benchmark-traffic headers on every request, so engines and proxies can tell it apart."""
     return {
         BENCHMARK_HEADER: "true",
         "X-Bakeoff-Run-Id": run_id,

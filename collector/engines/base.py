@@ -331,13 +331,14 @@ _LANE: ContextVar[Lane | None] = ContextVar("bakeoff_engine_lane", default=None)
 # Where a call's t0 came from (CallClock.source), best last.
 T0_START = "start"  # measure() began; nothing was sent (e.g. the request could not be built)
 T0_SEND = "send"  # just before the request went to httpx (no trace event: a mock transport)
-T0_HEADERS = "headers"  # httpcore began writing the request headers: metrics.md's t0
+T0_HEADERS = "headers"  # httpcore began writing the request headers: the t0
 
 
 class CallClock:
     """The ``t0`` of one call: ``perf_counter_ns`` and the matching ``time.time_ns()``.
 
-    metrics.md: "``t0`` is taken immediately before the request is written to the connection."
+    The methodology page: "``t0`` is taken immediately before the request is written to the
+    connection."
     ``collector.measure`` makes one per attempt, stamped when it starts, and makes it current
     (``CALL_CLOCK``) while the adapter streams. ``Engine._request`` stamps it again just before
     handing the request to httpx, and httpcore's ``trace`` extension (``_trace_t0``, set on
@@ -524,5 +525,5 @@ async def finish_body(rest: AsyncIterator[object]) -> None:
 
 
 def now_ns() -> int:
-    """The interval clock of every measurement (metrics.md)."""
+    """The interval clock of every measurement (``time.perf_counter_ns``)."""
     return time.perf_counter_ns()

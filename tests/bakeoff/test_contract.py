@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -130,3 +131,28 @@ def test_default_runs_folder_is_the_archive_of_the_working_directory(
     monkeypatch.chdir(ROOT / "docs")
     assert repo_root() == ROOT
     assert archive_root() == ROOT and default_runs_dir() == ROOT / "runs"
+
+
+def test_collector_cites_only_what_the_project_contains() -> None:
+    """The collector's code, tests and schemas cite the project's own documents (the
+    methodology page, docs/), never design notes that are not in the repository."""
+    # Built from parts so that this file does not match itself.
+    cited = re.compile(
+        "|".join(["refer" + r"ence 00\d", "research" + " §", "metrics" + r"\.md", r"\.\./shared"])
+    )
+    collector_schemas = ["metadata", "ledger-record", "cells", "hardware", "sample"]
+    files = [
+        *(ROOT / "collector").rglob("*.py"),
+        *(ROOT / "bakeoff").rglob("*.py"),
+        *(ROOT / "tests" / "collector").rglob("*.py"),
+        *(ROOT / "tests" / "fixtures" / "probe").glob("*.md"),
+        *(ROOT / "schemas" / f"{name}.schema.json" for name in collector_schemas),
+    ]
+    assert len(files) > 40
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if cited.search(line)
+    ]
+    assert found == []
