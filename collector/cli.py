@@ -144,7 +144,7 @@ def run(
     result = execute(options, Progress())
     click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
     for cell in result.skipped:
-        click.echo(f"skipped: {cell}")
+        click.echo(f"skipped: {cell}: {result.skip_reasons.get(cell, 'unavailable')}")
     if result.status != "complete":
         sys.exit(1)
 

@@ -64,9 +64,11 @@ from collector.tasks.summarization import Dataset
 from collector.telemetry import Sampler, jsonl_sink
 
 log = logging.getLogger("bakeoff.run")
-# run.log gets these lines; the terminal gets the progress display. Libraries that configure
-# the root logger (absl, via rouge-score) must not echo them a second time.
+# run.log gets these lines; the terminal gets the progress display and the command's summary.
+# Libraries that configure the root logger (absl, via rouge-score) must not echo them a second
+# time, nor logging's last-resort handler before run.log is open.
 log.propagate = False
+log.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -98,6 +100,8 @@ class RunResult:
     calls_total: int
     calls_ok: int
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each skipped cell was skipped, for the terminal: addresses as the user typed them."""
 
 
 def single_cell(engine: str | None, url: str | None, model: str | None) -> CellsFile:
@@ -110,6 +114,11 @@ def single_cell(engine: str | None, url: str | None, model: str | None) -> Cells
         )
     if not model:
         raise ConfigError("--url needs --model (the model name the engine serves)")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--url {url}: must start with http:// or https://, e.g. "
+            f"--url http://{url.split('://')[-1]}"
+        )
     return CellsFile(cells=[CellSpec(engine=engine or "openai", url=url, model=model)])
 
 
@@ -219,12 +228,13 @@ async def _execute(
     run_dir: RunDirectory | None = None
     telemetry: RunTelemetry | None = None
     calls: list[CallRecord] = []
+    shown_reasons: dict[str, str] = {}
     status, reason = "complete", None
     try:
         for spec in specs:
             cell_id = f"{host_label}:{spec.engine}:{spec.model}"
             info, plan, skip = await prepare_cell(
-                spec, cell_id, cells_file, runs, options.mode, managed, engines
+                spec, cell_id, cells_file, runs, options.mode, managed, engines, shown_reasons
             )
             infos.append(info)
             if plan is not None:
@@ -235,7 +245,9 @@ async def _execute(
         if options.for_publication and skipped:
             raise GuardError(
                 "--for-publication: health checks failed for "
-                + "; ".join(f"{s.cell_id} ({s.reason})" for s in skipped)
+                + "; ".join(
+                    f"{s.cell_id} ({shown_reasons.get(s.cell_id, s.reason)})" for s in skipped
+                )
             )
         options.out_dir.mkdir(parents=True, exist_ok=True)
         run_dir = RunDirectory(options.out_dir, run_id)
@@ -321,6 +333,7 @@ async def _execute(
             calls_total=len(calls),
             calls_ok=ok,
             skipped=[s.cell_id for s in skipped],
+            skip_reasons={s.cell_id: shown_reasons.get(s.cell_id, s.reason) for s in skipped},
         )
     finally:
         if telemetry is not None:

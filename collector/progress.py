@@ -208,7 +208,8 @@ class Progress:
         eta = self.eta_s()
         shown = "? (no tokens measured yet)" if eta is None else format_duration(eta)
         if record.error:
-            last = f"error ({record.error_kind})"
+            message = record.error.splitlines()[0] if record.error.strip() else ""
+            last = f"error ({record.error_kind}): {message[:120]}"
         else:
             tps = f"{record.tokens_per_sec:.1f} tok/s" if record.tokens_per_sec else "– tok/s"
             last = f"ttft {record.first_delta_ms or 0:.0f} ms, {tps}"

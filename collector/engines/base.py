@@ -112,6 +112,22 @@ def endpoint_kind(url: str) -> str:
     return "public"
 
 
+def _health_hint(exc: EngineError, kind: str) -> str:
+    """What to do about a failed health check, by what failed."""
+    if isinstance(exc, (EngineConnectError, EngineTimeoutError)):
+        return (
+            "nothing answered there: start the engine, or correct the address "
+            "(--url, or 'url' in the cells file)"
+        )
+    if isinstance(exc, (EngineHTTPError, EngineProtocolError)):
+        return (
+            f"something answered, but not as a {kind} engine does: check that the address is "
+            "the engine's base URL (no /v1 path) and that --engine (or 'engine' in the cells "
+            "file) names its kind: openai, llamacpp or ollama"
+        )
+    return "check that the engine is running and healthy at that address"
+
+
 def make_timeout(t: Timeouts) -> httpx.Timeout:
     """httpx timeouts from the run's configuration (the runner enforces the total deadline)."""
     return httpx.Timeout(connect=t.connect_s, read=t.read_s, write=t.read_s, pool=t.connect_s)
@@ -235,7 +251,8 @@ class Engine(ABC):
             await self._get_json(path, timeout=self.timeouts.health_s)
         except EngineError as exc:
             raise EngineUnavailableError(
-                f"{self.kind} engine at {self.base_url} failed its health check ({path}): {exc}"
+                f"{self.kind} engine at {self.base_url} failed its health check: GET {exc}; "
+                + _health_hint(exc, self.kind)
             ) from exc
 
     def prepare(

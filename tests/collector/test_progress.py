@@ -65,7 +65,7 @@ def test_nothing_measured_says_so_instead_of_a_number() -> None:
         _record("c", tokens=None, ttft_ms=0, total_ms=0, error="refused", error_kind="connect")
     )
     line = out.getvalue().splitlines()[-1]
-    assert "1/3  run eta ? (no tokens measured yet)" in line and "error (connect)" in line
+    assert "1/3  run eta ? (no tokens measured yet)" in line and "error (connect): refused" in line
 
 
 def test_remaining_calls_are_weighed_by_their_max_tokens() -> None:

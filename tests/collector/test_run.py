@@ -14,7 +14,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -23,6 +25,7 @@ from bakeoff.cli import main
 from bakeoff.resources import load_schema
 from collector import guards
 from collector.config import load_cells_file
+from collector.engines.base import Engine
 from collector.errors import ConfigError, GuardError
 from collector.models import CellsFile, CellSpec
 from collector.orchestrate import RunOptions, execute, single_cell
@@ -85,9 +88,105 @@ def test_unavailable_cell_is_skipped_and_run_goes_on(tmp_path: Path, config_home
     metadata, records = _validate_run(result.path)
     skipped = [r for r in records if r["type"] == "skipped"]
     assert len(skipped) == 1 and skipped[0]["cell_id"].endswith(":down")
-    assert "health check" in skipped[0]["reason"] and "127.0.0.1" not in skipped[0]["reason"]
+    # A loopback address is what the user typed and identifies no one: it stays, with a hint.
+    down = cells.cells[0].url
+    assert skipped[0]["reason"].startswith(f"openai engine at {down} failed its health check")
+    assert "start the engine, or correct the address (--url" in skipped[0]["reason"]
     assert metadata["summary"]["cells_skipped"] == 1 and metadata["summary"]["cells_ok"] == 1
     assert result.calls_total == 2
+
+
+def _engines_behind(
+    monkeypatch: pytest.MonkeyPatch, handler: Callable[..., httpx.Response]
+) -> None:
+    """Engines whose HTTP goes to ``handler`` (httpx.MockTransport): addresses other than
+    loopback must never see test traffic, so a LAN engine is a mock (error paths only)."""
+    from collector import cells as cells_module
+
+    real = cells_module.engine_class
+
+    def mocked(kind: str) -> type[Engine]:
+        base = real(kind)
+
+        class Mocked(base):  # type: ignore[valid-type, misc]
+            def __init__(self, url: str, model: str, **kw: Any) -> None:
+                super().__init__(url, model, transport=httpx.MockTransport(handler), **kw)
+
+        return Mocked
+
+    monkeypatch.setattr(cells_module, "engine_class", mocked)
+
+
+def test_lan_addresses_stay_out_of_the_run_but_reach_the_terminal(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LAN engine that cannot be reached and one whose calls fail with its address in the
+    error: the run directory says <private endpoint>, the terminal shows what was typed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "10.1.2.3":
+            raise httpx.ConnectError("[Errno 113] No route to host 10.1.2.3", request=request)
+        if request.method == "GET":
+            return httpx.Response(200, json={"object": "list", "data": []})
+        return httpx.Response(502, text="upstream 10.9.9.9:8000 is overloaded")
+
+    _engines_behind(monkeypatch, handler)
+    bad = tmp_path / "cells.yaml"
+    bad.write_text(
+        "runs: 1\nprompts: [P-EASY]\ncells:\n"
+        "  - {engine: openai, url: 'http://10.1.2.3:8000', model: away}\n"
+        "  - {engine: openai, url: 'http://10.9.9.9:8000', model: busy}\n"
+    )
+    out = tmp_path / "runs"
+    argv = ["run", str(bad), "--out", str(out), "--allow-dirty", "--force-load"]
+    result = CliRunner().invoke(main, argv)
+    assert "skipped: host-" in result.stdout and ":openai:away: openai engine at " in result.stdout
+    assert "at http://10.1.2.3:8000 failed its health check" in result.stdout
+    assert "upstream 10.9.9.9:8000 is overloaded" not in result.stdout  # calls: see run.log
+    (run,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    metadata, records = _validate_run(run)
+    text = "".join(p.read_text() for p in run.iterdir())
+    assert "10.1.2.3" not in text and "10.9.9.9" not in text
+    (skip,) = [r for r in records if r["type"] == "skipped"]
+    assert "openai engine at <private endpoint> failed its health check" in skip["reason"]
+    errors = [r["error"] for r in records if r["type"] == "call"]
+    assert errors and all("upstream <private endpoint> is overloaded" in e for e in errors)
+    assert {c["endpoint_kind"] for c in metadata["cells"]} == {"private"}
+
+
+def test_redactor_keeps_loopback_and_hides_every_form_of_another_address() -> None:
+    from collector.cells import redactor
+
+    text = "at http://127.0.0.1:8080: refused by 127.0.0.1"
+    assert redactor("http://127.0.0.1:8080/")(text) == text
+    assert redactor("http://localhost:11434")("http://localhost:11434/api") == (
+        "http://localhost:11434/api"
+    )
+    hide = redactor("http://GPU-Box:8000/")
+    assert hide("http://GPU-Box:8000/v1 gpu-box:8000 GPU-BOX") == (
+        "<private endpoint>/v1 <private endpoint> <private endpoint>"
+    )
+    assert redactor("https://api.example.com")("api.example.com said no") == (
+        "<public endpoint> said no"
+    )
+
+
+def test_for_publication_names_the_address_typed(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 113] No route to host", request=request)
+
+    _engines_behind(monkeypatch, handler)
+    with pytest.raises(GuardError, match=r"openai engine at http://192\.168\.7\.7:8000 failed"):
+        execute(_opts(_cells("http://192.168.7.7:8000", "lan"), tmp_path, for_publication=True))
+
+
+def test_url_without_scheme_is_refused_with_the_fix() -> None:
+    with pytest.raises(ConfigError, match="--url localhost:8080: must start with http:// or"):
+        single_cell("openai", "localhost:8080", "m")
+    with pytest.raises(ConfigError, match=r"e\.g\. --url http://127\.0\.0\.1:8080"):
+        single_cell("openai", "127.0.0.1:8080", "m")
 
 
 def test_failed_calls_are_recorded_and_run_goes_on(tmp_path: Path, config_home: Path) -> None:
