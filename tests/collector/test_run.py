@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -70,7 +71,12 @@ def test_run_writes_a_valid_directory(tmp_path: Path, config_home: Path) -> None
     assert metadata["summary"]["calls_total"] == 9
     assert metadata["status"] == "complete" and metadata["finished_at"]
     text = "".join(p.read_text() for p in result.path.iterdir())
-    assert "127.0.0.1:" not in text  # the engine address never reaches the run files
+    assert "127.0.0.1:" not in text  # no address in the files of a run without errors
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in result.path.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)  # as open() makes them, none 0600
+    assert set(modes) == {"metadata.json", "run.jsonl", "run.log", "run.md", "samples.jsonl"}
     assert not list(tmp_path.glob(".*.tmp"))
     assert "## Warm TTFT p50 (ms)" in (result.path / "run.md").read_text()
 
