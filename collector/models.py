@@ -3,7 +3,7 @@
 These models are the single source of the JSON Schema files in ``schemas/``
 (``python -m bakeoff.schemagen`` writes them; a test fails when the checked-in copy is stale).
 Every field carries a description, because the schema files are documentation too.
-Definitions of measured numbers follow ``metrics.md``.
+Measured numbers are defined in the methodology page (site/docs/methodology.md).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class ErrorKind(StrEnum):
 
 
 class AccessLevel(StrEnum):
-    """How much of the engine the collector controls (reference 004)."""
+    """How much of the engine the collector controls: white (it starts the engine), gray (the
+    engine reports its own timings) or black (only the HTTP stream)."""
 
     WHITE = "white"
     GRAY = "gray"
@@ -205,7 +206,7 @@ class SystemSoftware(Strict):
     )
     rocm_version: str | None = Field(default=None, description="ROCm version.")
     runner_version: str = Field(
-        description="bakeoff version, plus '+' and git describe when run from a checkout."
+        description=("bakeoff version, plus '+' and harness.git_describe when run from a checkout.")
     )
 
 
@@ -343,8 +344,19 @@ class Harness(Strict):
     name: Literal["bakeoff"] = Field(default="bakeoff", description="Harness name.")
     version: str = Field(description="bakeoff version.")
     git_sha: str | None = Field(description="Commit of the checkout, null for an installed wheel.")
-    git_describe: str | None = Field(default=None, description="git describe --always --dirty.")
-    git_dirty: bool | None = Field(description="True when the checkout had uncommitted changes.")
+    git_describe: str | None = Field(
+        default=None,
+        description=(
+            "git describe --always, plus '-dirty' exactly when git_dirty is true; null for an "
+            "installed wheel."
+        ),
+    )
+    git_dirty: bool | None = Field(
+        description=(
+            "True when the checkout had changed or untracked files other than runs/ and "
+            "catalogue.json (listed in dirty_files)."
+        )
+    )
     dirty_files: list[str] = Field(
         default_factory=list, description="Paths inside the repository that were dirty."
     )
@@ -521,7 +533,7 @@ class MetaRecord(Strict):
 
 
 class CallRecord(Strict):
-    """One request to an engine; every field is defined in metrics.md."""
+    """One request to an engine; every field is defined in the methodology page."""
 
     type: Literal["call"] = Field(description="Record type.")
     cell_id: str = Field(description="Cell id.")
