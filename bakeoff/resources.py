@@ -95,3 +95,10 @@ def archive_root(start: Path | None = None) -> Path:
 def archive_path(relative: str, start: Path | None = None) -> Path:
     """``relative`` (e.g. ``"runs"``, ``"catalogue.json"``, ``"out"``) inside ``archive_root``."""
     return archive_root(start) / relative
+
+
+def site_project(start: Path | None = None) -> Path:
+    """The MkDocs project the site is built from: the archive's own ``site/`` when it has one
+    (a clone of the archive repository), else the one of the code's checkout."""
+    own = archive_path("site", start)
+    return own if (own / "mkdocs.yml").is_file() else checkout_path("site")
