@@ -1,18 +1,20 @@
 """Cells: start or health-check each (host, engine, model) cell and describe it.
 
-A cell that cannot be reached or started becomes a ``skipped`` record with its reason (the
-engine's address is redacted from it); an available one becomes a ``CellPlan`` for the runner
-and a ``CellInfo`` for metadata.json (engine version, model digest, access level, cold kind,
-prompt-cache policy). Managed engines are started here and handed back for the orchestrator to
-stop.
+A cell that cannot be reached or started becomes a ``skipped`` record with its reason (a
+non-loopback engine address is redacted from it); an available one becomes a ``CellPlan`` for
+the runner and a ``CellInfo`` for metadata.json (engine version, model digest, access level,
+cold kind, prompt-cache policy). Managed engines are started here and handed back for the
+orchestrator to stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from collector.engines import engine_class
 from collector.engines.base import Engine, endpoint_kind
@@ -31,13 +33,25 @@ from collector.models import CallRecord, CellInfo, CellsFile, CellSpec, SkippedR
 from collector.runner import CellPlan
 
 
-def _redactor(url: str) -> Callable[[str], str]:
+def redactor(url: str) -> Callable[[str], str]:
+    """How the engine address ``url`` may appear in what a run writes.
+
+    A loopback address identifies no one and is what the user typed: kept. Any other address
+    (a LAN host, a public server) becomes ``<private endpoint>`` / ``<public endpoint>`` in
+    the run directory; the terminal is shown the unredacted text.
+    """
+    kind = endpoint_kind(url)
+    if kind == "loopback":
+        return lambda text: text
     base = url.rstrip("/")
-    host = base.split("//", 1)[-1].split("/", 1)[0]
-    label = f"<{endpoint_kind(url)} endpoint>"
+    netloc = base.split("//", 1)[-1].split("/", 1)[0]
+    # Longest first: the URL, host:port, then the bare host (OS errors name it without port).
+    names = [n for n in (base, netloc, urlsplit(url).hostname) if n]
+    pattern = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
+    label = f"<{kind} endpoint>"
 
     def redact(text: str) -> str:
-        return text.replace(base, label).replace(host, label)
+        return pattern.sub(label, text)
 
     return redact
 
@@ -50,8 +64,13 @@ async def prepare_cell(
     mode: str,
     managed: list[ManagedProcess],
     engines: list[Engine],
+    shown_reasons: dict[str, str] | None = None,
 ) -> tuple[CellInfo, CellPlan | None, SkippedRecord | None]:
-    """Start or health-check one cell; an unavailable cell becomes a skipped record."""
+    """Start or health-check one cell; an unavailable cell becomes a skipped record.
+
+    Started engines are appended to ``managed`` and ``engines`` (the caller stops them); a skip
+    reason as the terminal may show it (the address unredacted) goes into ``shown_reasons``.
+    """
     proc: ManagedProcess | None = None
     digest: str | None = None
     quant: str | None = None
@@ -91,8 +110,10 @@ async def prepare_cell(
         reason, engine, url = str(exc), None, spec.url or "http://127.0.0.1"
         info_digest = version = build = None
         api = api or "chat"
-    redact = _redactor(url)
+    redact = redactor(url)
     if reason is not None:
+        if shown_reasons is not None:
+            shown_reasons[cell_id] = reason
         reason = redact(reason)
     if spec.managed is not None:
         access = "white"

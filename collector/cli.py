@@ -74,7 +74,9 @@ def probe(as_json: bool, publisher_id: str | None, bench: bool) -> None:
     "--dataset", type=click.Path(dir_okay=False, path_type=Path), help="JSONL dataset for tasks."
 )
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), help="Runs folder (default runs/)."
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Runs folder (default: runs/ of the archive found from the working directory upward).",
 )
 @click.option("--publisher-id", help="Publisher id (overrides the config file).")
 @click.option(
@@ -154,6 +156,7 @@ def run(
     With no CELLS_FILE and no --url, the embedded local engine (llama-cpp-python's server
     with a small bundled model, from the 'local' extra) is started and measured.
     """
+    from bakeoff.resources import archive_root
     from collector.config import load_cells_file
     from collector.orchestrate import RunOptions, execute, single_cell
     from collector.progress import Progress
@@ -163,9 +166,13 @@ def run(
     if cells_file is not None and (engine or url or model):
         raise click.UsageError("give either a CELLS_FILE or --engine/--url/--model, not both")
     cells = load_cells_file(cells_file) if cells_file else single_cell(engine, url, model)
+    if out is None:
+        root = archive_root()
+        click.echo(f"archive: {root}", err=True)
+        out = root / "runs"
     options = RunOptions(
         cells=cells,
-        out_dir=out or default_runs_dir(),
+        out_dir=out,
         mode="smoke" if smoke else "probe_only" if probe_only else "full",
         prompts=_split(prompts),
         tasks=_split(tasks),
@@ -195,7 +202,7 @@ def run(
     result = execute(options, Progress())
     click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
     for cell in result.skipped:
-        click.echo(f"skipped: {cell}")
+        click.echo(f"skipped: {cell}: {result.skip_reasons.get(cell, 'unavailable')}")
     if result.status != "complete":
         sys.exit(1)
 
@@ -219,7 +226,7 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def default_runs_dir() -> Path:
-    """runs/ of the checkout when run from one, else ./runs."""
-    from bakeoff.resources import checkout_path
+    """runs/ of the archive found from the working directory (``resources.archive_root``)."""
+    from bakeoff.resources import archive_path
 
-    return checkout_path("runs")
+    return archive_path("runs")

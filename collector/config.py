@@ -108,7 +108,10 @@ def _check_cell(path: Path, name: str, cell: CellSpec, lines: dict[tuple[Any, ..
             "(an engine the collector starts)"
         )
     if cell.url is not None and not cell.url.startswith(("http://", "https://")):
-        raise ConfigError(f"{path}: {name}.url: must start with http:// or https://")
+        raise ConfigError(
+            f"{path}: {name}.url: must start with http:// or https://, "
+            f"e.g. http://{cell.url.split('://')[-1]}"
+        )
 
 
 COST_FLAGS: dict[str, str] = {

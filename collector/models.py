@@ -3,7 +3,7 @@
 These models are the single source of the JSON Schema files in ``schemas/``
 (``python -m bakeoff.schemagen`` writes them; a test fails when the checked-in copy is stale).
 Every field carries a description, because the schema files are documentation too.
-Definitions of measured numbers follow ``metrics.md``.
+Measured numbers are defined in the methodology page (site/docs/methodology.md).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
+from bakeoff.timefmt import PATTERN as TIMESTAMP_PATTERN
+
 SCHEMA_VERSION = 1
 """Version of every file this module describes. Bump it and add a migration step on change."""
 
 RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
-TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 RunId = Annotated[
@@ -83,7 +84,8 @@ class ErrorKind(StrEnum):
 
 
 class AccessLevel(StrEnum):
-    """How much of the engine the collector controls (reference 004)."""
+    """How much of the engine the collector controls: white (it starts the engine), gray (the
+    engine reports its own timings) or black (only the HTTP stream)."""
 
     WHITE = "white"
     GRAY = "gray"
@@ -104,6 +106,7 @@ class RunStatus(StrEnum):
     COMPLETE = "complete"
     PARTIAL = "partial"
     ABORTED = "aborted"
+    EMPTY = "empty"
 
 
 class InterfaceType(StrEnum):
@@ -247,7 +250,7 @@ class SystemSoftware(Strict):
     )
     rocm_version: str | None = Field(default=None, description="ROCm version.")
     runner_version: str = Field(
-        description="bakeoff version, plus '+' and git describe when run from a checkout."
+        description=("bakeoff version, plus '+' and harness.git_describe when run from a checkout.")
     )
 
 
@@ -509,8 +512,19 @@ class Harness(Strict):
     name: Literal["bakeoff"] = Field(default="bakeoff", description="Harness name.")
     version: str = Field(description="bakeoff version.")
     git_sha: str | None = Field(description="Commit of the checkout, null for an installed wheel.")
-    git_describe: str | None = Field(default=None, description="git describe --always --dirty.")
-    git_dirty: bool | None = Field(description="True when the checkout had uncommitted changes.")
+    git_describe: str | None = Field(
+        default=None,
+        description=(
+            "git describe --always, plus '-dirty' exactly when git_dirty is true; null for an "
+            "installed wheel."
+        ),
+    )
+    git_dirty: bool | None = Field(
+        description=(
+            "True when the checkout had changed or untracked files other than runs/ and "
+            "catalogue.json (listed in dirty_files)."
+        )
+    )
     dirty_files: list[str] = Field(
         default_factory=list, description="Paths inside the repository that were dirty."
     )
@@ -773,6 +787,14 @@ class Metadata(Strict):
     run_uuid: str = Field(description="Full uuid4 of the run.")
     status: RunStatus = Field(description="complete, partial or aborted.")
     status_reason: str | None = Field(default=None, description="Why a run is not complete.")
+    comparable: bool = Field(
+        default=True,
+        description="False for smoke and probe-only runs and runs that measured no call: "
+        "kept and browsable, never ranked or compared.",
+    )
+    comparable_reason: str | None = Field(
+        default=None, description="Why the run is not comparable (required when it is not)."
+    )
     meta_only: bool = Field(
         default=False,
         description="True for a run kept without a ledger (imported or historical results).",
@@ -820,7 +842,7 @@ class MetaRecord(Strict):
 
 
 class CallRecord(Strict):
-    """One request to an engine; every field is defined in metrics.md."""
+    """One request to an engine; every field is defined in the methodology page."""
 
     type: Literal["call"] = Field(description="Record type.")
     cell_id: str = Field(description="Cell id.")

@@ -60,16 +60,18 @@ from collector.models import (
 )
 from collector.progress import Progress
 from collector.report import write_report
-from collector.runner import CellPlan, run_cell
+from collector.runner import CellPlan, planned_calls, run_cell
 from collector.tasks import summarization
 from collector.tasks.prompts import WorkItem, prompt_items
 from collector.tasks.summarization import Dataset
 from collector.telemetry import Sampler, jsonl_sink
 
 log = logging.getLogger("bakeoff.run")
-# run.log gets these lines; the terminal gets the progress display. Libraries that configure
-# the root logger (absl, via rouge-score) must not echo them a second time.
+# run.log gets these lines; the terminal gets the progress display and the command's summary.
+# Libraries that configure the root logger (absl, via rouge-score) must not echo them a second
+# time, nor logging's last-resort handler before run.log is open.
 log.propagate = False
+log.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -104,6 +106,8 @@ class RunResult:
     calls_total: int
     calls_ok: int
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each skipped cell was skipped, for the terminal: addresses as the user typed them."""
 
 
 def single_cell(engine: str | None, url: str | None, model: str | None) -> CellsFile:
@@ -116,6 +120,11 @@ def single_cell(engine: str | None, url: str | None, model: str | None) -> Cells
         )
     if not model:
         raise ConfigError("--url needs --model (the model name the engine serves)")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--url {url}: must start with http:// or https://, e.g. "
+            f"--url http://{url.split('://')[-1]}"
+        )
     return CellsFile(cells=[CellSpec(engine=engine or "openai", url=url, model=model)])
 
 
@@ -233,12 +242,13 @@ async def _execute(
     run_dir: RunDirectory | None = None
     telemetry: RunTelemetry | None = None
     calls: list[CallRecord] = []
+    shown_reasons: dict[str, str] = {}
     status, reason = "complete", None
     try:
         for spec in specs:
             cell_id = f"{host_label}:{spec.engine}:{spec.model}"
             info, plan, skip = await prepare_cell(
-                spec, cell_id, cells_file, runs, options.mode, managed, engines
+                spec, cell_id, cells_file, runs, options.mode, managed, engines, shown_reasons
             )
             infos.append(info)
             if plan is not None:
@@ -249,7 +259,9 @@ async def _execute(
         if options.for_publication and skipped:
             raise GuardError(
                 "--for-publication: health checks failed for "
-                + "; ".join(f"{s.cell_id} ({s.reason})" for s in skipped)
+                + "; ".join(
+                    f"{s.cell_id} ({shown_reasons.get(s.cell_id, s.reason)})" for s in skipped
+                )
             )
         options.out_dir.mkdir(parents=True, exist_ok=True)
         run_dir = RunDirectory(options.out_dir, run_id)
@@ -307,10 +319,10 @@ async def _execute(
         telemetry = RunTelemetry(options.sample_interval_s, run_dir.path, system_id)
         try:
             if options.mode != "probe_only":
+                progress.start_run({plan.cell_id: planned_calls(plan, items) for plan in plans})
                 for plan in plans:
                     telemetry.follow(plan)
-                    total = _planned_calls(plan, items)
-                    progress.start_cell(plan.cell_id, total)
+                    progress.start_cell(plan.cell_id)
                     async for record in run_cell(plan, items, run_id):
                         run_dir.append(record)
                         calls.append(record)
@@ -336,6 +348,7 @@ async def _execute(
             calls_total=len(calls),
             calls_ok=ok,
             skipped=[s.cell_id for s in skipped],
+            skip_reasons={s.cell_id: shown_reasons.get(s.cell_id, s.reason) for s in skipped},
         )
     finally:
         if telemetry is not None:
@@ -464,15 +477,6 @@ def _log_call(record: CallRecord) -> None:
             record.first_delta_ms or 0.0, record.total_duration_ms or 0.0,
             record.completion_tokens, record.tokens_per_sec,
         )  # fmt: skip
-
-
-def _planned_calls(plan: CellPlan, items: list[WorkItem]) -> int:
-    total = 0
-    for item in items:
-        total += (plan.runs + (1 if plan.cold else 0)) if item.kind == "prompt" else 1
-    prompts = sum(1 for i in items if i.kind == "prompt")
-    total += sum(level * plan.runs * prompts for level in plan.concurrency if level > 1)
-    return total
 
 
 def _summary(

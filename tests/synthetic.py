@@ -164,6 +164,7 @@ def make_run(
     started_at: datetime | None = None,
     with_quality: bool = False,
     with_samples: bool = False,
+    n_samples: int = 5,
     error_rate: float = 0.05,
     scorer: RougeScorer | None = None,
 ) -> Path:
@@ -353,7 +354,7 @@ def make_run(
                     sort_keys=True,
                 )
                 + "\n"
-                for i in range(5)
+                for i in range(n_samples)
             ),
             encoding="utf-8",
         )

@@ -65,7 +65,7 @@ def test_chat_stream(llama_server: LlamaServer) -> None:
 
 
 def test_decode_rate_matches_engine_report(llama_server: LlamaServer) -> None:
-    """The client decode rate (metrics.md) is within 10% of the rate the engine prints."""
+    """The client decode rate (the methodology page) is within 10% of the rate the engine prints."""
     _call(llama_server, "completions", "warm up", 4)
     llama_server.process.take_log_timings()
     m, count = _call(llama_server, "completions", "Write a long story about the sea.\n", 160)

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from publisher import pipeline
+from publisher import publish as pipeline
 from publisher.export import write_duckdb
-from publisher.tables import TABLE_NAMES
+from publisher.frontend.tables import PUBLISHED as TABLE_NAMES
 from tests.publisher.conftest import run_python
 
 pytestmark = pytest.mark.slow

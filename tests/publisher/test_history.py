@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from publisher.history import HISTORY_COLUMNS, build_history, recent_changes
+from publisher.archive.history import build_history, recent_changes
+from publisher.frontend.tables import HISTORY as HISTORY_COLUMNS
 
 
 def cell(
@@ -132,7 +133,7 @@ def test_recent_changes_newest_first() -> None:
 def test_publish_exports_the_history_table(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from publisher import pipeline
+    from publisher import publish as pipeline
     from tests.publisher.test_compare import lognormal, write_run
 
     runs = tmp_path / "runs"

@@ -8,13 +8,17 @@ are computed by ``bakeoff.quality.rouge_scores`` — the same function the colle
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from publisher.finding import Finding, finding
-from publisher.validate import ValidatedRun
+import msgspec
+
+from publisher.frontend.finding import Finding, finding
+
+if TYPE_CHECKING:
+    from publisher.frontend.compile import Context
+    from publisher.frontend.derive import CallColumns
 
 Scorer = Callable[[str, str], dict[str, float]]
 TOLERANCE = 1e-6
@@ -35,24 +39,30 @@ def default_scorer() -> Scorer | None:
 
 def _seed_items(data: bytes) -> list[dict[str, Any]]:
     items = []
-    for line in data.decode("utf-8").splitlines():
+    for line in data.splitlines():
         if line.strip():
-            obj = json.loads(line)
+            try:
+                obj = msgspec.json.decode(line)
+            except msgspec.DecodeError:
+                continue
             if isinstance(obj, dict):
                 items.append(obj)
     return items
 
 
 def _references(
-    run: ValidatedRun, seed_datasets: Mapping[str, bytes]
+    md: Mapping[str, Any],
+    datasets: Mapping[str, Sequence[Mapping[str, Any]]],
+    dataset_sha256: Mapping[str, str],
+    seed_datasets: Mapping[str, bytes],
 ) -> dict[str, dict[str, str] | None]:
     """task id -> {item id: reference}, or None when no trustworthy reference exists."""
     refs: dict[str, dict[str, str] | None] = {}
-    for task in run.metadata["config"]["tasks"]:
+    for task in md["config"]["tasks"]:
         name = task["dataset"]
-        items: list[dict[str, Any]] | None = None
-        if name in run.datasets and run.dataset_sha256.get(name) == task["dataset_sha256"]:
-            items = run.datasets[name]
+        items: Sequence[Mapping[str, Any]] | None = None
+        if name in datasets and dataset_sha256.get(name) == task["dataset_sha256"]:
+            items = datasets[name]
         elif name in seed_datasets:
             data = seed_datasets[name]
             if hashlib.sha256(data).hexdigest() == task["dataset_sha256"]:
@@ -63,36 +73,38 @@ def _references(
     return refs
 
 
-def scored_calls(run: ValidatedRun) -> list[tuple[int, dict[str, Any]]]:
-    """(line, record) of every call with a stored output and a recorded ROUGE score."""
-    return [
-        (line, rec)
-        for line, rec in run.records
-        if rec.get("type") == "call"
-        and rec.get("task_id")
-        and rec.get("output_text") is not None
-        and any(rec.get(m) is not None for m in METRICS)
-    ]
-
-
 def check_rouge(
-    run: ValidatedRun, scorer: Scorer | None, seed_datasets: Mapping[str, bytes]
+    md: Mapping[str, Any],
+    calls: CallColumns,
+    datasets: Mapping[str, Sequence[Mapping[str, Any]]],
+    dataset_sha256: Mapping[str, str],
+    ctx: Context,
 ) -> list[Finding]:
     """A finding for every call whose recorded ROUGE differs from the recomputed one."""
-    scored = scored_calls(run)
+    cols = calls.columns
+    scored = [
+        i
+        for i in range(len(calls))
+        if cols["task_id"][i]
+        and cols["output_text"][i] is not None
+        and any(cols[m][i] is not None for m in METRICS)
+    ]
     if not scored:
         return []
-    rid = run.run_id
+    rid = md["run_id"]
+    scorer = ctx.scorer()
     if scorer is None:
         return [finding("quality.rouge_unavailable", rid, "run.jsonl", "ROUGE not recomputed")]
-    refs = _references(run, seed_datasets)
+    refs = _references(md, datasets, dataset_sha256, ctx.seed_datasets)
     out: list[Finding] = []
     missing: set[str] = set()
-    for line, rec in scored:
-        table = refs.get(rec["task_id"])
-        reference = table.get(str(rec.get("item_id"))) if table is not None else None
+    for i in scored:
+        line = calls.lines[i]
+        task_id, item_id = cols["task_id"][i], cols["item_id"][i]
+        table = refs.get(task_id)
+        reference = table.get(str(item_id)) if table is not None else None
         if reference is None:
-            key = f"{rec['task_id']}/{rec.get('item_id')}"
+            key = f"{task_id}/{item_id}"
             if key not in missing:
                 missing.add(key)
                 out.append(
@@ -105,9 +117,9 @@ def check_rouge(
                     )
                 )
             continue
-        scores = scorer(rec["output_text"], reference)
+        scores = scorer(cols["output_text"][i], reference)
         for metric in METRICS:
-            recorded = rec.get(metric)
+            recorded = cols[metric][i]
             if recorded is not None and abs(recorded - scores[metric]) > TOLERANCE:
                 out.append(
                     finding(

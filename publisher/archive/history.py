@@ -2,12 +2,12 @@
 
 A pure function from rows of the ``cells`` table to rows of the ``history`` table. Each point
 is compared with the *previous* point of its series by the regression thresholds of
-``seeds/tolerances.json`` (reference 002 §7) and marked ``regression``, ``improvement`` or
-``none``. Comparing with the previous point, not a fixed baseline, keeps a regression visible
-after a later recovery: the recovery is its own ``improvement`` point — also when that step
-alone is under the threshold (+40% is undone by −29%), as long as it brings the metric back
-within tolerance of its level before the regression ("(recovered)" in ``change_detail``).
-A slow drift of steps each under the threshold is not marked.
+``seeds/tolerances.json`` (the methodology page states them) and marked ``regression``,
+``improvement`` or ``none``. Comparing with the previous point, not a fixed baseline, keeps a
+regression visible after a later recovery: the recovery is its own ``improvement`` point —
+also when that step alone is under the threshold (+40% is undone by −29%), as long as it
+brings the metric back within tolerance of its level before the regression ("(recovered)" in
+``change_detail``). A slow drift of steps each under the threshold is not marked.
 
 The cells table has batch aggregates only (no per-call values), so history uses the thresholds
 alone — no significance test; ``low_n`` marks points with fewer than ``min_n`` warm calls on
@@ -17,41 +17,10 @@ either side. ``bakeoff compare`` is the tool that adds the Mann–Whitney U test
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
+from publisher.frontend.tables import HISTORY
 from publisher.gates import METRICS, Tolerances, load_tolerances
-
-ColumnType = Literal["string", "int", "float", "bool", "timestamp"]
-
-# name → published column type (mirrors publisher.tables' ColumnType)
-HISTORY_COLUMNS: list[tuple[str, ColumnType]] = [
-    ("system_id", "string"),
-    ("signature", "string"),
-    ("workload_key", "string"),
-    ("workload_id", "string"),
-    ("concurrency", "int"),
-    ("engine", "string"),
-    ("engine_version", "string"),
-    ("model", "string"),
-    ("model_digest", "string"),
-    ("hardware_class", "string"),
-    ("seq", "int"),
-    ("run_id", "string"),
-    ("cell_id", "string"),
-    ("started_at", "timestamp"),
-    ("n", "int"),
-    ("ttft_p50_ms", "float"),
-    ("total_p50_ms", "float"),
-    ("tokens_per_sec_mean", "float"),
-    ("success_rate", "float"),
-    ("previous_run_id", "string"),
-    ("ttft_p50_ratio", "float"),
-    ("total_p50_ratio", "float"),
-    ("tokens_per_sec_ratio", "float"),
-    ("low_n", "bool"),
-    ("change", "string"),
-    ("change_detail", "string"),
-]
 
 RATIO_COLUMNS = {
     "ttft_p50_ms": "ttft_p50_ratio",
@@ -141,15 +110,19 @@ def _point_change(
     return out
 
 
-def _order(row: Mapping[str, Any]) -> tuple[str, str, str]:
-    return (str(row.get("started_at") or ""), str(row.get("run_id")), str(row.get("cell_id")))
+def _order(row: Mapping[str, Any]) -> tuple[int, str, str]:
+    # started_at: microseconds since the epoch (the tables' timestamp unit).
+    return (int(row.get("started_at") or 0), str(row.get("run_id")), str(row.get("cell_id")))
 
 
 def build_history(
     cells_rows: Iterable[Mapping[str, Any]], tolerances: Tolerances | None = None
 ) -> list[dict[str, Any]]:
-    """History rows (``HISTORY_COLUMNS``) from ``cells`` rows: warm phase, one series per
-    (system_id, signature), ordered by the run's start; sorted by series, then time."""
+    """History rows (``tables.HISTORY``) from ``cells`` rows: warm phase, one series per
+    (system_id, signature), ordered by the run's start; sorted by series, then time.
+
+    The caller passes comparable rows only (smoke and empty runs never make a point);
+    ``started_at`` is in microseconds since the epoch."""
     tols = tolerances or load_tolerances()
     series: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in cells_rows:
@@ -161,7 +134,7 @@ def build_history(
         prev: Mapping[str, Any] | None = None
         regressed_from: dict[str, float] = {}
         for seq, row in enumerate(sorted(series[key], key=_order)):
-            point = {name: row.get(name) for name, _ in HISTORY_COLUMNS}
+            point = {name: row.get(name) for name, _ in HISTORY}
             point["seq"] = seq
             point.update(_point_change(prev, row, tols, regressed_from))
             out.append(point)

@@ -24,11 +24,19 @@ class CatalogueRun(_Strict):
     run_id: str = Field(description="Run id (directory name).")
     started_at: str = Field(description="UTC start.")
     finished_at: str | None = Field(description="UTC end.")
-    status: Literal["complete", "partial", "aborted"] = Field(description="Run status.")
-    completeness: Literal["complete", "meta-only", "partial"] = Field(
-        description="complete: ledger and metadata; meta-only: metadata only; partial: cut short."
+    status: Literal["complete", "partial", "aborted", "empty"] = Field(description="Run status.")
+    completeness: Literal["complete", "meta-only", "partial", "empty"] = Field(
+        description="complete: ledger and metadata; meta-only: metadata only; partial: cut "
+        "short; empty: nothing was measured."
     )
+    mode: str = Field(description="Workflow mode: full, smoke or probe_only.")
+    comparable: bool = Field(
+        description="False for smoke and probe-only runs and runs without a measured call: "
+        "browsable, never ranked or compared."
+    )
+    comparable_reason: str | None = Field(description="Why the run is not comparable.")
     system_id: str = Field(description="Host system id.")
+    system_label: str = Field(description="Short label that tells systems apart.")
     hardware_class: str = Field(description="Derived class for grouping (accelerator, CPU, RAM).")
     host_label: str = Field(description="Contributor's host label.")
     publisher_id: str | None = Field(description="Publisher.")
@@ -46,6 +54,9 @@ class CatalogueSystem(_Strict):
     """One deduplicated host."""
 
     system_id: str = Field(description="Host system id.")
+    system_label: str = Field(
+        description="Host label of the latest run plus the system id's prefix."
+    )
     hardware_class: str = Field(description="Derived class for grouping.")
     cpu_model: str | None = Field(description="CPU model of the latest snapshot.")
     gpus: list[str] = Field(description="GPU names of the latest snapshot.")

@@ -1,7 +1,12 @@
 """Validation findings: one stable code per kind of problem, with its severity and a hint.
 
 Codes are part of the CLI's ``--json`` output, so CI tooling may key on them: never rename
-one; add a new code instead.
+one; add a new code instead. ``docs/contributors.md`` lists them.
+
+Severity: ``error`` blocks publishing; ``warning`` does not. Codes in ``FOR_PUBLICATION`` are
+warnings for ``bakeoff validate`` and errors for ``bakeoff validate --for-publication`` and
+``bakeoff publish`` (a run that measured nothing may be a fine local check, but it is not an
+archive entry).
 """
 
 from __future__ import annotations
@@ -15,9 +20,15 @@ Severity = Literal["error", "warning"]
 CODES: dict[str, tuple[Severity, str]] = {
     # structure
     "structure.not_a_directory": ("error", "Pass a run directory (runs/<run_id>/)."),
+    "structure.not_a_run": (
+        "error",
+        "This folder holds run directories: pass one of them, or `bakeoff validate` with no "
+        "argument to check every run of the archive.",
+    ),
     "structure.missing_file": (
         "error",
-        "Re-run `bakeoff report RUN_DIR` or copy the file from the collector's output.",
+        "Copy the file from the run directory the collector wrote; run.md alone can be "
+        "regenerated with `bakeoff report RUN_DIR`.",
     ),
     "structure.unexpected_file": (
         "error",
@@ -25,6 +36,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         "and datasets/*.jsonl; remove the file.",
     ),
     "structure.symlink": ("error", "Replace the symlink with the file itself."),
+    "structure.special_file": (
+        "error",
+        "A FIFO, socket or device is not a run file; replace it with a regular file.",
+    ),
     "structure.too_large": ("error", "Keep run files under the size limit; split or trim it."),
     "structure.dir_name": ("error", "Rename the directory to the run_id in metadata.json."),
     "structure.ledger_in_meta_only": (
@@ -35,7 +50,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     # encoding and JSON
     "json.encoding": ("error", "Files must be UTF-8 encoded."),
     "json.invalid": ("error", "Fix the JSON syntax (a truncated or hand-edited file?)."),
-    "json.nonfinite": ("error", "NaN and Infinity are not JSON; write null instead."),
+    "json.nonfinite": ("error", "NaN, Infinity and overflowing numbers are not JSON numbers."),
     "json.too_deep": ("error", "Nesting this deep is not a run record; regenerate the file."),
     "json.empty_ledger": ("error", "run.jsonl needs at least its meta line."),
     # schema
@@ -46,6 +61,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         "error",
         "Fix the item; schemas/seed-dataset-item.schema.json describes it.",
     ),
+    "schema.timestamp": (
+        "error",
+        "Timestamps must name a real UTC instant, e.g. 2026-11-23T14:55:01.123456Z.",
+    ),
     "schema.version_newer": (
         "error",
         "This run was written by a newer bakeoff; upgrade: pip install -U 'bakeoff[publish]'.",
@@ -55,6 +74,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "consistency.meta_first": ("error", "Line 1 of run.jsonl must be the meta record."),
     "consistency.meta_mismatch": ("error", "The meta line must agree with metadata.json."),
     "consistency.unplanned_cell": ("error", "Every record's cell_id must be a planned cell."),
+    "consistency.duplicate": (
+        "error",
+        "Each cell, prompt, task and concurrency level is listed once in metadata.json.",
+    ),
     "consistency.unknown_workload": (
         "error",
         "Every call's prompt_id/task_id must be listed in metadata.config.",
@@ -83,12 +106,22 @@ CODES: dict[str, tuple[Severity, str]] = {
         "error",
         "datasets/<name> must be the exact file the task used (its sha256 is in config.tasks).",
     ),
+    "consistency.comparable": (
+        "error",
+        "Smoke and probe-only runs and runs without a measured call are comparable: false, "
+        "with a comparable_reason; regenerate the run with the current collector.",
+    ),
+    "consistency.duplicate_run": (
+        "error",
+        "The same run (run_uuid) is in two run directories; keep one of them.",
+    ),
     # privacy
     "privacy.ip_address": (
         "error",
         "Remove the address (loopback is fine); the collector records endpoint_kind instead.",
     ),
-    "privacy.user_at_host": ("error", "Remove the user@host string."),
+    "privacy.mac_address": ("error", "Remove the hardware address."),
+    "privacy.user_at_host": ("error", "Remove the user@host string or e-mail address."),
     "privacy.home_path": ("error", "Remove the home path; keep paths relative to the repo."),
     "privacy.secret": ("error", "Remove the key or token now and revoke it: it may have leaked."),
     "privacy.private_key": ("error", "Remove the private key now and revoke it."),
@@ -105,12 +138,19 @@ CODES: dict[str, tuple[Severity, str]] = {
         "warning",
         "Install rouge-score: pip install 'bakeoff[quality]'.",
     ),
+    # publication (warnings for validate, errors for --for-publication and publish)
+    "publication.no_calls": (
+        "warning",
+        "Nothing was measured: check run.log for why every cell was skipped, start the engine "
+        "and run `bakeoff run` again; runs without a measured call are not published.",
+    ),
     # plausibility (never blocking)
     "plausibility.rate": ("warning", "Check the token counts and timings of this call."),
     "plausibility.duration": ("warning", "Check the timings of this call."),
     "plausibility.hardware": ("warning", "Check the probe's output for this host."),
     "plausibility.no_cold_call": ("warning", "A cold call was planned but not recorded."),
 }
+FOR_PUBLICATION = frozenset({"publication.no_calls"})
 
 
 @dataclass(frozen=True, order=True)
@@ -127,7 +167,7 @@ class Finding:
     hint: str
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain dict for ``--json`` output and the cache."""
+        """A plain dict for ``--json`` output and the artifact store."""
         return asdict(self)
 
     def render(self) -> str:
@@ -140,16 +180,29 @@ class Finding:
         )
 
 
+def _escape_data(text: str) -> str:
+    # A workflow command ends at a newline, and '%' starts an escape: both are escaped, so a
+    # message or a file name can never start a command of its own; a '::' inside the text is
+    # shown as ': :' so that nothing in it even looks like one.
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.replace("::", ": :")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def render_github(f: Finding, runs_prefix: str = "runs") -> str:
     """A GitHub Actions workflow command, so the finding shows as an annotation on the PR."""
     level = "error" if f.severity == "error" else "warning"
     run_dir = f"{runs_prefix}/{f.run_id}"
     path = run_dir if f.file == "." else f"{run_dir}/{f.file}"
-    loc = f"file={path}" + (f",line={f.line}" if f.line is not None else "")
+    props = f"file={_escape_property(path)}"
+    if f.line is not None:
+        props += f",line={f.line}"
+    props += f",title={_escape_property(f.code)}"
     text = f"{f.message}{' at ' + f.pointer if f.pointer else ''}. Hint: {f.hint}"
-    # Workflow commands end at a newline and treat % specially: escape both.
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{level} {loc},title={f.code}::{text}"
+    return f"::{level} {props}::{_escape_data(text)}"
 
 
 def finding(
@@ -160,18 +213,21 @@ def finding(
     *,
     line: int | None = None,
     pointer: str | None = None,
+    for_publication: bool = False,
 ) -> Finding:
     """Build a finding; severity and hint come from the code's registry entry."""
     severity, hint = CODES[code]
+    if for_publication and code in FOR_PUBLICATION:
+        severity = "error"
     return Finding(run_id, file, line, pointer, code, severity, message, hint)
 
 
 def finding_from_dict(data: dict[str, Any]) -> Finding:
-    """Rebuild a finding from ``to_dict`` output (the cache)."""
+    """Rebuild a finding from ``to_dict`` output (the artifact store)."""
     return Finding(**data)
 
 
-def has_errors(findings: list[Finding]) -> bool:
+def has_errors(findings: list[Finding] | tuple[Finding, ...]) -> bool:
     """True when any finding blocks publishing."""
     return any(f.severity == "error" for f in findings)
 
