@@ -213,7 +213,8 @@ def write_duckdb(
         shutil.copyfile(previous, path)
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_quote(path)} AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')")
+        storage = f"STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}'"
+        con.execute(f"ATTACH {_quote(path)} AS bakeoff ({storage})")
         con.execute("USE bakeoff")
         con.execute("SET threads = 2")
         con.execute("SET enable_progress_bar = false")

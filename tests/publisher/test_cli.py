@@ -178,7 +178,7 @@ def test_an_unwritable_output_path_is_one_line_naming_it(tmp_path: Path, where: 
         str(paths["catalogue"] if where == "catalogue" else tmp_path / "c.json"),
     ]
     args += ["--site-dir", str(paths["site"] if where == "site" else tmp_path / "site" / "gen")]
-    code, out, err = invoke(*args)
+    code, _, err = invoke(*args)
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(blocker) in errors[0], err
