@@ -348,9 +348,7 @@ def export_tables(
         "partitions": part_entries,
         # The months the DuckDB file holds, and their inputs: the next publish replaces only
         # the months whose inputs changed.
-        "duckdb_months": [
-            {"table": p.table, "month": p.month, "inputs": p.inputs} for p in parts
-        ],
+        "duckdb_months": [{"table": p.table, "month": p.month, "inputs": p.inputs} for p in parts],
         "rows": dict(sorted(rows.items())),
     }
     write_json(out_dir / MANIFEST, manifest)

@@ -26,19 +26,13 @@ import msgspec
 import pyarrow as pa
 
 from bakeoff.resources import seeds_dir
+from publisher.errors import VersionError
 from publisher.frontend import decode, derive, privacy, rules, tables
 from publisher.frontend.decode import DocumentType, Problem
 from publisher.frontend.derive import CallColumns
 from publisher.frontend.finding import Finding, has_errors
 from publisher.frontend.load import RawRun, load_run
-from publisher.frontend.migrate import (
-    CURRENT_VERSION,
-    LEDGER_STEPS,
-    METADATA_STEPS,
-    Step,
-    VersionError,
-    migrate,
-)
+from publisher.frontend.migrate import CURRENT_VERSION, LEDGER_STEPS, METADATA_STEPS, Step, migrate
 from publisher.frontend.quality import Scorer, check_rouge, default_scorer
 from publisher.frontend.rules import Findings
 

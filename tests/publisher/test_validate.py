@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from publisher.errors import VersionError
 from publisher.frontend import migrate
 from publisher.frontend.compile import Options, RunArtifact, compile_raw
 from publisher.frontend.finding import Finding
@@ -172,9 +173,9 @@ def test_older_versions_migrate_step_by_step() -> None:
     }
     out = migrate.migrate({"schema_version": 1, "a": 3}, steps, current=3)
     assert out == {"schema_version": 3, "b": 3, "c": 6}
-    with pytest.raises(migrate.VersionError, match="no migration"):
+    with pytest.raises(VersionError, match="no migration"):
         migrate.migrate({"schema_version": 1}, {}, current=2)
-    with pytest.raises(migrate.VersionError):
+    with pytest.raises(VersionError):
         migrate.migrate({"schema_version": "1"}, steps, current=3)
 
 
