@@ -213,7 +213,8 @@ def write_duckdb(
         shutil.copyfile(previous, path)
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_quote(path)} AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')")
+        storage = f"STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}'"
+        con.execute(f"ATTACH {_quote(path)} AS bakeoff ({storage})")
         con.execute("USE bakeoff")
         con.execute("SET threads = 2")
         con.execute("SET enable_progress_bar = false")
@@ -347,9 +348,7 @@ def export_tables(
         "partitions": part_entries,
         # The months the DuckDB file holds, and their inputs: the next publish replaces only
         # the months whose inputs changed.
-        "duckdb_months": [
-            {"table": p.table, "month": p.month, "inputs": p.inputs} for p in parts
-        ],
+        "duckdb_months": [{"table": p.table, "month": p.month, "inputs": p.inputs} for p in parts],
         "rows": dict(sorted(rows.items())),
     }
     write_json(out_dir / MANIFEST, manifest)

@@ -26,19 +26,13 @@ import msgspec
 import pyarrow as pa
 
 from bakeoff.resources import seeds_dir
+from publisher.errors import VersionError
 from publisher.frontend import decode, derive, privacy, rules, tables
 from publisher.frontend.decode import DocumentType, Problem
 from publisher.frontend.derive import CallColumns
 from publisher.frontend.finding import Finding, has_errors
 from publisher.frontend.load import RawRun, load_run
-from publisher.frontend.migrate import (
-    CURRENT_VERSION,
-    LEDGER_STEPS,
-    METADATA_STEPS,
-    Step,
-    VersionError,
-    migrate,
-)
+from publisher.frontend.migrate import CURRENT_VERSION, LEDGER_STEPS, METADATA_STEPS, Step, migrate
 from publisher.frontend.quality import Scorer, check_rouge, default_scorer
 from publisher.frontend.rules import Findings
 
@@ -182,6 +176,23 @@ def _decode_ledger(data: bytes, out: Findings) -> _Ledger:
         out.add("json.empty_ledger", "run.jsonl", "run.jsonl is empty")
         return ledger
     call_type = _call_struct()
+    if all(lines) and decode.schema_version(lines[0]) in (None, CURRENT_VERSION):
+        try:  # one call for the common, valid ledger; any problem: line by line below
+            values = doc.decoder.decode_lines(data)
+        except (msgspec.DecodeError, RecursionError):
+            values = None
+        if values is not None and len(values) == len(lines):
+            astuple = msgspec.structs.astuple
+            for n, value in enumerate(values, start=1):
+                if type(value) is call_type:
+                    ledger.call_rows.append(astuple(value))
+                    ledger.call_lines.append(n)
+                else:
+                    record = msgspec.to_builtins(value)
+                    (ledger.metas if record["type"] == "meta" else ledger.skipped).append(
+                        (n, record)
+                    )
+            return ledger
     for n, line in enumerate(lines, start=1):
         if not line:
             out.add("json.invalid", "run.jsonl", "an empty line", line=n)
@@ -216,11 +227,12 @@ def _call_struct() -> Any:
 
 def _call_columns(ledger: _Ledger, out: Findings) -> CallColumns:
     names = _call_struct().__struct_fields__
-    unset = msgspec.UNSET
+    # Every optional field has a default (the decoder refuses a schema without one), so no
+    # value is UNSET: the columns are the decoded values as they are.
     columns: dict[str, list[Any]] = {name: [] for name in names}
     if ledger.call_rows:
         for name, values in zip(names, zip(*ledger.call_rows, strict=True), strict=True):
-            columns[name] = [None if v is unset else v for v in values]
+            columns[name] = list(values)
     started, bad = decode.timestamps_us(columns["started_at"])
     for i in bad:
         out.add(
@@ -242,12 +254,11 @@ def _sample_columns(raw: RawRun, out: Findings) -> tuple[dict[str, list[Any]], l
         if data is not None
         else []
     )
-    unset = msgspec.UNSET
     columns: dict[str, list[Any]] = {name: [] for name in names}
     if decoded:
         rows = [msgspec.structs.astuple(v) for _, v in decoded]
         for name, values in zip(names, zip(*rows, strict=True), strict=True):
-            columns[name] = [None if v is unset else v for v in values]
+            columns[name] = list(values)
     return columns, [n for n, _ in decoded]
 
 

@@ -157,3 +157,29 @@ def test_an_archive_folder_given_as_a_run_checks_its_runs(tmp_path: Path) -> Non
     assert "3 run(s) checked: 0 error(s)" in out
     assert "archive folder" in err
     assert "unexpected_file" not in out
+
+
+@pytest.mark.parametrize("where", ["out", "catalogue", "site"])
+def test_an_unwritable_output_path_is_one_line_naming_it(tmp_path: Path, where: str) -> None:
+    """Each of these was a raw OSError traceback."""
+    runs = tmp_path / "runs"
+    make_run(runs, seed=3)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    paths = {
+        "out": blocker / "out",
+        "catalogue": blocker / "catalogue.json",
+        "site": blocker / "generated",
+    }
+    args = ["publish", "--runs", str(runs), "--allow-synthetic"]
+    args += ["--out", str(paths["out"] if where == "out" else tmp_path / "out")]
+    args += [
+        "--catalogue",
+        str(paths["catalogue"] if where == "catalogue" else tmp_path / "c.json"),
+    ]
+    args += ["--site-dir", str(paths["site"] if where == "site" else tmp_path / "site" / "gen")]
+    code, _, err = invoke(*args)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(blocker) in errors[0], err
+    assert "Traceback" not in err
