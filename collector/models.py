@@ -594,40 +594,14 @@ class RunConfig(Strict):
     for_publication: bool = Field(default=False, description="--for-publication was given.")
 
 
-def _if_number_then(key: str, other: str, then_type: str) -> dict[str, Any]:
-    """A JSON Schema rule: when ``key`` is a number, ``other`` must be of ``then_type``."""
-    rule: dict[str, Any] = {
-        "properties": {other: {"type": then_type, "description": f"{other} when {key} is set."}}
-    }
-    if then_type == "number":
-        rule["required"] = [other]
-    return {
-        "if": {
-            "required": [key],
-            "properties": {key: {"type": "number", "description": f"{key} is set."}},
-        },
-        "then": rule,
-    }
-
-
 class CostInputs(Strict):
     """Prices the contributor states for cost per token; the collector never invents one.
 
     Either a hardware price with its amortisation period (owned hardware) or an hourly rate
     (rented hardware), optionally an electricity price; always the currency, where the prices
-    come from and the date they were valid.
+    come from and the date they were valid. The collector checks these pairings; the schema
+    states them in the field descriptions only (the publisher's decoder takes no ``if``).
     """
-
-    # The cross-field rules of _one_way_to_price, for JSON Schema validators.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                _if_number_then("hardware_price", "amortization_years", "number"),
-                _if_number_then("amortization_years", "hardware_price", "number"),
-                _if_number_then("hourly_rate", "hardware_price", "null"),
-            ]
-        }
-    )
 
     currency: str = Field(
         pattern=r"^[A-Z]{3}$", description="ISO 4217 code of every price here, e.g. EUR, USD."
