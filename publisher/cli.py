@@ -8,7 +8,6 @@ site; usage errors exit 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
-from bakeoff.jsonio import write_json
+from bakeoff.jsonio import dumps_stable, write_json
 from bakeoff.resources import archive_path, archive_root, site_project
 from publisher import publish as pipeline
 from publisher.compare import CompareRequest, render_text, run_compare
@@ -127,7 +126,7 @@ def validate(
             "warnings": len(findings) - errors,
             "findings": [f.to_dict() for f in findings],
         }
-        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+        click.echo(dumps_stable(doc), nl=False)
     else:
         for f in findings:
             click.echo(f.render())

@@ -7,7 +7,6 @@ command shares) plus the bootstrap interval of the median below.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from bakeoff import stats
+from bakeoff.jsonio import dumps_line
 from publisher.frontend import tables
 from publisher.frontend.tables import GPU_SPEC_FIELDS
 
@@ -31,7 +31,7 @@ GROUP_KEY = ("cell_id", "workload_id", "concurrency", "phase")
 
 def short_hash(data: dict[str, Any]) -> str:
     """First 16 hex chars of sha256 over canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = dumps_line(data).rstrip("\n")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

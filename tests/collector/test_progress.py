@@ -167,7 +167,10 @@ def _seconds(line: str) -> float:
 def test_eta_tracks_a_real_run(tmp_path: Path, config_home: Path) -> None:
     """A real run against a loopback engine whose calls last as long as their token budget
     (P-EASY 64, P-MEDIUM 512, P-HARD 1024 tokens, 1 ms each): after every call the displayed
-    ETA is within a third (plus display rounding) of the time the run then really took."""
+    ETA is within a factor of two (plus display rounding) of the time the run then really took.
+    (The band is wide because a loaded machine stretches later calls; the old estimate, one
+    call's time × calls left, showed "1/6 eta 1s" with 3.9 s left and fails it. The
+    estimator's accuracy is tested with a fake clock above.)"""
     stream = _TimedStream()
     with fake_server() as url:
         cells = CellsFile(cells=[CellSpec(engine="openai", url=url, model="budget")], runs=1)  # type: ignore[arg-type]
@@ -181,7 +184,8 @@ def test_eta_tracks_a_real_run(tmp_path: Path, config_home: Path) -> None:
     assert len(shown) == 6
     for written, line in shown:
         actual = end - written
-        assert abs(_seconds(line) - actual) <= actual / 3 + 0.6, (line, round(actual, 2))
+        eta = _seconds(line)
+        assert actual / 2 - 0.6 <= eta <= actual * 2 + 0.6, (line, round(actual, 2))
 
 
 def test_the_plan_is_the_order_the_runner_makes_its_calls(
