@@ -20,8 +20,8 @@ _COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "report": ("collector.cli", "report", None),
     "validate": ("publisher.cli", "validate", "publish"),
     "publish": ("publisher.cli", "publish", "publish"),
-    "site": ("publisher.cli_site", "site", "publish"),
-    "compare": ("publisher.cli_compare", "compare", "publish"),
+    "site": ("publisher.cli", "site", "publish"),
+    "compare": ("publisher.cli", "compare", "publish"),
 }
 
 _HELP = {

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from bakeoff.jsonio import dumps_stable
 from bakeoff.resources import schemas_dir
+from bakeoff.timefmt import PATTERN as TIMESTAMP_PATTERN
 from collector import models as cm
 from publisher import gates as pg
-from publisher import models as pm
+from publisher.archive import models as pm
 
 BASE_ID = "https://bakeoff.dev/schemas/"
 
@@ -38,10 +41,44 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
 }
 
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+class ContractSchema(GenerateJsonSchema):
+    """pydantic's generator plus what the exports need stated in the contract: every integer
+    fits int64, and every timestamp says ``format: date-time`` (a real instant, not only text
+    that matches the pattern)."""
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        """Integers: int64 bounds unless the model's bounds are tighter."""
+        out = super().int_schema(schema)
+        if "exclusiveMinimum" not in out:
+            out["minimum"] = max(out.get("minimum", INT64_MIN), INT64_MIN)
+        if "exclusiveMaximum" not in out:
+            out["maximum"] = min(out.get("maximum", INT64_MAX), INT64_MAX)
+        return out
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        """Defaults made by a factory (``default_factory=list``) are stated too: a reader of the
+        contract must know what an absent field means."""
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()  # type: ignore[call-arg]
+        return super().get_default_value(schema)
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        """Strings: timestamps carry ``format: date-time`` next to their pattern."""
+        out = super().str_schema(schema)
+        if out.get("pattern") == TIMESTAMP_PATTERN:
+            out["format"] = "date-time"
+        return out
+
+
 def render(name: str) -> dict[str, Any]:
     """The JSON Schema document for one entry of ``SCHEMAS``."""
     model, description = SCHEMAS[name]
-    schema = model.model_json_schema(mode="serialization")
+    schema = model.model_json_schema(mode="serialization", schema_generator=ContractSchema)
     doc: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{BASE_ID}{name}.schema.json",

@@ -8,6 +8,7 @@ verified with ``/api/ps`` before a cold call counts as ``unloaded``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -21,8 +22,24 @@ from collector.engines.base import (
     finish_body,
     stream_object,
 )
-from collector.engines.reply import reply_count
+from collector.engines.gguf import NO_FACTS, ModelFacts
+from collector.engines.reply import INT64_MAX, reply_count
 from collector.errors import EngineDiedError, EngineError, EngineProtocolError
+
+
+def _whole(value: Any, *, zero: bool = False) -> int | None:
+    """A JSON number that is a whole number above 0 (or 0 with ``zero``) within int64, else
+    None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float):
+        # float() of a huge int would raise; a float is checked as a float.
+        if not (math.isfinite(value) and value.is_integer()):
+            return None
+        value = int(value)
+    if value < 0 or value > INT64_MAX or (value == 0 and not zero):
+        return None
+    return int(value)
 
 
 def parse_final(
@@ -74,6 +91,7 @@ class OllamaEngine(Engine):
         version = None
         digest = None
         quant = None
+        size = None
         try:
             data = await self._get_json("/api/version", timeout=self.timeouts.health_s)
             if isinstance(data, dict) and isinstance(data.get("version"), str):
@@ -86,10 +104,31 @@ class OllamaEngine(Engine):
                     digest = found if isinstance(found, str) else None
                     found = (entry.get("details") or {}).get("quantization_level")
                     quant = found if isinstance(found, str) else None
+                    size = _whole(entry.get("size"))
                     break
         except (EngineError, AttributeError):
             pass
-        return EngineInfo(version=version, model_digest=digest, quantization=quant)
+        model = await self._model_facts(size)
+        return EngineInfo(version=version, model_digest=digest, quantization=quant, model=model)
+
+    async def _model_facts(self, size: int | None) -> ModelFacts:
+        """``/api/show``'s ``model_info`` (the GGUF header's keys) plus the size from /api/tags."""
+        info: Any = None
+        try:
+            shown = await self._post_json("/api/show", {"model": self.model})
+            info = shown.get("model_info") if isinstance(shown, dict) else None
+        except EngineError:
+            pass
+        params = experts = None
+        if isinstance(info, dict):
+            params = _whole(info.get("general.parameter_count"))
+            arch = info.get("general.architecture")
+            if isinstance(arch, str):
+                # The header of a dense model has no expert_count key: 0, as for a GGUF file.
+                experts = _whole(info.get(f"{arch}.expert_count"), zero=True) or 0
+        if size is None and params is None:
+            return NO_FACTS
+        return ModelFacts(size_bytes=size, parameters=params, expert_count=experts, source="ollama")
 
     def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """Path and JSON body for one request."""

@@ -7,9 +7,9 @@ Only this module knows the layout of ``site/``; ``pages.build_pages`` writes int
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
 import importlib.resources
+import json
 import os
 import shutil
 import subprocess
@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher.site.pages import MARKER, SiteError, build_pages, downloads_snippet
+from publisher.errors import SiteError
+from publisher.export import MANIFEST
+from publisher.site.pages import MARKER, build_pages_from_rows, downloads_snippet
 
 VENDOR_PLOTLY = Path("docs/assets/vendor/plotly.min.js")
 GENERATED = Path("docs/generated")
 HOME_SNIPPET = Path("_snippets/home.md")
-_EXPORT_SUFFIXES = (".parquet", ".duckdb", ".json", ".csv")
 
 
 @dataclass(frozen=True)
@@ -60,27 +61,30 @@ def vendor_assets(site_dir: Path) -> Path:
     return dest
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(functools.partial(fh.read, 1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def add_downloads(exports_dir: Path, generated_dir: Path) -> list[tuple[str, int, str]]:
-    """Copy the export files into ``generated/exports/`` and list them with their sha256."""
-    if not exports_dir.is_dir():
-        raise SiteError(f"exports directory {exports_dir} does not exist; run `bakeoff publish`")
+    """Copy the export files the manifest lists into ``generated/exports/`` (partitioned
+    datasets keep their folders) and list them with their size and sha256."""
+    manifest_path = exports_dir / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        listed = [(str(f["path"]), int(f["bytes"]), str(f["sha256"])) for f in manifest["files"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SiteError(
+            f"no readable {manifest_path} ({exc}); run `bakeoff publish` first"
+        ) from exc
     dest = generated_dir / "exports"
     if dest.exists():
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
     files = []
-    for src in sorted(exports_dir.iterdir()):
-        if src.is_file() and src.suffix in _EXPORT_SUFFIXES:
-            shutil.copyfile(src, dest / src.name)
-            files.append((f"exports/{src.name}", src.stat().st_size, _sha256(src)))
+    for rel, size, digest in [(MANIFEST, 0, ""), *listed]:
+        src = exports_dir / rel
+        if not src.is_file() or ".." in Path(rel).parts:
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        if rel != MANIFEST:
+            files.append((f"exports/{rel}", size, digest))
     (generated_dir / "_snippets" / "downloads.md").write_text(
         downloads_snippet(files), encoding="utf-8"
     )
@@ -108,7 +112,7 @@ def build_site(
     generated = site_dir / GENERATED
     if not (generated / MARKER).exists() or not (generated / HOME_SNIPPET).exists():
         # Nothing published yet (or pages from an older layout): an empty archive still builds.
-        build_pages({}, {}, generated)
+        build_pages_from_rows({}, {}, generated)
     if exports_dir is not None:
         add_downloads(Path(exports_dir), generated)
     env = dict(os.environ)

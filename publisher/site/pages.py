@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from publisher.errors import PublisherError
-from publisher.history import recent_changes
+from publisher.archive.history import recent_changes
+from publisher.errors import SiteError
 from publisher.site import charts
 from publisher.site.escape import dumps, dumps_utf8, html_text, json_attr, slug, title_text
 
@@ -40,10 +40,6 @@ TAB_TABLE_ROWS = 10
 MAX_SYSTEM_RUNS = 200
 # Telemetry points per run page chart (longer runs are averaged into buckets).
 MAX_SAMPLE_POINTS = 600
-
-
-class SiteError(PublisherError):
-    """The site could not be generated or built."""
 
 
 # --------------------------------------------------------------------------- formatting
@@ -1535,7 +1531,47 @@ def _write(path: Path, text: str | bytes) -> None:
     path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
 
 
-def build_pages(
+def _rows(table: Any) -> list[Row]:
+    """An Arrow table as row dicts, timestamps as contract text (what the pages print)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_timestamp(column.type):
+            # %S of a microsecond timestamp carries the six fractional digits.
+            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+        columns[name] = column.to_pylist()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+class _LargeRows:
+    """The rows of a large table (calls, samples) per run, read from the compiled runs."""
+
+    def __init__(self, reader: Any, table: str, run_ids: Sequence[str]) -> None:
+        self.reader, self.table, self.run_ids = reader, table, sorted(run_ids)
+
+    def run_groups(self, fields: Sequence[str] | None) -> Iterator[tuple[str, list[Any]]]:
+        for rid in self.run_ids:
+            t = self.reader(self.table, rid)
+            if fields is None:
+                yield rid, _rows(t)
+            else:
+                yield rid, list(zip(*(t.column(f).to_pylist() for f in fields), strict=True))
+
+
+def build_pages(archive: Any, reader: Any, out_dir: Path) -> None:
+    """Write the site's pages for a built archive (``publisher.archive.build.Archive``);
+    ``reader(table, run_id)`` gives a run's rows of a large table (calls, samples)."""
+    rows: dict[str, Any] = {name: _rows(t) for name, t in archive.tables.items()}
+    run_ids = [str(r) for r in archive.tables["runs"].column("run_id").to_pylist()]
+    rows["calls"] = _LargeRows(reader, "calls", run_ids)
+    rows["samples"] = _LargeRows(reader, "samples", run_ids)
+    build_pages_from_rows(rows, archive.catalogue, out_dir)
+
+
+def build_pages_from_rows(
     tables: dict[str, list[dict[str, Any]]], catalogue: dict[str, Any], out_dir: Path
 ) -> None:
     """Write every generated page and data file for the site into ``out_dir``.

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bakeoff.resources import repo_root
-from publisher import pipeline
+from publisher import publish as pipeline
+from publisher.archive.models import Catalogue
 from publisher.errors import StaleCatalogueError
-from publisher.models import Catalogue
 from tests.publisher.conftest import make_archive
 
 GOLDEN = Path(__file__).parent / "golden" / "catalogue.json"

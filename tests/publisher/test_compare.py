@@ -18,9 +18,8 @@ import pytest
 
 from publisher import compare
 from publisher.compare import CompareRequest, Pair, run_compare
+from publisher.frontend.compile import Options, compile_run
 from publisher.gates import METRICS, load_tolerances
-from publisher.load import load_run
-from publisher.validate import Options, check_run
 from tests.synthetic import TIMEOUT_FAILURE, make_run
 
 TOKENS = 50
@@ -41,6 +40,7 @@ def write_run(
     n_cells: int = 1,
     errors: int = 0,
     day: int = 0,
+    system_id: str | None = None,
 ) -> Path:
     """A schema-valid synthetic run whose warm P-EASY calls have exactly these samples.
 
@@ -56,6 +56,7 @@ def write_run(
         calls_per_cell=2,
         error_rate=0.0,
         started_at=START + timedelta(days=day),
+        system_id=system_id,
     )
     lines = [json.loads(x) for x in (run_dir / "run.jsonl").read_text().splitlines()]
     meta, calls = lines[0], lines[1:]
@@ -106,7 +107,7 @@ def write_run(
         cell["output_tokens"] = tokens
         cell["joules_per_output_token"] = cell["energy_j"] / tokens
     (run_dir / "metadata.json").write_text(json.dumps(md, indent=2, sort_keys=True) + "\n")
-    _, findings = check_run(load_run(run_dir), Options(allow_synthetic=True))
+    findings = compile_run(run_dir, Options(allow_synthetic=True)).findings
     assert [f.render() for f in findings if f.severity == "error"] == []
     return run_dir
 
@@ -174,7 +175,8 @@ def test_forty_percent_slower_is_a_significant_regression(tmp_path: Path) -> Non
     assert d["cell_id"].startswith("syn-m2max:") and d["baseline_cell_id"].startswith(
         "syn-rtx4090:"
     )
-    assert "bakeoff run --runs 20" in d["hint"]
+    assert "bakeoff run CELLS_FILE --runs 20" in d["hint"]
+    assert "reference" not in d["hint"] and "§" not in d["hint"]
     assert "different systems" in d["hint"]
 
 
@@ -349,5 +351,5 @@ def test_previous_picks_the_newest_earlier_run_of_the_same_system(tmp_path: Path
     report = run_compare(request)
     assert report["config"]["baseline"]["run_id"] == older.name
     first = write_run(tmp_path / "first", [100.0] * 5, [400.0] * 5, day=-1)
-    with pytest.raises(compare.RunNotFoundError, match="no earlier run of system"):
+    with pytest.raises(compare.RunNotFoundError, match="no earlier comparable run of system"):
         run_compare(CompareRequest(("previous", str(first)), runs_dir=runs, allow_synthetic=True))

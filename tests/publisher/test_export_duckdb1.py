@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from publisher import pipeline
+from publisher import publish as pipeline
 from publisher.export import write_duckdb
-from publisher.tables import TABLE_NAMES
+from publisher.frontend.tables import PUBLISHED as TABLE_NAMES
 from tests.publisher.conftest import run_python
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ def test_default_duckdb_2_file_is_not_readable_by_1x(tmp_path: Path, duckdb1_pyt
     ours = tmp_path / "ours.duckdb"
     import pyarrow as pa
 
-    write_duckdb({"calls": pa.table({"x": [1]})}, ours, views={})
+    write_duckdb({"calls": pa.table({"x": [1]})}, {}, ours, views={})
     code = (
         f"import duckdb; print(duckdb.connect({str(ours)!r}).execute('SELECT x FROM calls')"
         ".fetchall())"

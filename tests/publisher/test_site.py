@@ -11,16 +11,16 @@ from urllib.parse import urldefrag, urlsplit
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-
-from publisher import pipeline
 from publisher.cli_site import site as site_cli
 from publisher.load import load_run
 from publisher.samples import build_samples
+from publisher.tables import samples_columns
+
+from publisher import pipeline
 from publisher.site import charts
 from publisher.site.build import build_site
 from publisher.site.escape import html_text, md_text, slug, title_text
 from publisher.site.pages import MAX_SAMPLE_POINTS, SiteError, build_pages
-from publisher.tables import samples_columns
 from tests.publisher.test_site_browser import copy_site_project
 from tests.publisher.test_site_data import (
     LONG_SAMPLES,
