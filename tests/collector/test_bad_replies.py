@@ -345,13 +345,15 @@ def test_bad_tokenize_count_fails_the_call(
 
 
 def test_ollama_describe_keeps_only_text() -> None:
-    """A digest or quantization that is not text is left out (null), not passed on to
-    metadata.json, where it would stop the run before its first call."""
+    """A digest or quantization that is not text, or a size beyond int64, is left out (null),
+    not passed on to metadata.json, where it would stop the run before its first call."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/version":
             return httpx.Response(200, json={"version": "0.0.0-test"})
-        models = [{"name": "m", "digest": 123, "details": {"quantization_level": ["Q4"]}}]
+        models = [
+            {"name": "m", "digest": 123, "details": {"quantization_level": ["Q4"]}, "size": 10**400}
+        ]
         return httpx.Response(200, json={"models": models})
 
     async def go() -> Any:
@@ -364,3 +366,4 @@ def test_ollama_describe_keeps_only_text() -> None:
     info = asyncio.run(go())
     assert info.version == "0.0.0-test"
     assert info.model_digest is None and info.quantization is None
+    assert info.model.size_bytes is None  # 10^400 bytes: not a size that can be stored
