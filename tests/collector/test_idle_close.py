@@ -306,7 +306,8 @@ def test_real_engine_closing_idle_connections_costs_no_backoff(
     after an idle gap that ends within ±2 ms of the server's keep-alive close. Most
     connections are seen closed by the pool and replaced; some are closed by the server just
     as the request is written (the race). No call may wait on a back-off: every ``retries``
-    is 0 and the start lag (t0 minus the end of the gap) stays far below the 200 ms step.
+    is 0 and the start lag (t0 minus the end of the gap) stays far below the 200 ms step
+    (p95 under 20 ms, p99 under 100 ms).
     With the reopen disabled (the old behaviour) about one call in twenty waited 200 ms."""
     rounds = 50
     request = GenerationRequest(text="The sky is", max_tokens=1, api="completions")
@@ -342,7 +343,11 @@ def test_real_engine_closing_idle_connections_costs_no_backoff(
     assert all(m.retries == 0 for _, m in results)
     lags = [lag for lag, _ in results]
     reopened = sum(m.reopens for _, m in results)
-    p50, p99 = percentile(lags, 50), percentile(lags, 99)
-    summary = f"reopens={reopened} start lag p50={p50:.2f} ms p99={p99:.2f} ms"
+    p50, p95, p99 = (percentile(lags, q) for q in (50, 95, 99))
+    summary = f"reopens={reopened} start lag p50={p50:.2f} p95={p95:.2f} p99={p99:.2f} ms"
     print(summary)
-    assert p99 < 20, summary
+    # A back-off would put about one call in twenty at 200 ms or more (p95 and p99 with it).
+    # The server shares this machine's two cores with the client, so the tail is not held to
+    # the 20 ms of a quiet machine: p99 measured 12-22 ms here under load, p95 a few ms.
+    assert p95 < 20, summary
+    assert p99 < BACKOFF_S * 1000 / 2, summary
