@@ -1,7 +1,7 @@
 /* bakeoff site: charts, sortable tables, the run index, run pages and the compare view.
  *
  * Works opened from disk (file://) and over HTTP alike: data files are scripts
- * (data/<key>.js calls __bakeoffData(key, payload)) loaded with <script>, never fetch(), and
+ * (data/<key>.js calls __bakeoffData(key, payload)) loaded with <script>, never fetched, and
  * plotly.js is loaded the same way, only when a page draws a chart.
  *
  * Material's instant navigation swaps page content without reloading, so everything here
