@@ -8,6 +8,7 @@ Only this module knows the layout of ``site/``; ``pages.build_pages`` writes int
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import json
 import os
@@ -119,14 +120,41 @@ def build_site(
     return BuildResult(build_dir=build_dir, pages=pages, seconds=seconds)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+# Text files a static host sends compressed (GitHub Pages, Netlify and nginx's gzip do).
+COMPRESSED = {".html", ".js", ".css", ".json", ".xml", ".csv", ".txt", ".svg", ".map"}
+
+
+class _StaticHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site as a static host would: text files gzip-compressed for clients
+    that accept it, everything else as is; no request log."""
+
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def do_GET(self) -> None:
+        """Send a text file gzip-compressed when the client accepts gzip."""
+        path = Path(self.translate_path(self.path))
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not accepts or path.suffix not in COMPRESSED or not path.is_file():
+            super().do_GET()
+            return
+        try:
+            body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        except OSError:
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def make_server(
     build_dir: Path, host: str = "127.0.0.1", port: int = 8000
 ) -> http.server.ThreadingHTTPServer:
     """A static file server for the built site (the caller runs and closes it)."""
-    handler = functools.partial(_QuietHandler, directory=str(build_dir))
+    handler = functools.partial(_StaticHandler, directory=str(build_dir))
     return http.server.ThreadingHTTPServer((host, port), handler)

@@ -21,7 +21,7 @@ def changes_page(view: ArchiveView) -> str:
         Col("Workload"),
         Col("Engine · model", wrap=True),
         Col("Change"),
-        Col("Detail"),
+        Col("Detail", wrap=True),
     ]
     body = [
         "Regressions and improvements between consecutive comparable warm results of one "

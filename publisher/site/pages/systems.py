@@ -200,7 +200,7 @@ def history_section(
     if changed:
         body.append(
             html_table(
-                [*cols, Col("Detail")],
+                [*cols, Col("Detail", wrap=True)],
                 change_rows(changed, "../", with_system=False),
                 max_rows=MAX_TABLE_ROWS,
             )
