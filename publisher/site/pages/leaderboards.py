@@ -110,10 +110,9 @@ def leaderboard_table(
     csv_href: str | None = None,
 ) -> str:
     """The sortable table of entries (fastest first), capped at ``max_rows``."""
-    cols = leaderboard_cols(entries, show_workload=show_workload)
-    table = html_table(
-        cols, leaderboard_rows(entries, cols, prefix), max_rows=max_rows, csv_href=csv_href
-    )
+    shown = sorted(entries, key=Entry.order)[:max_rows]  # only the rows written are built
+    cols = leaderboard_cols(shown, show_workload=show_workload)
+    table = html_table(cols, leaderboard_rows(shown, cols, prefix), csv_href=csv_href)
     if len(entries) > max_rows:
         table += (
             f'<p class="bo-note">Showing the {max_rows} fastest of {len(entries)} configurations; '

@@ -11,7 +11,7 @@ Every run is browsable, comparable or not; a run that is not comparable says why
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -28,14 +28,12 @@ from publisher.site.pages.common import (
     system_page,
 )
 from publisher.site.pages.systems import SOFTWARE, comparable_text
-from publisher.site.pages.view import ArchiveView
+from publisher.site.pages.view import ArchiveView, GroupedRows
 
 Reader = Callable[[str, str], pa.Table]
 
 # Telemetry points per run page chart (longer runs are averaged into buckets).
 MAX_SAMPLE_POINTS = 600
-# Rows per batch when streaming a table's rows run by run.
-BATCH_ROWS = 20_000
 
 # The warm result fields a run document carries (the run page table and the compare view).
 RESULT_FIELDS = [
@@ -180,48 +178,6 @@ RUN_VIEW = page(
 # --------------------------------------------------------------------------- run rows
 
 
-class RunRows:
-    """A table's rows run by run, in ascending run_id order, made Python rows a batch at a
-    time (the cells of a large archive are never held as Python rows all at once)."""
-
-    def __init__(self, view: ArchiveView, table: str, columns: Sequence[str], order: str) -> None:
-        cols = ", ".join(["run_id", *(c for c in columns if c != "run_id")])
-        # Sorted in DuckDB, held in Arrow; only one batch at a time becomes Python rows.
-        self._table = view.con.sql(
-            f"SELECT {cols} FROM {table} ORDER BY run_id, {order}"
-        ).to_arrow_table()
-        self._groups = self._iter()
-        self._head: tuple[str, list[Row]] | None = None
-
-    def _iter(self) -> Iterator[tuple[str, list[Row]]]:
-        current: str | None = None
-        rows: list[Row] = []
-        for batch in self._table.to_batches(BATCH_ROWS):
-            for row in batch.to_pylist():
-                rid = row["run_id"]
-                if rid != current:
-                    if current is not None:
-                        yield current, rows
-                    current, rows = rid, []
-                rows.append(row)
-        if current is not None:
-            yield current, rows
-
-    def get(self, run_id: str) -> list[Row]:
-        """The rows of ``run_id`` (ascending run_ids from one call to the next)."""
-        while True:
-            if self._head is None:
-                self._head = next(self._groups, None)
-                if self._head is None:
-                    return []
-            rid, rows = self._head
-            if rid > run_id:
-                return []
-            self._head = None
-            if rid == run_id:
-                return rows
-
-
 def _by_run(view: ArchiveView, sql: str) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = defaultdict(list)
     for row in view.con.sql(sql).to_arrow_table().to_pylist():
@@ -250,10 +206,10 @@ class RunDocuments:
     def __init__(self, view: ArchiveView, reader: Reader) -> None:
         self.view = view
         self.reader = reader
-        self.cells = RunRows(
-            view, "cells", _CELL_FIELDS, "cell_id, workload_id, concurrency, phase"
+        self.cells = GroupedRows(
+            view, "cells", "run_id", _CELL_FIELDS, "cell_id, workload_id, concurrency, phase"
         )
-        self.run_cells = RunRows(view, "run_cells", _RUN_CELL_FIELDS, "cell_id")
+        self.run_cells = GroupedRows(view, "run_cells", "run_id", _RUN_CELL_FIELDS, "cell_id")
         self.metrics = {
             rid: rows[0]
             for rid, rows in _by_run(view, "SELECT * FROM run_hardware_metrics").items()

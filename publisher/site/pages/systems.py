@@ -33,7 +33,7 @@ from publisher.site.pages.common import (
     text_cell,
 )
 from publisher.site.pages.leaderboards import MAX_TABLE_ROWS, MAX_TABS, per_workload_tabs
-from publisher.site.pages.view import ArchiveView
+from publisher.site.pages.view import ArchiveView, Entry
 
 MAX_SYSTEM_RUNS = 200
 SOFTWARE = (
@@ -132,12 +132,9 @@ def change_rows(
     return out
 
 
-def history_section(
-    view: ArchiveView, system_id: str, counter: list[int], out: Output
-) -> list[str]:
-    """A system's "History": per signature a chart over time with change points, and a table
-    of every change point (newest first)."""
-    rows = view.history(system_id)
+def history_section(rows: list[Row], counter: list[int], out: Output) -> list[str]:
+    """A system's "History" from its history points: per signature a chart over time with
+    change points, and a table of every change point (newest first)."""
     if not rows:
         return []
     series = history_series(rows)
@@ -217,7 +214,9 @@ def comparable_text(run: Row) -> str:
     return f"no: {run.get('comparable_reason') or run.get('mode') or 'not comparable'}"
 
 
-def system_page_md(view: ArchiveView, system_id: str, out: Output) -> str:
+def system_page_md(
+    view: ArchiveView, system_id: str, history: list[Row], entries: list[Entry], out: Output
+) -> str:
     """One system: hardware, software snapshots over time, history, results and runs."""
     hw = view.systems.get(system_id, {})
     name = view.system(system_id)
@@ -262,7 +261,7 @@ def system_page_md(view: ArchiveView, system_id: str, out: Output) -> str:
         ),
     ]
     # Software snapshots: consecutive runs with identical software collapse into one row.
-    software = view.software([str(r["run_id"]) for r in runs])
+    software = view.software
     snaps: list[tuple[tuple[Any, ...], list[str]]] = []
     for run in runs:
         sw = software.get(str(run["run_id"]))
@@ -288,8 +287,7 @@ def system_page_md(view: ArchiveView, system_id: str, out: Output) -> str:
                 ],
             )
         )
-    entries = [e for e in view.all_entries() if str(e.row.get("system_id")) == system_id]
-    body += history_section(view, system_id, counter, out)
+    body += history_section(history, counter, out)
     if entries:
         body.append("## Latest results")
         body += per_workload_tabs(
@@ -367,7 +365,10 @@ def systems_index(view: ArchiveView) -> str:
 def write_system_pages(view: ArchiveView, out: Output) -> None:
     """The systems index and one page per system."""
     out.write("systems/index.md", systems_index(view))
-    for sid in view.system_ids():
-        out.write(
-            f"systems/{system_page(sid).removesuffix('.html')}.md", system_page_md(view, sid, out)
-        )
+    history = view.history_by_system()
+    entries: dict[str, list[Entry]] = {}
+    for e in view.all_entries():
+        entries.setdefault(str(e.row.get("system_id")), []).append(e)
+    for sid in view.system_ids():  # ascending, as history_by_system reads them
+        page_md = system_page_md(view, sid, history.get(sid), entries.get(sid, []), out)
+        out.write(f"systems/{system_page(sid).removesuffix('.html')}.md", page_md)

@@ -13,7 +13,7 @@ and their run page say why they are not comparable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -257,18 +257,32 @@ class ArchiveView:
         """Distinct model or engine names that rank (comparable warm results)."""
         return sorted({str(e.row.get(column)) for e in self.all_entries()})
 
-    def history(self, system_id: str) -> list[Row]:
-        """A system's history points (comparable warm results over time)."""
-        return _pylist(
-            self.con,
-            f"""
-            SELECT signature, workload_id, concurrency, engine, model, seq, run_id, cell_id,
-                   system_id, system_label, hardware_class, ttft_p50_ms, tokens_per_sec_mean,
-                   change, change_detail, strftime(started_at, '{TIME}') AS started_at
-            FROM history WHERE system_id = ? AND {_COMPARABLE_RUN}
-            ORDER BY signature, started_at, run_id, seq
-            """,
-            [system_id],
+    def history_by_system(self) -> GroupedRows:
+        """History points (comparable warm results over time) system by system."""
+        return GroupedRows(
+            self,
+            # ISO text sorts as the time does
+            f"(SELECT * REPLACE (strftime(started_at, '{TIME}') AS started_at) FROM history "
+            f"WHERE {_COMPARABLE_RUN})",
+            "system_id",
+            [
+                "signature",
+                "workload_id",
+                "concurrency",
+                "engine",
+                "model",
+                "seq",
+                "run_id",
+                "cell_id",
+                "system_label",
+                "hardware_class",
+                "ttft_p50_ms",
+                "tokens_per_sec_mean",
+                "change",
+                "change_detail",
+                "started_at",
+            ],
+            "signature, started_at, run_id, seq",
         )
 
     def changes(self, limit: int = 100) -> list[Row]:
@@ -286,16 +300,10 @@ class ArchiveView:
             """,
         )
 
-    def software(self, run_ids: list[str]) -> dict[str, Row]:
-        """``system_software`` rows of the given runs, by run id."""
-        if not run_ids:
-            return {}
-        rows = _pylist(
-            self.con,
-            "SELECT * FROM system_software WHERE list_contains(?, run_id)",
-            [run_ids],
-        )
-        return {str(r["run_id"]): r for r in rows}
+    @cached_property
+    def software(self) -> dict[str, Row]:
+        """``system_software`` rows by run id (one per run)."""
+        return {str(r["run_id"]): r for r in _pylist(self.con, "SELECT * FROM system_software")}
 
     def run_lists(self) -> dict[str, Mapping[str, Any]]:
         """The catalogue's entry of each run (its measured models, engines, …)."""
@@ -305,3 +313,55 @@ class ArchiveView:
 # History comes from comparable cells already (publisher.archive); checking the run too keeps
 # a non-comparable run out of the charts even if a table were built otherwise.
 _COMPARABLE_RUN = "run_id IN (SELECT run_id FROM runs WHERE comparable)"
+
+
+# Rows per batch when reading a table group by group.
+BATCH_ROWS = 20_000
+
+
+class GroupedRows:
+    """A table's rows group by group (run by run, system by system) in ascending key order.
+
+    Sorted by DuckDB and held in Arrow; only one batch at a time becomes Python rows, so the
+    cells of a large archive are never Python rows all at once, and one query serves every
+    group (a query per run or system costs milliseconds each).
+    """
+
+    def __init__(
+        self, view: ArchiveView, table: str, key: str, columns: Sequence[str], order: str
+    ) -> None:
+        cols = ", ".join([key, *(c for c in columns if c != key)])
+        self._table = view.con.sql(
+            f"SELECT {cols} FROM {table} ORDER BY {key}, {order}"
+        ).to_arrow_table()
+        self._key = key
+        self._groups = self._iter()
+        self._head: tuple[str, list[Row]] | None = None
+
+    def _iter(self) -> Iterator[tuple[str, list[Row]]]:
+        current: str | None = None
+        rows: list[Row] = []
+        for batch in self._table.to_batches(BATCH_ROWS):
+            for row in batch.to_pylist():
+                value = row[self._key]
+                if value != current:
+                    if current is not None:
+                        yield current, rows
+                    current, rows = value, []
+                rows.append(row)
+        if current is not None:
+            yield current, rows
+
+    def get(self, value: str) -> list[Row]:
+        """The rows of one group; call with ascending values (skipped groups are dropped)."""
+        while True:
+            if self._head is None:
+                self._head = next(self._groups, None)
+                if self._head is None:
+                    return []
+            current, rows = self._head
+            if current > value:
+                return []
+            self._head = None
+            if current == value:
+                return rows
