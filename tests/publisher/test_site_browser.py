@@ -364,7 +364,8 @@ def test_systems_of_one_hardware_class_are_told_apart(page: tuple[Any, Watch], s
     pg.goto(site.base + "generated/systems/index.html", wait_until="load")
     names = pg.evaluate(
         """() => [...document.querySelectorAll('table.bo-table tbody tr td:first-child')]
-             .map(td => [td.querySelector('a').textContent, td.querySelector('.bo-sub').textContent])"""
+             .map(td => [td.querySelector('a').textContent,
+                         td.querySelector('.bo-sub').textContent])"""
     )
     classes = [hw for hw, _ in names]
     twins = {hw for hw in classes if classes.count(hw) > 1}

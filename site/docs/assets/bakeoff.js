@@ -617,11 +617,13 @@
               };
             }),
             layout: {
-              barmode: "group", height: Math.max(260, 100 + 22 * cats.length * items.length),
-              margin: { l: 10, r: 10, t: 36, b: 10 }, hovermode: "closest",
+              barmode: "group", height: Math.max(260, 130 + 22 * (cats.length + 1) * items.length),
+              /* the legend sits above the bars, under plotly's toolbar (long names would
+               * collide with the axis title below) */
+              margin: { l: 10, r: 10, t: 36 + 22 * items.length, b: 10 }, hovermode: "closest",
               xaxis: { title: { text: "tokens/s — higher is better" }, automargin: true },
               yaxis: { automargin: true, autorange: "reversed" },
-              legend: { orientation: "h", y: -0.2 },
+              legend: { orientation: "h", x: 0, xanchor: "left", y: 1, yanchor: "bottom" },
             },
           };
           var chart = h("div", { class: "bo-chart", role: "img", "aria-label": "tokens/s side by side" });
