@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,13 @@ def write_atomic(
 ) -> None:
     """Write ``path`` through a temporary file in the same folder and rename it into place.
 
+    The file gets ``mode`` when given, else the mode a plain ``open()`` gives a new file
+    (0666 less the umask): ``tempfile.mkstemp`` would leave it 0600 beside 0644 siblings.
     ``durable=False`` skips the fsync (~1 ms a file): for caches, where a file lost to a crash
     is only a miss, never a torn file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8") if isinstance(text, str) else text)
@@ -42,8 +44,24 @@ def write_atomic(
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """Create a new, unique ``.<name>.<random>.tmp`` beside ``path``; return its fd and path.
+
+    ``O_CREAT | O_EXCL`` with mode 0666 lets the kernel apply the umask, exactly as for
+    ``open(path, "w")``; O_EXCL also refuses to follow a symlink planted at the name.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name} after 100 tries")
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -1,12 +1,17 @@
-"""Locate the ``schemas/`` and ``seeds/`` folders, in a checkout or an installed wheel.
+"""Locate the ``schemas/`` and ``seeds/`` folders, and the archive a command works on.
 
-In a wheel they are packaged as ``bakeoff/_data/{schemas,seeds}``; in a source checkout (or an
-editable install) they are the top-level folders of the repository.
+In a wheel ``schemas/`` and ``seeds/`` are packaged as ``bakeoff/_data/{schemas,seeds}``; in a
+source checkout (or an editable install) they are the top-level folders of the repository.
+
+The archive (``runs/``, ``catalogue.json``, ``out/``) is not where the code is installed but
+where the user works: ``archive_root`` finds it from the working directory upward, as git finds
+its repository, so a second clone or a fork publishes its own runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,7 +63,42 @@ def repo_root() -> Path | None:
 
 
 def checkout_path(relative: str) -> Path:
-    """``relative`` inside the checkout bakeoff runs from, else relative to the working
-    directory: the default place of runs/, out/ and catalogue.json for every command."""
+    """``relative`` inside the checkout bakeoff's code runs from, else relative to the working
+    directory: for the code's own files (the site sources). The archive's runs/, out/ and
+    catalogue.json are found with ``archive_path`` instead."""
     root = repo_root()
     return (root / relative) if root is not None else Path(relative)
+
+
+ARCHIVE_ENV = "BAKEOFF_ARCHIVE"
+"""Environment variable naming the archive folder outright (no discovery)."""
+
+
+def archive_root(start: Path | None = None) -> Path:
+    """The archive every command works on, as an absolute path.
+
+    ``$BAKEOFF_ARCHIVE`` when set; else the nearest folder from ``start`` (default: the working
+    directory) upward, ``start`` included, that holds a ``runs/`` folder or a
+    ``catalogue.json`` file; else ``start`` itself, so that ``bakeoff run`` in an empty folder
+    starts an archive there (``./runs/``).
+    """
+    override = os.environ.get(ARCHIVE_ENV)
+    if override:
+        return Path(override).expanduser().absolute()
+    here = (start if start is not None else Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        if (folder / "runs").is_dir() or (folder / "catalogue.json").is_file():
+            return folder
+    return here
+
+
+def archive_path(relative: str, start: Path | None = None) -> Path:
+    """``relative`` (e.g. ``"runs"``, ``"catalogue.json"``, ``"out"``) inside ``archive_root``."""
+    return archive_root(start) / relative
+
+
+def site_project(start: Path | None = None) -> Path:
+    """The MkDocs project the site is built from: the archive's own ``site/`` when it has one
+    (a clone of the archive repository), else the one of the code's checkout."""
+    own = archive_path("site", start)
+    return own if (own / "mkdocs.yml").is_file() else checkout_path("site")

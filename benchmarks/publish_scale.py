@@ -1,6 +1,7 @@
 """Publisher at scale: full and incremental ``bakeoff publish`` against a DuckDB scan.
 
     python benchmarks/publish_scale.py              # 10,000 runs × 500 calls (5 M call records)
+    python benchmarks/publish_scale.py --real       # 1,000 runs shaped like the real ones
     python benchmarks/publish_scale.py --quick      # 300 × 100, a smoke run
 
 Generates (or reuses) a synthetic archive under ``benchmarks/.work/`` and times, each in its own
@@ -41,14 +42,14 @@ print(con.execute(
 PUBLISH = """
 import sys
 from pathlib import Path
-from publisher import pipeline
+from publisher import publish as pipeline
 runs, out, site = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 config = pipeline.PublishConfig(
     runs_dir=runs, out_dir=out / "out", catalogue_path=out / "catalogue.json",
     site_dir=out / "site" / "generated" if site else None, allow_synthetic=True,
 )
 report = pipeline.publish(config, lambda line: print(line, flush=True))
-print("runs", report.runs, "cached", report.cached)
+print("runs", report.runs, "compiled", report.compiled, "from the store", report.cached)
 """
 
 
@@ -78,9 +79,9 @@ def measure(code: str, *args: str) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20), "log": output}
 
 
-def ensure_archive(runs: int, calls: int) -> Path:
-    """The synthetic archive for (runs, calls), generated when missing."""
-    path = WORK / f"archive-{runs}x{calls}"
+def ensure_archive(runs: int, calls: int, samples: int = 0) -> Path:
+    """The synthetic archive for (runs, calls, samples), generated when missing."""
+    path = WORK / (f"archive-{runs}x{calls}" + (f"x{samples}s" if samples else ""))
     if not (path / ".synthetic-archive.json").exists():
         shutil.rmtree(path, ignore_errors=True)
         subprocess.run(
@@ -89,6 +90,7 @@ def ensure_archive(runs: int, calls: int) -> Path:
                 str(ROOT / "benchmarks" / "synthetic_archive.py"),
                 f"--runs={runs}",
                 f"--calls={calls}",
+                f"--samples={samples}",
                 f"--out={path}",
             ],
             check=True,
@@ -96,12 +98,20 @@ def ensure_archive(runs: int, calls: int) -> Path:
     return path
 
 
-def add_run(archive: Path, calls: int) -> Path:
+def add_run(archive: Path, calls: int, samples: int) -> Path:
     """One more synthetic run in the archive (removed again after the measurement)."""
     sys.path.insert(0, str(ROOT))
     from tests.synthetic import make_run
 
-    return make_run(archive, seed=987_654_321, n_cells=2, calls_per_cell=calls // 2)
+    cells = 1 if calls <= 18 else 2
+    return make_run(
+        archive,
+        seed=987_654_321,
+        n_cells=cells,
+        calls_per_cell=calls // cells,
+        with_samples=samples > 0,
+        n_samples=samples,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,18 +119,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=0, help="telemetry lines per run")
     parser.add_argument("--quick", action="store_true", help="300 runs × 100 calls")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="1,000 runs shaped like the real ones: 18 calls and 440 samples each",
+    )
     parser.add_argument("--no-site", action="store_true", help="skip the site page data")
     args = parser.parse_args(argv)
-    runs, calls = (300, 100) if args.quick else (args.runs, args.calls)
-    archive = ensure_archive(runs, calls)
+    runs, calls, samples = args.runs, args.calls, args.samples
+    if args.quick:
+        runs, calls = 300, 100
+    if args.real:
+        runs, calls, samples = 1000, 18, 440
+    archive = ensure_archive(runs, calls, samples)
     out = WORK / f"publish-{runs}x{calls}"
     shutil.rmtree(out, ignore_errors=True)
     site = "0" if args.no_site else "1"
 
     scan = measure(SCAN.format(threads=THREADS), str(archive / "*" / "run.jsonl"))
     full = measure(PUBLISH, str(archive), str(out), site)
-    extra = add_run(archive, calls)
+    extra = add_run(archive, calls, samples)
     try:
         incremental = measure(PUBLISH, str(archive), str(out), site)
     finally:
@@ -149,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "runs": runs,
         "calls_per_run": calls,
+        "samples_per_run": samples,
         "call_records": runs * calls,
         "duckdb_threads": THREADS,
         "site_pages": site == "1",
@@ -164,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:24} {t['value']!s:>10}  target {t['target']:>10}  met={t['met']}")
     print(f"reference: DuckDB scan {scan['seconds']} s, peak {scan['peak_rss_mb']} MB")
     if not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        path = RESULTS.with_name(f"publish_scale_{runs}x{calls}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return 0
 
 

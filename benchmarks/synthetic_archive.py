@@ -46,11 +46,13 @@ def _refuse_runs_dir(out: Path) -> None:
         raise SystemExit(f"refusing to write a synthetic archive into {ROOT / 'runs'}")
 
 
-def _make_chunk(args: tuple[str, list[int], int, int, int]) -> int:
-    out, indices, calls, n_systems, seed = args
+def _make_chunk(args: tuple[str, list[int], int, int, int, int]) -> int:
+    out, indices, calls, n_systems, seed, samples = args
     pool = system_pool(n_systems)
     for i in indices:
-        n_cells = CELL_CHOICES[(i * 7 + seed) % len(CELL_CHOICES)]
+        # Real runs of the embedded engine: one cell, 3 prompts × (1 cold + 5 warm) = 18
+        # calls and ~440 telemetry samples; larger runs spread their calls over 2-5 cells.
+        n_cells = 1 if calls <= 18 else CELL_CHOICES[(i * 7 + seed) % len(CELL_CHOICES)]
         system_id, profile = pool[(i * 13 + seed) % len(pool)]
         make_run(
             Path(out),
@@ -59,12 +61,21 @@ def _make_chunk(args: tuple[str, list[int], int, int, int]) -> int:
             profile=profile,
             n_cells=n_cells,
             calls_per_cell=max(1, calls // n_cells),
+            with_samples=samples > 0,
+            n_samples=samples,
         )
     return len(indices)
 
 
 def generate(
-    out: Path, runs: int, calls: int, *, n_systems: int = 36, seed: int = 0, jobs: int = 2
+    out: Path,
+    runs: int,
+    calls: int,
+    *,
+    n_systems: int = 36,
+    seed: int = 0,
+    jobs: int = 2,
+    samples: int = 0,
 ) -> Path:
     """Write ``runs`` synthetic run directories with ~``calls`` call records each into ``out``."""
     _refuse_runs_dir(out)
@@ -73,7 +84,7 @@ def generate(
         raise SystemExit(f"{out} is not empty")
     step = 50
     chunks = [
-        (str(out), list(range(start, min(start + step, runs))), calls, n_systems, seed)
+        (str(out), list(range(start, min(start + step, runs))), calls, n_systems, seed, samples)
         for start in range(0, runs, step)
     ]
     if jobs <= 1:
@@ -86,6 +97,7 @@ def generate(
         "synthetic": True,
         "runs": runs,
         "calls_per_run": calls,
+        "samples_per_run": samples,
         "systems": n_systems,
         "seed": seed,
         "generator": "benchmarks/synthetic_archive.py",
@@ -102,10 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", type=int, default=36)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--samples", type=int, default=0, help="telemetry lines per run")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     generate(
-        args.out, args.runs, args.calls, n_systems=args.systems, seed=args.seed, jobs=args.jobs
+        args.out,
+        args.runs,
+        args.calls,
+        n_systems=args.systems,
+        seed=args.seed,
+        jobs=args.jobs,
+        samples=args.samples,
     )
     print(f"wrote {args.runs} runs × {args.calls} calls into {args.out}")
     return 0

@@ -1,20 +1,24 @@
 """Cells: start or health-check each (host, engine, model) cell and describe it.
 
-A cell that cannot be reached or started becomes a ``skipped`` record with its reason (the
-engine's address is redacted from it); an available one becomes a ``CellPlan`` for the runner
-and a ``CellInfo`` for metadata.json (engine version, model digest, access level, cold kind,
-prompt-cache policy). Managed engines are started here and handed back for the orchestrator to
-stop.
+A cell that cannot be reached or started becomes a ``skipped`` record with its reason (a
+non-loopback engine address is redacted from it); an available one becomes a ``CellPlan`` for
+the runner and a ``CellInfo`` for metadata.json (engine version, model digest, access level,
+cold kind, prompt-cache policy). Managed engines are started here and handed back for the
+orchestrator to stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from collector.engines import engine_class
 from collector.engines.base import Engine, endpoint_kind
+from collector.engines.gguf import NO_FACTS, ModelFacts, gguf_model_facts
 from collector.engines.llamacpp import quantization_from_name
 from collector.engines.managed import (
     ManagedProcess,
@@ -29,13 +33,25 @@ from collector.models import CallRecord, CellInfo, CellsFile, CellSpec, SkippedR
 from collector.runner import CellPlan
 
 
-def _redactor(url: str) -> Callable[[str], str]:
+def redactor(url: str) -> Callable[[str], str]:
+    """How the engine address ``url`` may appear in what a run writes.
+
+    A loopback address identifies no one and is what the user typed: kept. Any other address
+    (a LAN host, a public server) becomes ``<private endpoint>`` / ``<public endpoint>`` in
+    the run directory; the terminal is shown the unredacted text.
+    """
+    kind = endpoint_kind(url)
+    if kind == "loopback":
+        return lambda text: text
     base = url.rstrip("/")
-    host = base.split("//", 1)[-1].split("/", 1)[0]
-    label = f"<{endpoint_kind(url)} endpoint>"
+    netloc = base.split("//", 1)[-1].split("/", 1)[0]
+    # Longest first: the URL, host:port, then the bare host (OS errors name it without port).
+    names = [n for n in (base, netloc, urlsplit(url).hostname) if n]
+    pattern = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
+    label = f"<{kind} endpoint>"
 
     def redact(text: str) -> str:
-        return text.replace(base, label).replace(host, label)
+        return pattern.sub(label, text)
 
     return redact
 
@@ -48,20 +64,28 @@ async def prepare_cell(
     mode: str,
     managed: list[ManagedProcess],
     engines: list[Engine],
+    shown_reasons: dict[str, str] | None = None,
 ) -> tuple[CellInfo, CellPlan | None, SkippedRecord | None]:
-    """Start or health-check one cell; an unavailable cell becomes a skipped record."""
+    """Start or health-check one cell; an unavailable cell becomes a skipped record.
+
+    Started engines are appended to ``managed`` and ``engines`` (the caller stops them); a skip
+    reason as the terminal may show it (the address unredacted) goes into ``shown_reasons``.
+    """
     proc: ManagedProcess | None = None
     digest: str | None = None
     quant: str | None = None
+    facts = NO_FACTS
     api: str | None = str(spec.api) if spec.api is not None else None
     model_name = spec.model
     load_ms: float | None = None
     try:
         if spec.managed is not None:
-            proc, digest, quant, url, default_api = await _start_managed(spec)
+            started = await _start_managed(spec)
+            proc, digest, quant, url = started.process, started.digest, started.quant, started.url
+            facts = started.facts
             managed.append(proc)
             load_ms = proc.load_time_ms
-            api = api or default_api
+            api = api or started.default_api
         else:
             assert spec.url is not None
             url = spec.url
@@ -79,14 +103,17 @@ async def prepare_cell(
             version, build = described.version, described.build
             info_digest = digest or described.model_digest
             quant = quant or described.quantization
+            facts = facts if facts.source is not None else described.model
             if proc is not None and version is None:
                 version = _llama_cpp_python_version()
     except EngineUnavailableError as exc:
         reason, engine, url = str(exc), None, spec.url or "http://127.0.0.1"
         info_digest = version = build = None
         api = api or "chat"
-    redact = _redactor(url)
+    redact = redactor(url)
     if reason is not None:
+        if shown_reasons is not None:
+            shown_reasons[cell_id] = reason
         reason = redact(reason)
     if spec.managed is not None:
         access = "white"
@@ -107,6 +134,10 @@ async def prepare_cell(
         model=model_name,
         model_digest=info_digest,
         quantization=quant,
+        model_size_bytes=facts.size_bytes,
+        model_parameters=facts.parameters,
+        model_expert_count=facts.expert_count,
+        model_size_source=facts.source,
         cold_kind=_cold_kind(spec, engine),
         prompt_cache=_prompt_cache(spec),
         load_time_ms=round(load_ms, 3) if load_ms is not None else None,
@@ -140,8 +171,20 @@ async def prepare_cell(
     return info, plan, None
 
 
-async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, str | None, str, str]:
-    """Start a managed engine; returns (process, digest, quantization, url, default api).
+@dataclass(frozen=True)
+class _Started:
+    """A managed engine that is up, and what is known about its model before any call."""
+
+    process: ManagedProcess
+    digest: str | None
+    quant: str | None
+    facts: ModelFacts
+    url: str
+    default_api: str
+
+
+async def _start_managed(spec: CellSpec) -> _Started:
+    """Start a managed engine; its model file's digest, quantization and header facts.
 
     The bundled Gemma 3 270M GGUF is a base model without a chat template: through
     ``/v1/chat/completions`` llama-cpp-python falls back to a generic template and the model
@@ -152,6 +195,7 @@ async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, st
     port = free_port()
     default_api = "chat"
     digest: str | None
+    model_file: Path | None
     if spec.managed.command is None:
         if spec.managed.model_path:
             path = Path(spec.managed.model_path).expanduser()
@@ -166,21 +210,26 @@ async def _start_managed(spec: CellSpec) -> tuple[ManagedProcess, str | None, st
             default_api = "completions"
         command = llama_cpp_python_command(path, port, spec.model)
         quant = quantization_from_name(path.name)
+        model_file = path
     else:
         model_path = spec.managed.model_path or ""
         command = [
             part.replace("{port}", str(port)).replace("{model_path}", model_path)
             for part in spec.managed.command
         ]
-        digest = (
-            await asyncio.to_thread(file_sha256, Path(model_path))
-            if model_path and Path(model_path).is_file()
-            else None
-        )
+        is_file = bool(model_path) and Path(model_path).is_file()
+        digest = await asyncio.to_thread(file_sha256, Path(model_path)) if is_file else None
         quant = quantization_from_name(Path(model_path).name) if model_path else None
+        model_file = Path(model_path) if is_file else None
+    # Only a GGUF file has a header to read; another engine's model (a safetensors folder) not.
+    facts = (
+        await asyncio.to_thread(gguf_model_facts, model_file)
+        if model_file is not None and model_file.suffix.lower() == ".gguf"
+        else NO_FACTS
+    )
     proc = ManagedProcess(command, port=port, startup_timeout_s=spec.managed.startup_timeout_s)
     await asyncio.to_thread(proc.start)
-    return proc, digest, quant, proc.base_url, default_api
+    return _Started(proc, digest, quant, facts, proc.base_url, default_api)
 
 
 def _llama_cpp_python_version() -> str | None:

@@ -34,17 +34,29 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+BENCH_HELP = (
+    "Also run the hardware microbenchmarks (memory bandwidth, matmul; GPUs with torch), "
+    "10-30 s; numpy from the 'bench' extra."
+)
+
+
 @click.command()
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the block that goes into metadata.json."
 )
 @click.option("--publisher-id", default=None, help="Publisher id (overrides the config file).")
+@click.option("--bench", is_flag=True, help=BENCH_HELP)
 @handle_errors
-def probe(as_json: bool, publisher_id: str | None) -> None:
+def probe(as_json: bool, publisher_id: str | None, bench: bool) -> None:
     """Show this host's hardware and software block (creates system_id once)."""
     from collector.probe import format_table, probe_host
 
     hardware = probe_host(publisher_id=publisher_id)
+    if bench:
+        from collector.bench import DEFAULT_CONFIG, run_benchmarks
+
+        click.echo(_bench_notice(DEFAULT_CONFIG.total_budget_s), err=True)
+        hardware = run_benchmarks(hardware)
     if as_json:
         click.echo(json.dumps(hardware.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
@@ -62,7 +74,9 @@ def probe(as_json: bool, publisher_id: str | None) -> None:
     "--dataset", type=click.Path(dir_okay=False, path_type=Path), help="JSONL dataset for tasks."
 )
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), help="Runs folder (default runs/)."
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Runs folder (default: runs/ of the archive found from the working directory upward).",
 )
 @click.option("--publisher-id", help="Publisher id (overrides the config file).")
 @click.option(
@@ -85,6 +99,30 @@ def probe(as_json: bool, publisher_id: str | None) -> None:
     show_default=True,
     help="Telemetry sampling interval in seconds; 0 turns the sampler off.",
 )
+@click.option("--bench", is_flag=True, help=BENCH_HELP + " Runs before any engine starts.")
+@click.option("--currency", help="Cost inputs: ISO 4217 currency of the prices, e.g. EUR.")
+@click.option(
+    "--hardware-price",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cost inputs: purchase price of this host (needs --amortization-years).",
+)
+@click.option(
+    "--amortization-years",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cost inputs: years over which the hardware price is written off.",
+)
+@click.option(
+    "--hourly-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cost inputs: price per hour of this host when rented (instead of a price).",
+)
+@click.option(
+    "--electricity-price",
+    type=click.FloatRange(min=0),
+    help="Cost inputs: electricity price per kWh.",
+)
+@click.option("--price-source", help="Cost inputs: where the prices come from (required).")
+@click.option("--price-date", help="Cost inputs: date the prices were valid, YYYY-MM-DD.")
 @handle_errors
 def run(
     cells_file: Path | None,
@@ -104,12 +142,21 @@ def run(
     force_load: bool,
     for_publication: bool,
     sample_interval: float,
+    bench: bool,
+    currency: str | None,
+    hardware_price: float | None,
+    amortization_years: float | None,
+    hourly_rate: float | None,
+    electricity_price: float | None,
+    price_source: str | None,
+    price_date: str | None,
 ) -> None:
     """Benchmark engines and write runs/<run_id>/.
 
     With no CELLS_FILE and no --url, the embedded local engine (llama-cpp-python's server
     with a small bundled model, from the 'local' extra) is started and measured.
     """
+    from bakeoff.resources import archive_root
     from collector.config import load_cells_file
     from collector.orchestrate import RunOptions, execute, single_cell
     from collector.progress import Progress
@@ -119,9 +166,13 @@ def run(
     if cells_file is not None and (engine or url or model):
         raise click.UsageError("give either a CELLS_FILE or --engine/--url/--model, not both")
     cells = load_cells_file(cells_file) if cells_file else single_cell(engine, url, model)
+    if out is None:
+        root = archive_root()
+        click.echo(f"archive: {root}", err=True)
+        out = root / "runs"
     options = RunOptions(
         cells=cells,
-        out_dir=out or default_runs_dir(),
+        out_dir=out,
         mode="smoke" if smoke else "probe_only" if probe_only else "full",
         prompts=_split(prompts),
         tasks=_split(tasks),
@@ -133,11 +184,25 @@ def run(
         for_publication=for_publication,
         dataset=dataset,
         sample_interval_s=sample_interval,
+        bench=bench,
+        cost_flags={
+            "currency": currency,
+            "hardware_price": hardware_price,
+            "amortization_years": amortization_years,
+            "hourly_rate": hourly_rate,
+            "electricity_price_per_kwh": electricity_price,
+            "source": price_source,
+            "as_of": price_date,
+        },
     )
+    if bench:
+        from collector.bench import DEFAULT_CONFIG
+
+        click.echo(_bench_notice(DEFAULT_CONFIG.total_budget_s), err=True)
     result = execute(options, Progress())
     click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
     for cell in result.skipped:
-        click.echo(f"skipped: {cell}")
+        click.echo(f"skipped: {cell}: {result.skip_reasons.get(cell, 'unavailable')}")
     if result.status != "complete":
         sys.exit(1)
 
@@ -152,12 +217,16 @@ def report(run_dir: Path) -> None:
     click.echo(str(write_report(run_dir)))
 
 
+def _bench_notice(budget_s: float) -> str:
+    return f"--bench: measuring memory bandwidth and matmul throughput (at most ~{budget_s:g} s)…"
+
+
 def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def default_runs_dir() -> Path:
-    """runs/ of the checkout when run from one, else ./runs."""
-    from bakeoff.resources import checkout_path
+    """runs/ of the archive found from the working directory (``resources.archive_root``)."""
+    from bakeoff.resources import archive_path
 
-    return checkout_path("runs")
+    return archive_path("runs")

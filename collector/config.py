@@ -7,6 +7,7 @@ the format gives one: YAML does, TOML's standard parser does not) and what is al
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from collector.errors import ConfigError
-from collector.models import CellsFile, CellSpec
+from collector.models import CellsFile, CellSpec, CostInputs
 
 
 def load_cells_file(path: Path) -> CellsFile:
@@ -107,4 +108,49 @@ def _check_cell(path: Path, name: str, cell: CellSpec, lines: dict[tuple[Any, ..
             "(an engine the collector starts)"
         )
     if cell.url is not None and not cell.url.startswith(("http://", "https://")):
-        raise ConfigError(f"{path}: {name}.url: must start with http:// or https://")
+        raise ConfigError(
+            f"{path}: {name}.url: must start with http:// or https://, "
+            f"e.g. http://{cell.url.split('://')[-1]}"
+        )
+
+
+COST_FLAGS: dict[str, str] = {
+    "currency": "--currency",
+    "hardware_price": "--hardware-price",
+    "amortization_years": "--amortization-years",
+    "hourly_rate": "--hourly-rate",
+    "electricity_price_per_kwh": "--electricity-price",
+    "source": "--price-source",
+    "as_of": "--price-date",
+}
+"""CostInputs field → the ``bakeoff run`` flag that sets it."""
+
+
+def merge_cost_inputs(
+    from_file: CostInputs | None, flags: Mapping[str, object | None]
+) -> CostInputs | None:
+    """The cells file's ``cost`` block with the price flags laid over it, field by field.
+
+    ``flags`` maps CostInputs field names to flag values (None = not given). Raise ConfigError
+    naming each bad field with its flag when the result is incomplete or contradictory.
+    """
+    given = {key: value for key, value in flags.items() if value is not None}
+    unknown = set(given) - set(COST_FLAGS)
+    if unknown:
+        raise ValueError(f"not cost fields: {sorted(unknown)}")
+    if not given:
+        return from_file
+    data: dict[str, Any] = from_file.model_dump() if from_file is not None else {}
+    data.update(given)
+    try:
+        return CostInputs.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            where = f"{field} ({COST_FLAGS[field]})" if field in COST_FLAGS else "prices"
+            problems.append(f"  {where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError(
+            "invalid cost inputs (the cells file's 'cost' block and the price flags):\n"
+            + "\n".join(problems)
+        ) from None

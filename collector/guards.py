@@ -1,9 +1,10 @@
-"""Reproducibility guards (reference 002 §8) and the facts they record."""
+"""Reproducibility guards (a clean checkout, a quiet machine) and the facts they record."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,36 +42,51 @@ class GitState:
     dirty_files: list[str] = field(default_factory=list)
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout
+GitRunner = Callable[[Sequence[str]], str | None]
+"""Run ``git <args>`` in the checkout; its stdout, or None when git failed."""
 
 
-def git_state(root: Path | None) -> GitState:
-    """Commit, describe and dirty files (paths inside the repository only)."""
+def _git_in(root: Path) -> GitRunner:
+    def run(args: Sequence[str]) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout
+
+    return run
+
+
+def git_state(root: Path | None, git: GitRunner | None = None) -> GitState:
+    """Commit, describe and dirty files (paths inside the repository only).
+
+    The one decision about dirtiness: files changed or untracked outside the generated
+    artefacts (``runs/``, ``catalogue.json``). ``describe`` ends in ``-dirty`` exactly when
+    ``dirty`` is true (``git describe --dirty`` would disagree: it looks at every tracked file
+    and at no untracked one). ``git`` runs a git command; tests and the probe pass their own.
+    """
     if root is None:
         return GitState()
-    sha = _git(root, "rev-parse", "HEAD")
+    run = git or _git_in(root)
+    sha = run(["rev-parse", "HEAD"])
     if sha is None:
         return GitState()
-    describe = _git(root, "describe", "--always", "--dirty")
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal") or ""
+    described = (run(["describe", "--always"]) or "").strip() or None
+    status = run(["status", "--porcelain", "--untracked-files=normal"]) or ""
     files = sorted(
         path
         for path in (line[3:].strip().strip('"') for line in status.splitlines() if line.strip())
         if not path.startswith(_IGNORED_DIRTY)
     )
-    return GitState(
-        sha=sha.strip(),
-        describe=describe.strip() if describe else None,
-        dirty=bool(files),
-        dirty_files=files,
-    )
+    if described is not None and files:
+        described += "-dirty"
+    return GitState(sha=sha.strip(), describe=described, dirty=bool(files), dirty_files=files)
 
 
 def check_dirty(state: GitState, allow_dirty: bool) -> None:

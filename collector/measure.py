@@ -1,4 +1,4 @@
-"""Turn one engine stream into the timing fields of a call record (metrics.md).
+"""Turn one engine stream into the timing fields of a call record (see the methodology page).
 
 ``t0`` is taken immediately before the request headers are written to the connection (httpcore's
 ``trace`` extension, ``collector.engines.base.CallClock``): after any connection set-up, so a

@@ -3,15 +3,16 @@
 These models are the single source of the JSON Schema files in ``schemas/``
 (``python -m bakeoff.schemagen`` writes them; a test fails when the checked-in copy is stale).
 Every field carries a description, because the schema files are documentation too.
-Definitions of measured numbers follow ``metrics.md``.
+Measured numbers are defined in the methodology page (site/docs/methodology.md).
 """
 
 from __future__ import annotations
 
+import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from bakeoff.timefmt import PATTERN as TIMESTAMP_PATTERN
 
@@ -83,7 +84,8 @@ class ErrorKind(StrEnum):
 
 
 class AccessLevel(StrEnum):
-    """How much of the engine the collector controls (reference 004)."""
+    """How much of the engine the collector controls: white (it starts the engine), gray (the
+    engine reports its own timings) or black (only the HTTP stream)."""
 
     WHITE = "white"
     GRAY = "gray"
@@ -147,6 +149,49 @@ class GpuVendor(StrEnum):
     OTHER = "other"
 
 
+class BenchTarget(StrEnum):
+    """What a microbenchmark measured: the host (CPU and RAM) or one GPU."""
+
+    HOST = "host"
+    GPU = "gpu"
+
+
+class BenchKernel(StrEnum):
+    """Which microbenchmark kernel produced a result (methodology page, "Hardware")."""
+
+    COPY = "copy"
+    TRIAD = "triad"
+    MATMUL = "matmul"
+    HOST_TO_DEVICE = "host_to_device"
+    DEVICE_TO_HOST = "device_to_host"
+
+
+class BenchScope(StrEnum):
+    """How much of the hardware a kernel ran on."""
+
+    ONE_CORE = "one_core"
+    ALL_CORES = "all_cores"
+    DEVICE = "device"
+
+
+class BenchPrecision(StrEnum):
+    """Element type of a matrix-multiply benchmark."""
+
+    FP64 = "fp64"
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    FP8 = "fp8"
+
+
+class ModelSizeSource(StrEnum):
+    """Where a cell's model size and parameter count came from."""
+
+    GGUF_FILE = "gguf_file"
+    LLAMA_SERVER = "llama_server"
+    OLLAMA = "ollama"
+
+
 # --------------------------------------------------------------------------- hardware
 
 
@@ -205,7 +250,7 @@ class SystemSoftware(Strict):
     )
     rocm_version: str | None = Field(default=None, description="ROCm version.")
     runner_version: str = Field(
-        description="bakeoff version, plus '+' and git describe when run from a checkout."
+        description=("bakeoff version, plus '+' and harness.git_describe when run from a checkout.")
     )
 
 
@@ -239,6 +284,110 @@ class Gpu(Strict):
     source: str = Field(description="Which detector produced this row (nvml, nvidia-smi, …).")
 
 
+class BenchmarkResult(Strict):
+    """One microbenchmark on one piece of hardware: rates over timed repetitions, or why not.
+
+    Rates are per repetition (after one untimed warm-up); a repetition may run the kernel
+    several times back to back so that it lasts long enough to time. Definitions of every
+    kernel and of how bytes and FLOPs are counted are on the methodology page ("Hardware
+    microbenchmarks").
+    """
+
+    target: BenchTarget = Field(description="host (CPU and RAM) or gpu.")
+    gpu_slot: int | None = Field(
+        default=None,
+        description=(
+            "GPU results: slot of the matching row of hardware.gpus (matched by name when the "
+            "name is unique); null for host results or when no unique match exists."
+        ),
+    )
+    device_name: str | None = Field(
+        default=None, description="GPU results: device name as torch reports it."
+    )
+    kernel: BenchKernel = Field(
+        description=(
+            "copy (a[i] = b[i]) or triad (a[i] = b[i] + s·c[i]) in STREAM's sense; matmul "
+            "(C = A·B, square); host_to_device or device_to_host (one pinned-buffer copy)."
+        )
+    )
+    scope: BenchScope = Field(
+        description=(
+            "one_core: one thread; all_cores: one worker thread per usable CPU (memory kernels) "
+            "or the BLAS library's own threads (matmul); device: a whole GPU."
+        )
+    )
+    precision: BenchPrecision | None = Field(
+        default=None, description="Element type of matmul results; null for memory kernels."
+    )
+    unit: Literal["GB/s", "GFLOP/s"] = Field(
+        description=(
+            "GB/s = 1e9 bytes/s, bytes counted as STREAM does (copy 2 and triad 3 array "
+            "accesses per element, no write-allocate traffic; host↔device copies 1); GFLOP/s = "
+            "1e9 FLOP/s with 2·n³ FLOP per n×n matrix product."
+        )
+    )
+    median: float | None = Field(
+        description="Median rate over the timed repetitions; null when not measured (reason)."
+    )
+    min: float | None = Field(description="Slowest repetition's rate; null when not measured.")
+    max: float | None = Field(
+        description="Fastest repetition's rate (STREAM's 'best rate'); null when not measured."
+    )
+    repetitions: int = Field(ge=0, description="Timed repetitions (warm-up excluded).")
+    workers: int | None = Field(
+        default=None,
+        description=(
+            "Threads the collector ran the kernel on (memory kernels); null when a library "
+            "chooses (BLAS threads, GPU)."
+        ),
+    )
+    size_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Bytes of each array (memory kernels) or of the copied buffer (GPU copies).",
+    )
+    matrix_n: int | None = Field(
+        default=None, ge=1, description="Matrix order n of matmul results (n×n times n×n)."
+    )
+    method: str = Field(description="How it was measured: library, call, threads, sizes.")
+    reason: str | None = Field(
+        default=None, description="Why the result is null; null when it was measured."
+    )
+
+
+class Benchmarks(Strict):
+    """Results of ``--bench``: short hardware microbenchmarks taken before any engine starts."""
+
+    started_at: Timestamp = Field(description="When the microbenchmarks started (UTC).")
+    wall_time_s: float = Field(ge=0, description="Wall time of all microbenchmarks, seconds.")
+    load_avg_start: list[float] | None = Field(
+        min_length=3,
+        max_length=3,
+        description="1/5/15-minute load average when they started (a busy host measures less).",
+    )
+    memory_bandwidth_gbs: float | None = Field(
+        description=(
+            "Host memory bandwidth in GB/s (1e9 bytes/s, bytes counted as STREAM does): the "
+            "best repetition of any host copy or triad result (the rate the host was seen to "
+            "sustain, the ceiling of a memory-bound roofline); null when none was measured."
+        )
+    )
+    memory_bandwidth_one_core_gbs: float | None = Field(
+        description="The same over the one-core host results only; null when not measured."
+    )
+    last_level_cache_bytes: int | None = Field(
+        description=(
+            "Sum of the host's last-level caches (every distinct instance), which the memory "
+            "arrays are sized against (at least 4×); null when unknown."
+        )
+    )
+    libraries: dict[str, str] = Field(
+        default_factory=dict,
+        description="Versions of the libraries that ran the kernels (numpy, BLAS, torch).",
+    )
+    results: list[BenchmarkResult] = Field(description="Every microbenchmark, measured or not.")
+
+
 class Hardware(Strict):
     """The hardware and software block of one host, taken fresh for each run."""
 
@@ -247,6 +396,10 @@ class Hardware(Strict):
     system_software: SystemSoftware = Field(description="Software snapshot.")
     gpus: list[Gpu] = Field(description="Every GPU found; empty on CPU-only hosts.")
     probe_issues: list[ProbeIssue] = Field(description="What could not be detected, and why.")
+    benchmarks: Benchmarks | None = Field(
+        default=None,
+        description="Microbenchmark results (--bench); null when they were not asked for.",
+    )
 
 
 # --------------------------------------------------------------------------- telemetry
@@ -260,12 +413,20 @@ class UnavailableMetric(Strict):
 
 
 class CellEnergy(Strict):
-    """Energy attributed to one cell's calls."""
+    """Energy of the measured devices while one cell's calls ran."""
 
     cell_id: str = Field(description="Cell id.")
     output_tokens: int = Field(ge=0, description="Completion tokens of the cell's calls.")
-    energy_j: float | None = Field(description="Energy during the cell's calls, joules.")
-    joules_per_output_token: float | None = Field(description="energy_j / output_tokens.")
+    energy_j: float | None = Field(
+        description=(
+            "Whole-device energy during the cell's calls, joules: the CPU package(s) (RAPL, "
+            "without DRAM) plus every GPU (NVML), including idle power and any other work on "
+            "those devices — not the engine's share, and not wall-socket energy."
+        )
+    )
+    joules_per_output_token: float | None = Field(
+        description="energy_j / output_tokens: whole-device energy per output token, joules."
+    )
 
 
 class RunHardwareMetrics(Strict):
@@ -291,10 +452,18 @@ class RunHardwareMetrics(Strict):
     gpu_power_w_mean: float | None = Field(default=None, description="GPU power, mean, watts.")
     gpu_power_w_max: float | None = Field(default=None, description="GPU power, max, watts.")
     gpu_temperature_c_max: float | None = Field(default=None, description="GPU temperature max.")
-    cpu_energy_j: float | None = Field(default=None, description="CPU package energy (RAPL).")
-    gpu_energy_j: float | None = Field(default=None, description="GPU energy (NVML).")
-    energy_j: float | None = Field(default=None, description="cpu_energy_j + gpu_energy_j.")
-    cells: list[CellEnergy] = Field(default_factory=list, description="Energy per cell.")
+    cpu_energy_j: float | None = Field(
+        default=None, description="Whole CPU package energy (RAPL, all packages, no DRAM), J."
+    )
+    gpu_energy_j: float | None = Field(
+        default=None, description="Whole-GPU energy (NVML), all GPUs, J."
+    )
+    energy_j: float | None = Field(
+        default=None, description="cpu_energy_j + gpu_energy_j: whole-device energy, J."
+    )
+    cells: list[CellEnergy] = Field(
+        default_factory=list, description="Whole-device energy over each cell's calls."
+    )
     unavailable: list[UnavailableMetric] = Field(
         default_factory=list, description="Null fields with the reason."
     )
@@ -343,8 +512,19 @@ class Harness(Strict):
     name: Literal["bakeoff"] = Field(default="bakeoff", description="Harness name.")
     version: str = Field(description="bakeoff version.")
     git_sha: str | None = Field(description="Commit of the checkout, null for an installed wheel.")
-    git_describe: str | None = Field(default=None, description="git describe --always --dirty.")
-    git_dirty: bool | None = Field(description="True when the checkout had uncommitted changes.")
+    git_describe: str | None = Field(
+        default=None,
+        description=(
+            "git describe --always, plus '-dirty' exactly when git_dirty is true; null for an "
+            "installed wheel."
+        ),
+    )
+    git_dirty: bool | None = Field(
+        description=(
+            "True when the checkout had changed or untracked files other than runs/ and "
+            "catalogue.json (listed in dirty_files)."
+        )
+    )
     dirty_files: list[str] = Field(
         default_factory=list, description="Paths inside the repository that were dirty."
     )
@@ -414,6 +594,82 @@ class RunConfig(Strict):
     for_publication: bool = Field(default=False, description="--for-publication was given.")
 
 
+class CostInputs(Strict):
+    """Prices the contributor states for cost per token; the collector never invents one.
+
+    Either a hardware price with its amortisation period (owned hardware) or an hourly rate
+    (rented hardware), optionally an electricity price; always the currency, where the prices
+    come from and the date they were valid. The collector checks these pairings; the schema
+    states them in the field descriptions only (the publisher's decoder takes no ``if``).
+    """
+
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$", description="ISO 4217 code of every price here, e.g. EUR, USD."
+    )
+    hardware_price: float | None = Field(
+        default=None,
+        gt=0,
+        description="Purchase price of the whole host (with its GPUs); needs amortization_years.",
+    )
+    amortization_years: float | None = Field(
+        default=None,
+        gt=0,
+        description="Years over which the contributor writes off hardware_price.",
+    )
+    hourly_rate: float | None = Field(
+        default=None,
+        gt=0,
+        description="Price per hour of renting this host (cloud or rental); not with a price.",
+    )
+    electricity_price_per_kwh: float | None = Field(
+        default=None, ge=0, description="Electricity price per kWh."
+    )
+    source: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Where the prices come from (invoice, shop page, tariff, price list).",
+    )
+    as_of: str = Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        description="Date (YYYY-MM-DD) on which the prices were valid.",
+    )
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper_currency(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _real_date(cls, value: Any) -> Any:
+        # YAML and TOML read an unquoted 2025-03-01 as a date, not a string.
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        if isinstance(value, str):
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_price(self) -> CostInputs:
+        if (self.hardware_price is None) != (self.amortization_years is None):
+            raise ValueError("hardware_price and amortization_years go together: give both")
+        if self.hardware_price is not None and self.hourly_rate is not None:
+            raise ValueError("give hardware_price (owned) or hourly_rate (rented), not both")
+        if (
+            self.hardware_price is None
+            and self.hourly_rate is None
+            and self.electricity_price_per_kwh is None
+        ):
+            raise ValueError(
+                "no price given: set hardware_price with amortization_years, hourly_rate or "
+                "electricity_price_per_kwh"
+            )
+        return self
+
+
 class CellInfo(Strict):
     """One (host, engine, model) cell."""
 
@@ -429,6 +685,41 @@ class CellInfo(Strict):
     model: str = Field(description="Model name as requested.")
     model_digest: str | None = Field(description="Model digest (GGUF sha256 or Ollama digest).")
     quantization: str | None = Field(default=None, description="Quantization, e.g. Q4_K_M.")
+    model_size_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Bytes of the model's weights, for the decode roofline (bytes read per token): the "
+            "GGUF file's size (gguf_file), llama-server's model size, the sum of its tensor "
+            "bytes (llama_server), or Ollama's model size from /api/tags (ollama); null when the "
+            "engine does not say."
+        ),
+    )
+    model_parameters: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Parameter count: the GGUF header's general.parameter_count, else the sum of its "
+            "tensors' element counts (gguf_file); llama-server's n_params; Ollama's "
+            "general.parameter_count from /api/show. Null when the engine does not say."
+        ),
+    )
+    model_expert_count: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Experts per mixture-of-experts layer from the model header (<arch>.expert_count); "
+            "0 when a header was read and names no experts (a dense model, which reads every "
+            "weight for each token); null when no header was read."
+        ),
+    )
+    model_size_source: ModelSizeSource | None = Field(
+        default=None,
+        description=(
+            "Where model_size_bytes, model_parameters and model_expert_count came from; null "
+            "when all three are null."
+        ),
+    )
     cold_kind: ColdKind | None = Field(description="How cold calls get a cold engine.")
     prompt_cache: Literal["disabled", "enabled", "unknown"] = Field(
         description="Whether the engine may reuse cached prompt prefixes between calls."
@@ -497,6 +788,10 @@ class Metadata(Strict):
     config: RunConfig = Field(description="The run's configuration: workloads, protocol, limits.")
     cells: list[CellInfo] = Field(description="Planned cells and what was learned about them.")
     hardware: Hardware = Field(description="The host's hardware and software block.")
+    cost_inputs: CostInputs | None = Field(
+        default=None,
+        description="Prices the contributor stated (cells file 'cost' or flags); null if none.",
+    )
     run_hardware_metrics: RunHardwareMetrics = Field(description="Telemetry summaries.")
     summary: Summary = Field(description="Totals.")
     license: str = Field(default="CC-BY-4.0", description="Data license of the run.")
@@ -521,7 +816,7 @@ class MetaRecord(Strict):
 
 
 class CallRecord(Strict):
-    """One request to an engine; every field is defined in metrics.md."""
+    """One request to an engine; every field is defined in the methodology page."""
 
     type: Literal["call"] = Field(description="Record type.")
     cell_id: str = Field(description="Cell id.")
@@ -653,6 +948,10 @@ class CellsFile(Strict):
         default_factory=lambda: [1], description="Concurrency levels."
     )
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Request timeouts.")
+    cost: CostInputs | None = Field(
+        default=None,
+        description="Prices for cost per token, recorded as stated; --price flags override.",
+    )
     cells: list[CellSpec] = Field(min_length=1, description="The cells.")
 
 

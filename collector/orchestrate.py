@@ -22,7 +22,9 @@ from typing import IO
 from bakeoff import __version__
 from bakeoff.resources import repo_root
 from collector import guards
+from collector.bench.timing import BenchConfig
 from collector.cells import capabilities, prepare_cell
+from collector.config import merge_cost_inputs
 from collector.engines.base import Engine
 from collector.engines.managed import (
     EMBEDDED_MODEL_NAME,
@@ -42,6 +44,7 @@ from collector.models import (
     CellsFile,
     CellSpec,
     CellSummary,
+    CostInputs,
     Environment,
     Hardware,
     Harness,
@@ -57,16 +60,18 @@ from collector.models import (
 )
 from collector.progress import Progress
 from collector.report import write_report
-from collector.runner import CellPlan, run_cell
+from collector.runner import CellPlan, planned_calls, run_cell
 from collector.tasks import summarization
 from collector.tasks.prompts import WorkItem, prompt_items
 from collector.tasks.summarization import Dataset
 from collector.telemetry import Sampler, jsonl_sink
 
 log = logging.getLogger("bakeoff.run")
-# run.log gets these lines; the terminal gets the progress display. Libraries that configure
-# the root logger (absl, via rouge-score) must not echo them a second time.
+# run.log gets these lines; the terminal gets the progress display and the command's summary.
+# Libraries that configure the root logger (absl, via rouge-score) must not echo them a second
+# time, nor logging's last-resort handler before run.log is open.
 log.propagate = False
+log.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -86,7 +91,10 @@ class RunOptions:
     for_publication: bool = False
     dataset: Path | None = None
     sample_interval_s: float = 0.5
+    bench: bool = False
+    cost_flags: dict[str, object | None] = field(default_factory=dict)
     probe: Callable[[str | None], Hardware] | None = None  # injectable for tests
+    bench_config: BenchConfig | None = None  # injectable for tests: tiny sizes
 
 
 @dataclass
@@ -98,6 +106,8 @@ class RunResult:
     calls_total: int
     calls_ok: int
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each skipped cell was skipped, for the terminal: addresses as the user typed them."""
 
 
 def single_cell(engine: str | None, url: str | None, model: str | None) -> CellsFile:
@@ -110,6 +120,11 @@ def single_cell(engine: str | None, url: str | None, model: str | None) -> Cells
         )
     if not model:
         raise ConfigError("--url needs --model (the model name the engine serves)")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--url {url}: must start with http:// or https://, e.g. "
+            f"--url http://{url.split('://')[-1]}"
+        )
     return CellsFile(cells=[CellSpec(engine=engine or "openai", url=url, model=model)])
 
 
@@ -122,6 +137,7 @@ def make_run_id(now: datetime | None = None) -> tuple[str, str]:
 
 def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     """Run the whole benchmark; returns where the run directory ended up."""
+    cost = merge_cost_inputs(options.cells.cost, options.cost_flags)
     git = guards.git_state(repo_root())
     guards.check_dirty(git, options.allow_dirty)
     load_start = guards.load_average()
@@ -132,6 +148,11 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
         hardware = probe_host(publisher_id=options.publisher_id)
     else:
         hardware = options.probe(options.publisher_id)
+    if options.bench:
+        # Before any engine starts: the microbenchmarks want an otherwise idle host.
+        from collector.bench import run_benchmarks
+
+        hardware = run_benchmarks(hardware, options.bench_config)
     cells_file = options.cells
     items, datasets = _work_items(options)
     run_id, run_uuid = make_run_id()
@@ -153,6 +174,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
             run_uuid,
             host_label,
             progress,
+            cost,
         )
     )
 
@@ -206,6 +228,7 @@ async def _execute(
     run_uuid: str,
     host_label: str,
     progress: Progress,
+    cost: CostInputs | None,
 ) -> RunResult:
     cells_file = options.cells
     started_at = utc_now()
@@ -219,12 +242,13 @@ async def _execute(
     run_dir: RunDirectory | None = None
     telemetry: RunTelemetry | None = None
     calls: list[CallRecord] = []
+    shown_reasons: dict[str, str] = {}
     status, reason = "complete", None
     try:
         for spec in specs:
             cell_id = f"{host_label}:{spec.engine}:{spec.model}"
             info, plan, skip = await prepare_cell(
-                spec, cell_id, cells_file, runs, options.mode, managed, engines
+                spec, cell_id, cells_file, runs, options.mode, managed, engines, shown_reasons
             )
             infos.append(info)
             if plan is not None:
@@ -235,7 +259,9 @@ async def _execute(
         if options.for_publication and skipped:
             raise GuardError(
                 "--for-publication: health checks failed for "
-                + "; ".join(f"{s.cell_id} ({s.reason})" for s in skipped)
+                + "; ".join(
+                    f"{s.cell_id} ({shown_reasons.get(s.cell_id, s.reason)})" for s in skipped
+                )
             )
         options.out_dir.mkdir(parents=True, exist_ok=True)
         run_dir = RunDirectory(options.out_dir, run_id)
@@ -269,6 +295,7 @@ async def _execute(
             config=_run_config(options, cells_file, items, datasets, runs),
             cells=infos,
             hardware=hardware,
+            cost_inputs=cost,
             run_hardware_metrics=RunHardwareMetrics(system_id=hardware.system_hardware.system_id),
             summary=_summary(infos, calls, skipped),
         )
@@ -292,10 +319,10 @@ async def _execute(
         telemetry = RunTelemetry(options.sample_interval_s, run_dir.path, system_id)
         try:
             if options.mode != "probe_only":
+                progress.start_run({plan.cell_id: planned_calls(plan, items) for plan in plans})
                 for plan in plans:
                     telemetry.follow(plan)
-                    total = _planned_calls(plan, items)
-                    progress.start_cell(plan.cell_id, total)
+                    progress.start_cell(plan.cell_id)
                     async for record in run_cell(plan, items, run_id):
                         run_dir.append(record)
                         calls.append(record)
@@ -321,6 +348,7 @@ async def _execute(
             calls_total=len(calls),
             calls_ok=ok,
             skipped=[s.cell_id for s in skipped],
+            skip_reasons={s.cell_id: shown_reasons.get(s.cell_id, s.reason) for s in skipped},
         )
     finally:
         if telemetry is not None:
@@ -449,15 +477,6 @@ def _log_call(record: CallRecord) -> None:
             record.first_delta_ms or 0.0, record.total_duration_ms or 0.0,
             record.completion_tokens, record.tokens_per_sec,
         )  # fmt: skip
-
-
-def _planned_calls(plan: CellPlan, items: list[WorkItem]) -> int:
-    total = 0
-    for item in items:
-        total += (plan.runs + (1 if plan.cold else 0)) if item.kind == "prompt" else 1
-    prompts = sum(1 for i in items if i.kind == "prompt")
-    total += sum(level * plan.runs * prompts for level in plan.concurrency if level > 1)
-    return total
 
 
 def _summary(

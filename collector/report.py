@@ -1,4 +1,4 @@
-"""``run.md``: aggregated tables generated from ``run.jsonl`` (reference 002 §6.2 shape).
+"""``run.md``: aggregated tables generated from ``run.jsonl`` (the shape of a run summary).
 
 Deterministic and idempotent: the same ledger always gives the same bytes. The matrix of warm
 TTFT p50 comes first, then per cell a cold table and a warm table, one row per workload, and an

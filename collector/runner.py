@@ -17,6 +17,7 @@ from collector.engines.base import Engine, GenerationRequest, Lane, ServerTiming
 from collector.engines.managed import ManagedProcess
 from collector.measure import Measurement, measure
 from collector.models import CallRecord, Timeouts
+from collector.progress import PlannedCall
 from collector.tasks.prompts import WorkItem
 
 BENCHMARK_HEADER = "X-Bakeoff-Test"
@@ -45,7 +46,7 @@ class CellPlan:
 
 
 def headers(run_id: str, cell_id: str, workload_id: str) -> dict[str, str]:
-    """Benchmark-traffic headers on every request (metrics.md)."""
+    """Benchmark-traffic headers on every request, so engines and proxies can tell it apart."""
     return {
         BENCHMARK_HEADER: "true",
         "X-Bakeoff-Run-Id": run_id,
@@ -90,6 +91,29 @@ def _settle_gc() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def planned_calls(plan: CellPlan, items: list[WorkItem]) -> list[PlannedCall]:
+    """The calls ``run_cell`` makes for ``items``, in the order it yields their records."""
+    calls: list[PlannedCall] = []
+    for item in items:
+        workload = _workload(item)
+        if plan.cold and item.kind == "prompt":
+            calls.append(PlannedCall(workload, "cold", 1, item.max_tokens))
+        warm_runs = plan.runs if item.kind == "prompt" else 1
+        calls += [PlannedCall(workload, "warm", 1, item.max_tokens)] * warm_runs
+    for level in plan.concurrency:
+        if level <= 1:
+            continue
+        for item in [i for i in items if i.kind == "prompt"]:
+            calls += [PlannedCall(_workload(item), "warm", level, item.max_tokens)] * (
+                level * plan.runs
+            )
+    return calls
+
+
+def _workload(item: WorkItem) -> str:
+    return f"{item.workload_id}:{item.item_id}" if item.kind == "task" else item.workload_id
 
 
 async def run_cell(plan: CellPlan, items: list[WorkItem], run_id: str) -> AsyncIterator[CallRecord]:

@@ -8,7 +8,6 @@ site; usage errors exit 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import ParamSpec, TypeVar
 
 import click
 
-from bakeoff.jsonio import write_json
-from bakeoff.resources import checkout_path
+from bakeoff.jsonio import dumps_stable, write_json
+from bakeoff.resources import archive_path, archive_root, site_project
 from publisher import publish as pipeline
 from publisher.compare import CompareRequest, render_text, run_compare
 from publisher.errors import PublisherError, RunInvalidError, RunsInvalidError
@@ -50,9 +49,20 @@ def _user_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def in_checkout(relative: str) -> Callable[[], Path]:
-    """A click default resolved when the command runs: see ``checkout_path``."""
-    return lambda: checkout_path(relative)
+def in_archive(relative: str) -> Callable[[], Path]:
+    """A click default resolved when the command runs: ``relative`` in the archive found from
+    the working directory upward (``bakeoff.resources.archive_root``); says which archive."""
+
+    def default() -> Path:
+        _log(f"archive: {archive_root()}")
+        return archive_path(relative)
+
+    return default
+
+
+def in_site_project(relative: str) -> Callable[[], Path]:
+    """A click default: ``relative`` in the site project (``bakeoff.resources.site_project``)."""
+    return lambda: site_project() / relative if relative else site_project()
 
 
 def _log(message: str) -> None:
@@ -77,8 +87,8 @@ _runs_option = click.option(
     "--runs",
     "runs_dir",
     type=click.Path(path_type=Path),
-    default=in_checkout("runs"),
-    show_default="runs in the checkout",
+    default=in_archive("runs"),
+    show_default="runs/ of the archive found from the working directory",
     help="The archive folder.",
 )
 
@@ -116,7 +126,7 @@ def validate(
             "warnings": len(findings) - errors,
             "findings": [f.to_dict() for f in findings],
         }
-        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+        click.echo(dumps_stable(doc), nl=False)
     else:
         for f in findings:
             click.echo(f.render())
@@ -138,22 +148,22 @@ def validate(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
-    default=in_checkout("out"),
-    show_default="out in the checkout",
+    default=lambda: archive_path("out"),
+    show_default="out/ of the archive",
     help="Exports, manifest and cache.",
 )
 @click.option(
     "--catalogue",
     "catalogue_path",
     type=click.Path(path_type=Path),
-    default=in_checkout("catalogue.json"),
-    show_default="catalogue.json in the checkout",
+    default=lambda: archive_path("catalogue.json"),
+    show_default="catalogue.json of the archive",
 )
 @click.option(
     "--site-dir",
     type=click.Path(path_type=Path),
-    default=in_checkout("site/docs/generated"),
-    show_default="site/docs/generated in the checkout",
+    default=in_site_project("docs/generated"),
+    show_default="docs/generated of the site project",
     help="Where the site's generated pages go.",
 )
 @click.option("--no-site", is_flag=True, help="Skip the site pages.")
@@ -194,8 +204,8 @@ def publish(
 _site_dir = click.option(
     "--site-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=in_checkout("site"),
-    show_default="site in the checkout",
+    default=in_site_project(""),
+    show_default="site/ of the archive, else of the code's checkout",
     help="The MkDocs project (mkdocs.yml, docs/).",
 )
 _exports = click.option(
@@ -338,6 +348,8 @@ def compare(
         raise click.UsageError("--budgets applies to --gate-mode budget only")
     if gate_mode == "budget" and tolerances is not None:
         raise click.UsageError("--tolerances applies to --gate-mode regression only")
+    if runs_dir is None:
+        _log(f"archive: {archive_root()}")
     request = CompareRequest(
         refs,
         "budget" if gate_mode == "budget" else "regression",

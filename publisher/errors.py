@@ -7,9 +7,11 @@
     ├── OutputError                an output path cannot be written (names the path)
     ├── GateError                  a tolerances or budgets file is invalid
     ├── SiteError                  the site cannot be generated or built
-    └── CompareError               a run or cell given to ``bakeoff compare`` cannot be used
-        ├── RunNotFoundError       neither a run directory nor a run id in the archive
-        └── RunInvalidError        the run failed validation; carries the findings
+    ├── CompareError               a run or cell given to ``bakeoff compare`` cannot be used
+    │   ├── RunNotFoundError       neither a run directory nor a run id in the archive
+    │   └── RunInvalidError        the run failed validation; carries the findings
+    └── VersionError               a document's schema_version cannot be read or upgraded;
+                                   raised and caught inside the front end (a finding)
 
 Anything else is a bug and keeps its traceback.
 """
@@ -83,3 +85,11 @@ class RunInvalidError(CompareError):
                 else f"See `bakeoff validate {run}` and fix the run first"
             )
         )
+
+
+class VersionError(PublisherError):
+    """A document's schema_version cannot be handled; ``code`` is the finding code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +172,6 @@ def _link(src: Path, dest: Path) -> None:
     try:
         os.link(src, dest)
     except OSError:
-        import shutil
-
         shutil.copyfile(src, dest)
 
 
@@ -187,47 +186,79 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     )
 
 
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def write_duckdb(
     small: Mapping[str, pa.Table],
-    large: Mapping[str, Sequence[Path]],
+    large: Mapping[str, Mapping[str, Path]],
     path: Path,
+    previous: Path | None = None,
+    changed: Mapping[str, set[str]] | None = None,
     views: Mapping[str, str] | None = None,
-) -> None:
-    """All tables and views (default ``VIEWS``) in one DuckDB file readable by DuckDB 1.x;
-    the large tables are loaded from their Parquet partition files."""
+) -> str:
+    """All tables and views (default ``VIEWS``) in one DuckDB file readable by DuckDB 1.x.
+
+    ``large`` maps each large table to its partition files by month; their rows go into one
+    table with a ``month`` column (as Hive-partitioned readers see the dataset). With
+    ``previous`` (the last export's file) and ``changed`` (the months whose inputs changed,
+    per table), the previous file is copied and only those months are replaced: adding a run
+    rewrites one month instead of reloading millions of rows. Returns "patched" or "built".
+    """
     path.unlink(missing_ok=True)
+    patch = previous is not None and changed is not None and previous.is_file()
+    if patch:
+        assert previous is not None
+        shutil.copyfile(previous, path)
     con = duckdb.connect(":memory:")
     try:
-        quoted = str(path).replace("'", "''")
-        con.execute(f"ATTACH '{quoted}' AS bakeoff (STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}')")
+        storage = f"STORAGE_VERSION '{DUCKDB_STORAGE_VERSION}'"
+        con.execute(f"ATTACH {_quote(path)} AS bakeoff ({storage})")
         con.execute("USE bakeoff")
         con.execute("SET threads = 2")
         con.execute("SET enable_progress_bar = false")
         con.execute("SET memory_limit = '512MB'")
         for name, table in small.items():
             con.register("_source", table)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _source')
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _source')
             con.unregister("_source")
         # Rows of the large tables in no particular order (SQL promises none): both threads
         # then compress row groups independently, about twice as fast.
         con.execute("SET preserve_insertion_order = false")
-        for name, files in large.items():
+        for name, months in large.items():
             cols = ", ".join(f'"{n}"' for n in tables.schema(name).names)
-            if files:
-                listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-                con.execute(f'CREATE TABLE "{name}" AS SELECT {cols} FROM read_parquet([{listed}])')
-            else:
+            if not patch:
                 con.register("_source", tables.empty(name))
-                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _source')
+                con.execute(
+                    f'CREATE OR REPLACE TABLE "{name}" AS '
+                    f"SELECT *, ''::VARCHAR AS month FROM _source"
+                )
                 con.unregister("_source")
+            assert changed is not None or not patch
+            todo = sorted(months) if not patch else sorted((changed or {}).get(name, set()))
+            if patch and todo:
+                listed = ", ".join("'" + m.replace("'", "''") + "'" for m in todo)
+                con.execute(f'DELETE FROM "{name}" WHERE month IN ({listed})')
+            for month in todo:
+                if month not in months:
+                    continue  # a month with no run left: its rows are gone
+                con.execute(
+                    f'INSERT INTO "{name}" SELECT {cols}, ? AS month '
+                    f"FROM read_parquet({_quote(months[month])})",
+                    [month],
+                )
         for name, sql in (VIEWS if views is None else views).items():
-            con.execute(f'CREATE VIEW "{name}" AS {sql}')
+            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        if patch:
+            con.execute("CHECKPOINT bakeoff")
         con.execute("USE memory")
         con.execute("DETACH bakeoff")
     except duckdb.Error as exc:
         raise ExportError(f"could not write {path}: {exc}") from exc
     finally:
         con.close()
+    return "patched" if patch else "built"
 
 
 def export_tables(
@@ -281,14 +312,29 @@ def export_tables(
         )
     for table in tables.LARGE:
         rows.setdefault(table, 0)
-    large = {t: [out_dir / p.path for p in parts if p.table == t] for t in tables.LARGE}
+    large = {t: {p.month: out_dir / p.path for p in parts if p.table == t} for t in tables.LARGE}
+    previous_db = previous / DUCKDB_FILE if previous is not None else None
+    changed: dict[str, set[str]] | None = None
+    if old_manifest is not None and old_manifest.get("duckdb_months") is not None:
+        before = {(e["table"], e["month"]): e["inputs"] for e in old_manifest["duckdb_months"]}
+        now = {(p.table, p.month): p.inputs for p in parts}
+        changed = {t: set() for t in tables.LARGE}
+        for key in before.keys() | now.keys():
+            if before.get(key) != now.get(key):
+                changed[key[0]].add(key[1])
+        if not any(before.get(key) == inputs for key, inputs in now.items()):
+            # Nothing carries over (new code changes every input, and maybe the columns):
+            # build the file afresh.
+            changed = None
     with ThreadPoolExecutor(max_workers=1) as pool:
-        written = pool.submit(write_duckdb, small, large, out_dir / DUCKDB_FILE)
+        written = pool.submit(
+            write_duckdb, small, large, out_dir / DUCKDB_FILE, previous_db, changed
+        )
         try:
             if meanwhile is not None:
                 meanwhile()
         finally:
-            written.result()
+            duckdb_mode = written.result()
     for name in sorted(small):
         path = out_dir / f"{name}.parquet"
         files.append({"path": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size})
@@ -300,10 +346,13 @@ def export_tables(
         "identity": {"parquet": "bytes", "duckdb": "content"},
         "files": sorted(files, key=lambda f: f["path"]),
         "partitions": part_entries,
+        # The months the DuckDB file holds, and their inputs: the next publish replaces only
+        # the months whose inputs changed.
+        "duckdb_months": [{"table": p.table, "month": p.month, "inputs": p.inputs} for p in parts],
         "rows": dict(sorted(rows.items())),
     }
     write_json(out_dir / MANIFEST, manifest)
-    return {**manifest, "reused_partitions": reused}
+    return {**manifest, "reused_partitions": reused, "duckdb": duckdb_mode}
 
 
 def iter_partition_files(manifest: Mapping[str, Any], table: str) -> Iterator[str]:

@@ -1,6 +1,6 @@
 """The versioned gate files of ``bakeoff compare``: tolerances (regression) and budgets.
 
-    seeds/tolerances.json   allowed relative deltas vs a baseline (reference 002 §7)
+    seeds/tolerances.json   allowed relative deltas vs a baseline (the methodology page)
     seeds/budgets.json      absolute limits per metric, optionally per workload id
 
 Both carry ``schema_version``; their JSON Schemas (``schemas/seed-tolerances.schema.json`` and
@@ -85,7 +85,7 @@ class MinimumLimit(_Strict):
 
 
 class ToleranceMetrics(_Strict):
-    """The gated metrics of regression mode (reference 002 §7)."""
+    """The gated metrics of regression mode (thresholds: the methodology page)."""
 
     ttft_p50_ms: RelativeTolerance = Field(description="Warm TTFT median.")
     total_p50_ms: RelativeTolerance = Field(description="Warm total duration median.")

@@ -472,7 +472,7 @@ class LargeTables:
         entry = self.state.runs.get(run_id)
         if entry is None:
             raise ExportError(f"{run_id} is not a published run")
-        artifact = self.store.get(run_id, entry.content)
+        artifact = self.store.get(run_id, entry.content, tables=(table,))
         if artifact is None:
             artifact, _ = _compile_one(
                 self.config.runs_dir / run_id, self.store, self.config.options, default_context()
@@ -581,9 +581,10 @@ def _publish(config: PublishConfig, log: Log) -> PublishReport:
         except OSError as exc:
             raise OutputError(f"could not write {exc.filename}: {exc.strerror or exc}") from exc
         reused = report.manifest.pop("reused_partitions", 0)
+        duckdb_mode = report.manifest.pop("duckdb", "built")
         log(
             f"step 4/{STEPS} export: {len(report.manifest['files'])} files "
-            f"({reused} partitions unchanged)"
+            f"({reused} partitions unchanged, DuckDB file {duckdb_mode})"
         )
         for line in site_lines:
             log(line)

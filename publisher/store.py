@@ -24,7 +24,6 @@ import os
 import stat
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -90,13 +89,6 @@ class _Header(msgspec.Struct):
     payload_sha256: str
 
 
-@dataclass(frozen=True)
-class StoredArtifact:
-    """An artifact read back from the store; tables are decoded when first asked for."""
-
-    artifact: RunArtifact
-
-
 class ArtifactStore:
     """Read and write artifacts for one code key and one set of options."""
 
@@ -139,20 +131,28 @@ class ArtifactStore:
         blob = MAGIC + _HEADER.pack(len(head)) + head + bytes(payload)
         write_atomic(self.path(artifact.dir_name), blob, durable=False)
 
-    def get(self, dir_name: str, content_sha256: str | None = None) -> RunArtifact | None:
+    def get(
+        self,
+        dir_name: str,
+        content_sha256: str | None = None,
+        tables: Sequence[str] | None = None,
+    ) -> RunArtifact | None:
         """The stored artifact of a run directory when it is intact and current, else None.
 
-        With ``content_sha256`` None, any content is accepted (the caller knows from the
-        content index that the run is unchanged and checks the content it reports).
+        With ``content_sha256`` None, any content is accepted (the caller checks the content
+        the artifact reports). With ``tables``, only those tables are decoded (the whole
+        payload is still checked against its hash).
         """
-        artifact = self._read(dir_name, content_sha256)
+        artifact = self._read(dir_name, content_sha256, tables)
         if artifact is None:
             self.misses += 1
         else:
             self.hits += 1
         return artifact
 
-    def _read(self, dir_name: str, content_sha256: str | None) -> RunArtifact | None:
+    def _read(
+        self, dir_name: str, content_sha256: str | None, wanted: Sequence[str] | None
+    ) -> RunArtifact | None:
         try:
             blob = self.path(dir_name).read_bytes()
         except OSError:
@@ -180,6 +180,7 @@ class ArtifactStore:
             tables = {
                 name: pa.ipc.open_stream(pa.py_buffer(payload[offset : offset + length])).read_all()
                 for name, offset, length in header.tables
+                if wanted is None or name in wanted
             }
             findings = tuple(finding_from_dict(f) for f in header.findings)
         except (pa.ArrowException, TypeError, ValueError):

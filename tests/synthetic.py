@@ -164,10 +164,17 @@ def make_run(
     started_at: datetime | None = None,
     with_quality: bool = False,
     with_samples: bool = False,
+    n_samples: int = 5,
     error_rate: float = 0.05,
     scorer: RougeScorer | None = None,
+    mode: str = "full",
 ) -> Path:
-    """Write one synthetic, schema-valid run directory under ``tmp_dir`` and return it."""
+    """Write one synthetic, schema-valid run directory under ``tmp_dir`` and return it.
+
+    ``mode`` "smoke" writes what ``bakeoff run --smoke`` records (one cold call per cell on the
+    first prompt; not comparable); "empty" a run whose every cell was skipped (status
+    ``empty``, no call; not comparable).
+    """
     rng = random.Random(seed)
     prof_name = profile or sorted(PROFILES)[seed % len(PROFILES)]
     prof = PROFILES[prof_name]
@@ -179,6 +186,8 @@ def make_run(
     system_id = system_id or str(uuid.UUID(int=rng.getrandbits(128), version=4))
     host_label = f"syn-{prof_name}"
     prompts = load_seed("prompts.json")["prompts"]
+    if mode == "smoke":
+        calls_per_cell = 1
     used_prompts = prompts[: max(1, min(3, calls_per_cell // 2))]
     items = dataset_items(seed) if with_quality else []
     dataset_bytes = "".join(json.dumps(i, sort_keys=True) + "\n" for i in items).encode()
@@ -212,14 +221,16 @@ def make_run(
                 "cold_kind": "process_restart" if engine == "llamacpp" else "unloaded",
                 "prompt_cache": "disabled",
                 "load_time_ms": round(rng.uniform(500, 4000), 3),
-                "available": True,
-                "skip_reason": None,
+                "available": mode != "empty",
+                "skip_reason": "health check failed: connection refused (synthetic)"
+                if mode == "empty"
+                else None,
             }
         )
     scorer = scorer or (_default_scorer() if with_quality else None)
     calls: list[dict[str, Any]] = []
     clock = start + timedelta(seconds=2)
-    for cell in cells:
+    for cell in cells if mode != "empty" else []:
         rate = prof["rate"] * rng.uniform(0.7, 1.3)
         batches: list[tuple[str | None, dict[str, Any] | None, int]] = []
         per_prompt = max(1, calls_per_cell // len(used_prompts))
@@ -243,8 +254,16 @@ def make_run(
         "updated_at": _ts(finished),
         "run_id": run_id,
         "run_uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "status": status,
-        "status_reason": None if status == "complete" else "interrupted (synthetic)",
+        "status": "empty" if mode == "empty" else status,
+        "status_reason": None
+        if status == "complete" and mode != "empty"
+        else ("no call was measured" if mode == "empty" else "interrupted (synthetic)"),
+        "comparable": mode == "full",
+        "comparable_reason": {
+            "full": None,
+            "smoke": "smoke run: one call on a freshly started engine",
+            "empty": "no call was measured: every cell was skipped",
+        }[mode],
         "meta_only": meta_only,
         "synthetic": True,
         "started_at": _ts(start),
@@ -276,7 +295,7 @@ def make_run(
             "seed": 42,
             "timeouts": {"connect_s": 5.0, "read_s": 120.0, "total_s": 600.0, "health_s": 1.0},
             "concurrency": [1],
-            "mode": "full",
+            "mode": "smoke" if mode == "smoke" else "full",
             "guard_overrides": [],
             "for_publication": False,
         },
@@ -288,8 +307,8 @@ def make_run(
             "calls_ok": ok,
             "calls_error": len(calls) - ok,
             "cells_planned": len(cells),
-            "cells_ok": len(cells),
-            "cells_skipped": 0,
+            "cells_ok": 0 if mode == "empty" else len(cells),
+            "cells_skipped": len(cells) if mode == "empty" else 0,
             "cells": [
                 {
                     "cell_id": c["cell_id"],
@@ -321,7 +340,17 @@ def make_run(
             "load_avg_start": metadata["environment"]["load_avg_start"],
             "cells_planned": [c["cell_id"] for c in cells],
         }
-        lines = [meta, *calls]
+        skipped = [
+            {
+                "type": "skipped",
+                "cell_id": c["cell_id"],
+                "reason": c["skip_reason"],
+                "at": metadata["started_at"],
+            }
+            for c in cells
+            if not c["available"]
+        ]
+        lines = [meta, *skipped, *calls]
         (run_dir / "run.jsonl").write_text(
             "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines), encoding="utf-8"
         )
@@ -353,7 +382,7 @@ def make_run(
                     sort_keys=True,
                 )
                 + "\n"
-                for i in range(5)
+                for i in range(n_samples)
             ),
             encoding="utf-8",
         )

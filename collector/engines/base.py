@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from collector.engines.gguf import NO_FACTS, ModelFacts
 from collector.errors import (
     EngineConnectError,
     EngineDiedError,
@@ -90,6 +91,7 @@ class EngineInfo:
     build: str | None = None
     model_digest: str | None = None
     quantization: str | None = None
+    model: ModelFacts = NO_FACTS
 
 
 def endpoint_kind(url: str) -> str:
@@ -110,6 +112,22 @@ def endpoint_kind(url: str) -> str:
     if ip.is_private or ip.is_link_local:
         return "private"
     return "public"
+
+
+def _health_hint(exc: EngineError, kind: str) -> str:
+    """What to do about a failed health check, by what failed."""
+    if isinstance(exc, (EngineConnectError, EngineTimeoutError)):
+        return (
+            "nothing answered there: start the engine, or correct the address "
+            "(--url, or 'url' in the cells file)"
+        )
+    if isinstance(exc, (EngineHTTPError, EngineProtocolError)):
+        return (
+            f"something answered, but not as a {kind} engine does: check that the address is "
+            "the engine's base URL (no /v1 path) and that --engine (or 'engine' in the cells "
+            "file) names its kind: openai, llamacpp or ollama"
+        )
+    return "check that the engine is running and healthy at that address"
 
 
 def make_timeout(t: Timeouts) -> httpx.Timeout:
@@ -235,7 +253,8 @@ class Engine(ABC):
             await self._get_json(path, timeout=self.timeouts.health_s)
         except EngineError as exc:
             raise EngineUnavailableError(
-                f"{self.kind} engine at {self.base_url} failed its health check ({path}): {exc}"
+                f"{self.kind} engine at {self.base_url} failed its health check: GET {exc}; "
+                + _health_hint(exc, self.kind)
             ) from exc
 
     def prepare(
@@ -331,13 +350,14 @@ _LANE: ContextVar[Lane | None] = ContextVar("bakeoff_engine_lane", default=None)
 # Where a call's t0 came from (CallClock.source), best last.
 T0_START = "start"  # measure() began; nothing was sent (e.g. the request could not be built)
 T0_SEND = "send"  # just before the request went to httpx (no trace event: a mock transport)
-T0_HEADERS = "headers"  # httpcore began writing the request headers: metrics.md's t0
+T0_HEADERS = "headers"  # httpcore began writing the request headers: the t0
 
 
 class CallClock:
     """The ``t0`` of one call: ``perf_counter_ns`` and the matching ``time.time_ns()``.
 
-    metrics.md: "``t0`` is taken immediately before the request is written to the connection."
+    The methodology page: "``t0`` is taken immediately before the request is written to the
+    connection."
     ``collector.measure`` makes one per attempt, stamped when it starts, and makes it current
     (``CALL_CLOCK``) while the adapter streams. ``Engine._request`` stamps it again just before
     handing the request to httpx, and httpcore's ``trace`` extension (``_trace_t0``, set on
@@ -524,5 +544,5 @@ async def finish_body(rest: AsyncIterator[object]) -> None:
 
 
 def now_ns() -> int:
-    """The interval clock of every measurement (metrics.md)."""
+    """The interval clock of every measurement (``time.perf_counter_ns``)."""
     return time.perf_counter_ns()

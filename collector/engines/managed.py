@@ -28,10 +28,12 @@ from collector.engines.base import ServerTimings
 from collector.errors import EngineUnavailableError
 
 EMBEDDED_MODEL_NAME = "gemma-3-270m-q4_k_m"
+# The build time: 1,096 CPU-seconds of compiling (llama-cpp-python 0.3.36, gcc 12), so about
+# 10 minutes on 2 idle cores; 17 minutes wall on a shared 2-core machine at load 4.6.
 LOCAL_EXTRA_HINT = (
     "the embedded local engine needs the 'local' extra: pip install 'bakeoff[local]' "
-    "(builds llama-cpp-python, about 4 minutes on 2 cores); or pass --engine/--url/--model, "
-    "or a cells file, to benchmark a running engine"
+    "(builds llama-cpp-python from source with a C/C++ compiler: about 10 minutes on 2 cores); "
+    "or pass --engine/--url/--model, or a cells file, to benchmark a running engine"
 )
 
 _live: set[ManagedProcess] = set()

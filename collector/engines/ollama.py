@@ -21,6 +21,7 @@ from collector.engines.base import (
     finish_body,
     stream_object,
 )
+from collector.engines.gguf import NO_FACTS, ModelFacts
 from collector.errors import EngineDiedError, EngineError
 
 
@@ -32,6 +33,15 @@ def _ms(chunk: dict[str, Any], key: str) -> float | None:
 def _int(chunk: dict[str, Any], key: str) -> int | None:
     value = chunk.get(key)
     return int(value) if isinstance(value, (int, float)) else None
+
+
+def _whole(value: Any, *, zero: bool = False) -> int | None:
+    """A JSON number that is a whole number above 0 (or 0 with ``zero``), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not float(value).is_integer() or value < 0 or (value == 0 and not zero):
+        return None
+    return int(value)
 
 
 def parse_final(chunk: dict[str, Any]) -> tuple[ServerTimings, dict[str, int]]:
@@ -71,6 +81,7 @@ class OllamaEngine(Engine):
         version = None
         digest = None
         quant = None
+        size = None
         try:
             data = await self._get_json("/api/version", timeout=self.timeouts.health_s)
             if isinstance(data, dict) and isinstance(data.get("version"), str):
@@ -80,10 +91,31 @@ class OllamaEngine(Engine):
                 if entry.get("name") == self.model or entry.get("model") == self.model:
                     digest = entry.get("digest")
                     quant = (entry.get("details") or {}).get("quantization_level")
+                    size = _whole(entry.get("size"))
                     break
         except (EngineError, AttributeError):
             pass
-        return EngineInfo(version=version, model_digest=digest, quantization=quant)
+        model = await self._model_facts(size)
+        return EngineInfo(version=version, model_digest=digest, quantization=quant, model=model)
+
+    async def _model_facts(self, size: int | None) -> ModelFacts:
+        """``/api/show``'s ``model_info`` (the GGUF header's keys) plus the size from /api/tags."""
+        info: Any = None
+        try:
+            shown = await self._post_json("/api/show", {"model": self.model})
+            info = shown.get("model_info") if isinstance(shown, dict) else None
+        except EngineError:
+            pass
+        params = experts = None
+        if isinstance(info, dict):
+            params = _whole(info.get("general.parameter_count"))
+            arch = info.get("general.architecture")
+            if isinstance(arch, str):
+                # The header of a dense model has no expert_count key: 0, as for a GGUF file.
+                experts = _whole(info.get(f"{arch}.expert_count"), zero=True) or 0
+        if size is None and params is None:
+            return NO_FACTS
+        return ModelFacts(size_bytes=size, parameters=params, expert_count=experts, source="ollama")
 
     def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """Path and JSON body for one request."""

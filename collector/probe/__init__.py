@@ -2,7 +2,7 @@
 
 Every detector degrades to None plus a :class:`~collector.models.ProbeIssue`; the probe never
 crashes on a missing tool or an unsupported field, and never reads host names, user names,
-serial numbers or device UUIDs (research/hardware-detection.md §10).
+serial numbers or device UUIDs.
 """
 
 from __future__ import annotations

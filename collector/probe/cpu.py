@@ -1,6 +1,6 @@
 """CPU marketing name, core and thread counts, architecture, board model.
 
-Order per OS (research/hardware-detection.md §1.1, §6):
+Order per OS:
 
 * Linux: ``/proc/cpuinfo`` ``model name`` → ``lscpu`` ``Model name`` (decodes ARM
   implementer/part, where cpuinfo has no model name) → ``platform.processor()``.

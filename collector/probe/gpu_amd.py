@@ -1,4 +1,4 @@
-"""AMD GPUs: ``amd-smi static --json`` first, ``rocm-smi … --json`` second (research §4).
+"""AMD GPUs: ``amd-smi static --json`` first, ``rocm-smi … --json`` second.
 
 * amd-smi prints a JSON list of per-GPU objects in older releases and ``{"gpu_data": [...]}`` in
   newer ones; numbers come as ``{"value": 32, "unit": "GT/s"}`` or as strings ("750 W").

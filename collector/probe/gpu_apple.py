@@ -1,4 +1,4 @@
-"""GPUs on macOS from ``system_profiler SPHardwareDataType SPDisplaysDataType -json`` (§5).
+"""GPUs on macOS from ``system_profiler SPHardwareDataType SPDisplaysDataType -json``.
 
 Apple Silicon GPUs share the system RAM (``unified_memory``, interface ``soc_unified``, memory
 = RAM); Intel Macs list discrete AMD or integrated Intel adapters with ``spdisplays_vram``.

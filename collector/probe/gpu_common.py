@@ -1,4 +1,4 @@
-"""What the GPU detectors share: their result type and the host-side interface hints (§9)."""
+"""What the GPU detectors share: their result type and the host-side interface hints."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 NVML answers field by field; any one query may raise ``NVMLError_NotSupported`` (GeForce power
 limits, GB10/Jetson memory) or ``FunctionNotFound`` (binding newer than the driver), so every
-field has its own ``try`` and becomes None plus a probe issue (research §2.2–2.4). GPU UUIDs and
+field has its own ``try`` and becomes None plus a probe issue. GPU UUIDs and
 serials are never queried: nothing here needs to match devices across tools.
 
 Compute capability → architecture and tensor-core generation (CUDA C++ Programming Guide,
@@ -59,7 +59,7 @@ _ARCH_TENSOR_GEN: dict[str, int | None] = {
     "blackwell": 5,
 }
 
-# Parts that only exist as SXM modules even though their names do not say so (research §9).
+# Parts that only exist as SXM modules even though their names do not say so.
 _SXM_NAME = re.compile(
     r"SXM|\bH[18]00 80GB HBM3\b|\bH200\b(?!.*NVL)|\bH20\b|\bB[23]00\b(?!.*(?:PCIe|NVL))"
 )
@@ -100,7 +100,7 @@ def derive_interface(
     active_nvlinks: int,
     on_pci_bus: bool | None,
 ) -> InterfaceType:
-    """Apply research §9 in order: the most specific attachment wins."""
+    """Apply the attachment rules in order: the most specific attachment wins."""
     if virtualized:
         return InterfaceType.VIRTUALIZED
     if c2c:
@@ -299,7 +299,7 @@ def _text(node: ET.Element, *paths: str) -> str | None:
 
 
 def probe_nvidia_smi(ctx: ProbeContext, ram_gb: float | None) -> GpuReport | None:
-    """NVIDIA GPUs from ``nvidia-smi -q -x``, parsed by tag presence (research §3)."""
+    """NVIDIA GPUs from ``nvidia-smi -q -x``, parsed by tag presence."""
     try:
         out = ctx.runner(["nvidia-smi", "-q", "-x"])
     except ToolFailure as exc:

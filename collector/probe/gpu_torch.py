@@ -1,7 +1,7 @@
 """Last-resort GPU rows from PyTorch, only when torch has already set up CUDA in this process.
 
 Importing torch takes seconds and ``torch.cuda`` calls create a CUDA context (hundreds of MiB
-of device memory) — the probe never does either just to detect hardware (research §2.6). When an
+of device memory) — the probe never does either just to detect hardware. When an
 engine running in this process has already initialised CUDA, its device properties are free.
 """
 

@@ -2,7 +2,7 @@
 
 ``/proc/meminfo`` and ``/proc/cpuinfo`` are not namespaced, so psutil reports the *host* inside a
 container (psutil#2100). ``ram_total_gb`` therefore stays the host's RAM and the limits that
-actually bind the collector are recorded beside it, from cgroups (research §6):
+actually bind the collector are recorded beside it, from cgroups:
 
 * cgroup v2 (``/sys/fs/cgroup/cgroup.controllers`` exists): ``memory.max`` and ``cpu.max``
   ("$MAX $PERIOD") in our cgroup (``0::/path`` in ``/proc/self/cgroup``) and every ancestor;

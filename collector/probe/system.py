@@ -1,4 +1,4 @@
-"""OS name, kernel, Python and bakeoff versions (research §1.2, §7).
+"""OS name, kernel, Python and bakeoff versions.
 
 * Linux: ``distro.name(pretty=True)`` (PRETTY_NAME) → ``platform.freedesktop_os_release()`` →
   ``platform.platform(terse=True)``. In a container this is the *image's* OS.
@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Sequence
 
 import distro
 
 from bakeoff import __version__
 from bakeoff.resources import repo_root
+from collector.guards import git_state
 from collector.probe.tools import ProbeContext, ToolFailure, clean
 
 
@@ -93,15 +95,26 @@ def python_version() -> str:
 
 
 def runner_version(ctx: ProbeContext) -> str:
-    """bakeoff's version, plus ``+<git describe --always --dirty>`` when run from a checkout."""
+    """bakeoff's version, plus ``+<describe>`` when run from a checkout.
+
+    ``<describe>`` is ``collector.guards.git_state``'s: ``git describe --always`` with
+    ``-dirty`` exactly when ``harness.git_dirty`` is true, so the two never disagree.
+    """
     root = repo_root()
     if root is None:
         return __version__
-    try:
-        described = clean(
-            ctx.runner(["git", "-C", str(root), "describe", "--always", "--dirty"]).strip()
-        )
-    except ToolFailure as exc:
-        ctx.issue("software.runner_version", f"git describe failed in the checkout: {exc.reason}")
+    failures: list[str] = []
+
+    def git(args: Sequence[str]) -> str | None:
+        try:
+            return ctx.runner(["git", "-C", str(root), *args])
+        except ToolFailure as exc:
+            failures.append(exc.reason)
+            return None
+
+    state = git_state(root, git)
+    if state.describe is None:
+        reason = failures[0] if failures else "no commit to describe"
+        ctx.issue("software.runner_version", f"git failed in the checkout: {reason}")
         return __version__
-    return f"{__version__}+{described}" if described else __version__
+    return f"{__version__}+{state.describe}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.models import Gpu, Hardware
+from collector.models import BenchmarkResult, Benchmarks, Gpu, Hardware
 
 
 def _fmt(value: object, unit: str = "") -> str:
@@ -46,8 +46,49 @@ def _gpu_rows(gpu: Gpu) -> list[tuple[str, str]]:
     ]
 
 
+_KERNEL_LABELS = {"host_to_device": "host→device copy", "device_to_host": "device→host copy"}
+
+
+def _bench_label(r: BenchmarkResult) -> str:
+    where = "host" if r.target == "host" else f"GPU {_fmt(r.gpu_slot)} ({r.device_name})"
+    what = _KERNEL_LABELS.get(str(r.kernel), str(r.kernel))
+    if r.precision:
+        what += f" {r.precision}"
+    if r.scope == "one_core":
+        what += ", one core"
+    elif r.scope == "all_cores":
+        what += f", {r.workers} threads" if r.workers else ", all cores"
+    return f"{where} {what}"
+
+
+def _bench_value(r: BenchmarkResult) -> str:
+    if r.median is None:
+        return f"— ({r.reason})"
+    size = f", n={r.matrix_n}" if r.matrix_n else ""
+    return f"{r.median:.1f} {r.unit} median ({r.min:.1f}–{r.max:.1f}, {r.repetitions} reps{size})"
+
+
+def _gbs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} GB/s"
+
+
+def _bench_section(b: Benchmarks) -> list[str]:
+    load = f", load {b.load_avg_start[0]:.2f} at start" if b.load_avg_start else ""
+    rows = [
+        ("memory bandwidth", _gbs(b.memory_bandwidth_gbs) + " (best host repetition)"),
+        ("  one core", _gbs(b.memory_bandwidth_one_core_gbs)),
+        (
+            "last-level cache",
+            _fmt(b.last_level_cache_bytes // 1024**2 if b.last_level_cache_bytes else None, " MiB"),
+        ),
+        *((_bench_label(r), _bench_value(r)) for r in b.results),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in sorted(b.libraries.items())) or "—"),
+    ]
+    return _section(f"Benchmarks ({b.wall_time_s:.1f} s{load})", rows)
+
+
 def format_table(hw: Hardware) -> str:
-    """Render a Hardware block as sections: system, software, GPUs, probe issues."""
+    """Render a Hardware block: system, software, GPUs, benchmarks (--bench), probe issues."""
     h, s = hw.system_hardware, hw.system_software
     c = h.container
     container = "no"
@@ -86,6 +127,8 @@ def format_table(hw: Hardware) -> str:
             lines += _section(f"GPU {gpu.slot}", _gpu_rows(gpu))
     else:
         lines += ["GPUs", "  none found", ""]
+    if hw.benchmarks is not None:
+        lines += _bench_section(hw.benchmarks)
     if hw.probe_issues:
         width = max(len(i.probe) for i in hw.probe_issues)
         lines += [

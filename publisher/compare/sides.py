@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from bakeoff import stats
-from bakeoff.resources import checkout_path
+from bakeoff.resources import archive_path
 from bakeoff.timefmt import format_utc_us
 from publisher.errors import CompareError, RunInvalidError, RunNotFoundError
 from publisher.frontend.compile import Options, RunArtifact, compile_run
@@ -45,8 +45,8 @@ class RunRef:
 
 
 def default_runs_dir() -> Path:
-    """``runs/`` of the source checkout, else ``./runs``."""
-    return checkout_path("runs")
+    """``runs/`` of the archive found from the working directory upward."""
+    return archive_path("runs")
 
 
 def parse_ref(text: str, runs_dir: Path) -> RunRef:

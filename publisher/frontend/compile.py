@@ -26,19 +26,13 @@ import msgspec
 import pyarrow as pa
 
 from bakeoff.resources import seeds_dir
+from publisher.errors import VersionError
 from publisher.frontend import decode, derive, privacy, rules, tables
 from publisher.frontend.decode import DocumentType, Problem
 from publisher.frontend.derive import CallColumns
 from publisher.frontend.finding import Finding, has_errors
 from publisher.frontend.load import RawRun, load_run
-from publisher.frontend.migrate import (
-    CURRENT_VERSION,
-    LEDGER_STEPS,
-    METADATA_STEPS,
-    Step,
-    VersionError,
-    migrate,
-)
+from publisher.frontend.migrate import CURRENT_VERSION, LEDGER_STEPS, METADATA_STEPS, Step, migrate
 from publisher.frontend.quality import Scorer, check_rouge, default_scorer
 from publisher.frontend.rules import Findings
 
@@ -182,6 +176,23 @@ def _decode_ledger(data: bytes, out: Findings) -> _Ledger:
         out.add("json.empty_ledger", "run.jsonl", "run.jsonl is empty")
         return ledger
     call_type = _call_struct()
+    if all(lines) and decode.schema_version(lines[0]) in (None, CURRENT_VERSION):
+        try:  # one call for the common, valid ledger; any problem: line by line below
+            values = doc.decoder.decode_lines(data)
+        except (msgspec.DecodeError, RecursionError):
+            values = None
+        if values is not None and len(values) == len(lines):
+            astuple = msgspec.structs.astuple
+            for n, value in enumerate(values, start=1):
+                if type(value) is call_type:
+                    ledger.call_rows.append(astuple(value))
+                    ledger.call_lines.append(n)
+                else:
+                    record = msgspec.to_builtins(value)
+                    (ledger.metas if record["type"] == "meta" else ledger.skipped).append(
+                        (n, record)
+                    )
+            return ledger
     for n, line in enumerate(lines, start=1):
         if not line:
             out.add("json.invalid", "run.jsonl", "an empty line", line=n)
@@ -216,21 +227,13 @@ def _call_struct() -> Any:
 
 def _call_columns(ledger: _Ledger, out: Findings) -> CallColumns:
     names = _call_struct().__struct_fields__
-    unset = msgspec.UNSET
+    # Every optional field has a default (the decoder refuses a schema without one), so no
+    # value is UNSET: the columns are the decoded values as they are.
     columns: dict[str, list[Any]] = {name: [] for name in names}
     if ledger.call_rows:
         for name, values in zip(names, zip(*ledger.call_rows, strict=True), strict=True):
-            columns[name] = [None if v is unset else v for v in values]
-    started, bad = decode.timestamps_us(columns["started_at"])
-    for i in bad:
-        out.add(
-            "schema.timestamp",
-            "run.jsonl",
-            f"{columns['started_at'][i]!r} is not a UTC timestamp of a real instant",
-            line=ledger.call_lines[i],
-            pointer="/started_at",
-        )
-    return CallColumns(columns, list(ledger.call_lines), started.to_pylist())
+            columns[name] = list(values)
+    return CallColumns(columns, list(ledger.call_lines), [])
 
 
 def _sample_columns(raw: RawRun, out: Findings) -> tuple[dict[str, list[Any]], list[int]]:
@@ -242,26 +245,53 @@ def _sample_columns(raw: RawRun, out: Findings) -> tuple[dict[str, list[Any]], l
         if data is not None
         else []
     )
-    unset = msgspec.UNSET
     columns: dict[str, list[Any]] = {name: [] for name in names}
     if decoded:
         rows = [msgspec.structs.astuple(v) for _, v in decoded]
         for name, values in zip(names, zip(*rows, strict=True), strict=True):
-            columns[name] = [None if v is unset else v for v in values]
+            columns[name] = list(values)
     return columns, [n for n, _ in decoded]
 
 
-def _metadata_times(md: Mapping[str, Any], out: Findings) -> dict[str, int | None]:
-    values = [md.get(k) for k in _METADATA_TIMES]
-    us, bad = decode.timestamps_us(values)
-    for i in bad:
-        out.add(
-            "schema.timestamp",
-            "metadata.json",
-            f"{values[i]!r} is not a UTC timestamp of a real instant",
-            pointer=f"/{_METADATA_TIMES[i]}",
-        )
-    return dict(zip(_METADATA_TIMES, us.to_pylist(), strict=True))
+@dataclass
+class _Times:
+    """Every timestamp of a run, parsed together by the one parser (``decode.timestamps_us``)
+    and each bad one made a finding where it was read."""
+
+    values: list[str | None] = field(default_factory=list)
+    where: list[tuple[str, int | None, str]] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    parsed: list[int | None] = field(default_factory=list)
+
+    def add(
+        self, values: Sequence[str | None], file: str, lines: Sequence[int | None], pointer: str
+    ) -> int:
+        """Queue ``values`` (read at ``lines`` of ``file``); returns a slot for ``get``."""
+        start = len(self.values)
+        self.values.extend(values)
+        self.where.extend((file, line, pointer) for line in lines)
+        self.spans.append((start, len(self.values)))
+        return len(self.spans) - 1
+
+    def parse(self, out: Findings) -> list[int | None]:
+        """Parse everything queued; a finding for each value that names no real instant."""
+        us, bad = decode.timestamps_us(self.values)
+        for i in bad:
+            file, line, pointer = self.where[i]
+            out.add(
+                "schema.timestamp",
+                file,
+                f"{self.values[i]!r} is not a UTC timestamp of a real instant",
+                line=line,
+                pointer=pointer,
+            )
+        self.parsed = list(us.to_pylist())
+        return self.parsed
+
+    def get(self, slot: int) -> list[int | None]:
+        """The parsed values of one slot (after ``parse``)."""
+        start, stop = self.spans[slot]
+        return self.parsed[start:stop]
 
 
 # --------------------------------------------------------------------------- privacy
@@ -392,15 +422,20 @@ def compile_raw(
     calls = _call_columns(ledger, out) if ledger is not None else None
 
     sample_columns, sample_lines = _sample_columns(raw, out)
-    sample_ts, bad_ts = decode.timestamps_us(sample_columns["ts"])
-    for i in bad_ts:
-        out.add(
-            "schema.timestamp",
-            "samples.jsonl",
-            f"{sample_columns['ts'][i]!r} is not a UTC timestamp of a real instant",
-            line=sample_lines[i],
-            pointer="/ts",
-        )
+    times = _Times()
+    slot_samples = times.add(sample_columns["ts"], "samples.jsonl", sample_lines, "/ts")
+    slot_calls = slot_skipped = slot_md = -1
+    if ledger is not None and calls is not None:
+        slot_calls = times.add(calls.columns["started_at"], "run.jsonl", calls.lines, "/started_at")
+        skipped_at = [r["at"] for _, r in ledger.skipped]
+        slot_skipped = times.add(skipped_at, "run.jsonl", [n for n, _ in ledger.skipped], "/at")
+    if md is not None:
+        for key in _METADATA_TIMES:
+            times.add([md.get(key)], "metadata.json", [None], f"/{key}")
+        slot_md = len(times.spans) - len(_METADATA_TIMES)
+    times.parse(out)
+    if calls is not None:
+        calls = CallColumns(calls.columns, calls.lines, times.get(slot_calls))
 
     datasets: dict[str, list[dict[str, Any]]] = {}
     dataset_sha256: dict[str, str] = {}
@@ -414,9 +449,9 @@ def compile_raw(
 
     artifact_tables: dict[str, pa.Table] | None = None
     if md is not None:
-        times = _metadata_times(md, out)
-        rules.check_metadata(md, raw.dir_name, times, options.allow_synthetic, out)
-        span = (times["started_at"], times["finished_at"])
+        md_times = {k: times.get(slot_md + i)[0] for i, k in enumerate(_METADATA_TIMES)}
+        rules.check_metadata(md, raw.dir_name, md_times, options.allow_synthetic, out)
+        span = (md_times["started_at"], md_times["finished_at"])
         if meta_only:
             rules.check_summary(md, None, 0, out)
         elif ledger is not None and calls is not None:
@@ -431,16 +466,7 @@ def compile_raw(
                 out.add("consistency.meta_first", "run.jsonl", "a second meta record", line=n)
             if ledger.metas:
                 rules.check_meta_record(ledger.metas[0][0], ledger.metas[0][1], md, out)
-            skipped_us, bad = decode.timestamps_us([r["at"] for _, r in ledger.skipped])
-            for i in bad:
-                out.add(
-                    "schema.timestamp",
-                    "run.jsonl",
-                    "not a real date and time",
-                    line=ledger.skipped[i][0],
-                    pointer="/at",
-                )
-            rules.check_skipped(ledger.skipped, md, span, skipped_us.to_pylist(), out)
+            rules.check_skipped(ledger.skipped, md, span, times.get(slot_skipped), out)
             rules.check_calls(md, calls, span, out)
             rules.check_summary(md, calls, len(ledger.skipped), out)
             rules.check_publishable(md, len(calls), out)
@@ -454,15 +480,15 @@ def compile_raw(
                 )
         if calls is not None and not out.has_errors():
             out.extend(check_rouge(md, calls, datasets, dataset_sha256, ctx))
-        if not out.has_errors() and times["started_at"] is not None:
+        if not out.has_errors() and md_times["started_at"] is not None:
             empty_calls = CallColumns({n: [] for n in _call_struct().__struct_fields__}, [], [])
             artifact_tables = derive.derive_tables(
                 md,
                 calls if calls is not None else empty_calls,
-                derive.samples_table(md["run_id"], sample_columns, sample_ts.to_pylist()),
+                derive.samples_table(md["run_id"], sample_columns, times.get(slot_samples)),
                 content,
-                times["started_at"],
-                times["finished_at"],
+                md_times["started_at"],
+                md_times["finished_at"],
             )
     _privacy(raw, md, artifact_tables, out)
     findings = out.finish()

@@ -7,7 +7,6 @@ command shares) plus the bootstrap interval of the median below.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from bakeoff import stats
+from bakeoff.jsonio import dumps_line
 from publisher.frontend import tables
 from publisher.frontend.tables import GPU_SPEC_FIELDS
 
@@ -31,7 +31,7 @@ GROUP_KEY = ("cell_id", "workload_id", "concurrency", "phase")
 
 def short_hash(data: dict[str, Any]) -> str:
     """First 16 hex chars of sha256 over canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = dumps_line(data).rstrip("\n")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -161,31 +161,41 @@ def _numbers(values: Sequence[Any]) -> list[float]:
     return [float(v) for v in values if v is not None]
 
 
-def batch_statistics(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The statistics columns (``tables.STATISTICS``) of one batch of call records."""
-    ok = [c for c in calls if c["error"] is None]
-    n = len(calls)
+def batch_statistics(
+    columns: Mapping[str, Sequence[Any]], started_us: Sequence[int | None], rows: Sequence[int]
+) -> dict[str, Any]:
+    """The statistics columns (``tables.STATISTICS``) of one batch: the call records at
+    ``rows`` of the call columns (call-record field → values) and their starts in µs."""
+    error = columns["error"]
+    ok = [i for i in rows if error[i] is None]
+    n = len(rows)
+
+    def values(name: str) -> list[float]:
+        col = columns[name]
+        return [float(v) for i in ok if (v := col[i]) is not None]
+
     row: dict[str, Any] = {
         "n": n,
         "errors": n - len(ok),
         "success_rate": len(ok) / n if n else None,
     }
-    ttft = sorted(_numbers([c["first_delta_ms"] for c in ok]))
+    ttft = sorted(values("first_delta_ms"))
     row.update(stats.describe(ttft, "ttft", "_ms"))
     row["ttft_p50_ci_low_ms"], row["ttft_p50_ci_high_ms"] = median_ci(ttft)
-    row.update(stats.describe(_numbers([c["total_duration_ms"] for c in ok]), "total", "_ms"))
-    tps = _numbers([c["tokens_per_sec"] for c in ok])
+    row.update(stats.describe(values("total_duration_ms"), "total", "_ms"))
+    tps = values("tokens_per_sec")
     row["tokens_per_sec_mean"] = stats.mean(tps)
     row["tokens_per_sec_p50"] = stats.percentile(tps, 50)
-    row["completion_tokens_mean"] = stats.mean(_numbers([c["completion_tokens"] for c in ok]))
-    row["itl_p50_ms"] = stats.percentile(_numbers([c["itl_p50_ms"] for c in ok]), 50)
+    row["completion_tokens_mean"] = stats.mean(values("completion_tokens"))
+    row["itl_p50_ms"] = stats.percentile(values("itl_p50_ms"), 50)
+    total, tokens = columns["total_duration_ms"], columns["completion_tokens"]
     row["aggregate_tokens_per_sec"] = stats.aggregate_tokens_per_sec(
-        (c["started_us"], c["total_duration_ms"], c["completion_tokens"] or 0)
-        for c in ok
-        if c["started_us"] is not None and c["total_duration_ms"] is not None
+        (start, total[i], tokens[i] or 0)
+        for i in ok
+        if (start := started_us[i]) is not None and total[i] is not None
     )
     for metric in ("rouge1", "rouge2", "rougeL"):
-        scores = _numbers([c[metric] for c in ok])
+        scores = values(metric)
         row[f"{metric}_mean"] = stats.mean(scores)
         row[f"{metric}_std"] = stats.stddev(scores)
     return row
@@ -209,35 +219,6 @@ class CallColumns:
 
     def __len__(self) -> int:
         return len(self.lines)
-
-    def records(self, fields: Sequence[str]) -> list[dict[str, Any]]:
-        """Row dicts of the given fields (plus ``started_us`` and ``line``)."""
-        cols = [self.columns[f] for f in fields]
-        out = []
-        for i, values in enumerate(zip(*cols, strict=True)):
-            row = dict(zip(fields, values, strict=True))
-            row["started_us"] = self.started_us[i]
-            row["line"] = self.lines[i]
-            out.append(row)
-        return out
-
-
-_STAT_FIELDS = (
-    "cell_id",
-    "prompt_id",
-    "task_id",
-    "concurrency",
-    "phase",
-    "error",
-    "first_delta_ms",
-    "total_duration_ms",
-    "tokens_per_sec",
-    "completion_tokens",
-    "itl_p50_ms",
-    "rouge1",
-    "rouge2",
-    "rougeL",
-)
 
 
 def derive_tables(
@@ -289,10 +270,10 @@ def derive_tables(
     calls_table = _from_columns("calls", call_arrays)
 
     # Batch statistics, one row per (cell, workload, concurrency, phase).
-    records = calls.records(_STAT_FIELDS)
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for rec, wid in zip(records, wids, strict=True):
-        groups.setdefault((rec["cell_id"], wid, rec["concurrency"], rec["phase"]), []).append(rec)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    batch_keys = zip(cols["cell_id"], wids, cols["concurrency"], cols["phase"], strict=True)
+    for i, key in enumerate(batch_keys):
+        groups.setdefault(key, []).append(i)
     energy = {
         c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]
     }
@@ -325,7 +306,7 @@ def derive_tables(
                 "signature": sig,
                 "phase": phase,
                 "comparable": comparable,
-                **batch_statistics(groups[key]),
+                **batch_statistics(cols, calls.started_us, groups[key]),
                 "joules_per_output_token": energy.get(cell_id),
                 "started_at": started_us,
             }
@@ -465,14 +446,10 @@ def derive_tables(
 
 
 def _from_columns(table: str, values: Mapping[str, Sequence[Any]]) -> pa.Table:
-    arrays = []
-    for field in tables.schema(table):
-        column = values[field.name]
-        if pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(column, pa.int64()).cast(field.type))
-        else:
-            arrays.append(pa.array(column, field.type))
-    return pa.Table.from_arrays(arrays, schema=tables.schema(table))
+    # Timestamp columns take integer microseconds as they are.
+    target = tables.schema(table)
+    arrays = [pa.array(values[field.name], field.type) for field in target]
+    return pa.Table.from_arrays(arrays, schema=target)
 
 
 # --------------------------------------------------------------------------- samples

@@ -182,8 +182,10 @@ class Finding:
 
 def _escape_data(text: str) -> str:
     # A workflow command ends at a newline, and '%' starts an escape: both are escaped, so a
-    # message or a file name can never start a command of its own.
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # message or a file name can never start a command of its own; a '::' inside the text is
+    # shown as ': :' so that nothing in it even looks like one.
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.replace("::", ": :")
 
 
 def _escape_property(text: str) -> str:

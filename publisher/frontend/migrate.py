@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from publisher.errors import VersionError
+
 CURRENT_VERSION = 1
 """The newest schema_version this publisher understands (the ``const`` in the schemas)."""
 
@@ -19,14 +21,6 @@ Step = Callable[[dict[str, Any]], dict[str, Any]]
 # from-version -> step producing from-version + 1
 METADATA_STEPS: Mapping[int, Step] = {}
 LEDGER_STEPS: Mapping[int, Step] = {}
-
-
-class VersionError(ValueError):
-    """A document's schema_version cannot be handled; ``code`` is the finding code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def migrate(

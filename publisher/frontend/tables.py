@@ -345,21 +345,15 @@ def empty(table: str) -> pa.Table:
 
 
 @cache
-def _row_types(table: str) -> tuple[pa.StructType, pa.StructType]:
-    """(struct type rows are built with — timestamps as int64 —, the table's struct type)."""
-    target = schema(table)
-    ingest = [
-        pa.field(f.name, pa.int64() if pa.types.is_timestamp(f.type) else f.type) for f in target
-    ]
-    return pa.struct(ingest), pa.struct(list(target))
+def _struct(table: str) -> pa.StructType:
+    return pa.struct(list(schema(table)))
 
 
 def from_rows(table: str, rows: list[dict[str, Any]]) -> pa.Table:
     """Row dicts as an Arrow table of ``table``'s schema (missing keys are null).
 
     Timestamp columns take integer microseconds since the epoch. One struct array is built for
-    all columns at once (a column at a time costs ~6× more for the few rows of a run).
+    all columns at once (a column at a time costs several times more for a run's few rows).
     """
-    ingest, target = _row_types(table)
-    array = pa.array(rows, type=ingest).cast(target)
+    array = pa.array(rows, type=_struct(table))
     return pa.Table.from_batches([pa.RecordBatch.from_struct_array(array)], schema=schema(table))

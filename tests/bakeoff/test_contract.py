@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -118,11 +119,40 @@ def test_wheel_ships_schemas_and_seeds_and_probe_runs_from_elsewhere(tmp_path: P
     jsonschema.Draft202012Validator(schema).validate(block)
 
 
-def test_default_paths_are_the_checkouts_wherever_the_command_runs() -> None:
-    """`bakeoff run`, `validate`, `publish`, `site` and `compare` default to the same runs/."""
-    from bakeoff.resources import checkout_path, repo_root
+def test_default_runs_folder_is_the_archive_of_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside this checkout, from any of its folders, `bakeoff run` uses the checkout's runs/
+    (because it holds runs/, not because the code is installed from it: see test_run.py)."""
+    from bakeoff.resources import ARCHIVE_ENV, archive_root, repo_root
     from collector.cli import default_runs_dir
-    from publisher.compare import default_runs_dir as compare_runs_dir
 
+    monkeypatch.delenv(ARCHIVE_ENV, raising=False)
+    monkeypatch.chdir(ROOT / "docs")
     assert repo_root() == ROOT
-    assert checkout_path("runs") == ROOT / "runs" == default_runs_dir() == compare_runs_dir()
+    assert archive_root() == ROOT and default_runs_dir() == ROOT / "runs"
+
+
+def test_collector_cites_only_what_the_project_contains() -> None:
+    """The collector's code, tests and schemas cite the project's own documents (the
+    methodology page, docs/), never design notes that are not in the repository."""
+    # Built from parts so that this file does not match itself.
+    cited = re.compile(
+        "|".join(["refer" + r"ence 00\d", "research" + " §", "metrics" + r"\.md", r"\.\./shared"])
+    )
+    collector_schemas = ["metadata", "ledger-record", "cells", "hardware", "sample"]
+    files = [
+        *(ROOT / "collector").rglob("*.py"),
+        *(ROOT / "bakeoff").rglob("*.py"),
+        *(ROOT / "tests" / "collector").rglob("*.py"),
+        *(ROOT / "tests" / "fixtures" / "probe").glob("*.md"),
+        *(ROOT / "schemas" / f"{name}.schema.json" for name in collector_schemas),
+    ]
+    assert len(files) > 40
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if cited.search(line)
+    ]
+    assert found == []

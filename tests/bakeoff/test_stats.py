@@ -84,6 +84,14 @@ def _call(**fields: object) -> dict[str, object]:
     return {**base, **fields}
 
 
+def batch_of(calls: list[dict[str, object]]) -> dict[str, object]:
+    """``batch_statistics`` of call dicts (columns built from them)."""
+    names = [k for k in calls[0] if k != "started_us"]
+    columns = {name: [c[name] for c in calls] for name in names}
+    starts = [c["started_us"] for c in calls]
+    return batch_statistics(columns, starts, range(len(calls)))  # type: ignore[arg-type]
+
+
 def test_batch_statistics_count_errors_and_aggregate_rate() -> None:
     second = 10**6
     calls = [
@@ -97,20 +105,20 @@ def test_batch_statistics_count_errors_and_aggregate_rate() -> None:
         for i in range(4)
     ]
     calls.append(_call(error="timeout", started_us=9 * second))
-    row = batch_statistics(calls)
+    row = batch_of(calls)
     assert (row["n"], row["errors"], row["success_rate"]) == (5, 1, 0.8)
     assert row["ttft_p50_ms"] == 51.5
     assert row["tokens_per_sec_mean"] == 100.0
     # 4 calls x 45 tokens between 1 s and 4.503 s
     assert row["aggregate_tokens_per_sec"] == pytest.approx(180 / 3.503)
-    single = batch_statistics([_call(first_delta_ms=900.0, total_duration_ms=1500.0)])
+    single = batch_of([_call(first_delta_ms=900.0, total_duration_ms=1500.0)])
     assert (single["n"], single["ttft_p50_ms"], single["ttft_std_ms"]) == (1, 900.0, None)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=30))
 def test_statistics_are_ordered(values: list[float]) -> None:
-    row = batch_statistics([_call(first_delta_ms=v, total_duration_ms=v + 1) for v in values])
+    row = batch_of([_call(first_delta_ms=v, total_duration_ms=v + 1) for v in values])
     assert row["ttft_min_ms"] <= row["ttft_p50_ms"] <= row["ttft_p95_ms"] <= row["ttft_max_ms"]
     assert row["ttft_p50_ci_low_ms"] <= row["ttft_p50_ci_high_ms"]
     assert 0 <= row["ttft_outliers"] <= len(values)

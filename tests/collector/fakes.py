@@ -43,6 +43,7 @@ class Handler(BaseHTTPRequestHandler):
     seen_headers: ClassVar[list[dict[str, str]]] = []
     seen_ports: ClassVar[list[int]] = []  # the client's port of every POST (its connection)
     gap_s = 0.02
+    token_gap_s = 0.001
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -186,6 +187,20 @@ class Handler(BaseHTTPRequestHandler):
         """Only a role chunk and [DONE]: no token at all."""
         self._start_stream()
         self._send(_chunk(role=True))
+        self._send(b"data: [DONE]\n\n")
+        self._end()
+
+    def b_budget(self, body: dict[str, Any]) -> None:
+        """Every token the request allows (``max_tokens``), ``token_gap_s`` apart, then usage:
+        a call's length is proportional to its budget, as with a base model that never stops."""
+        budget = int(body.get("max_tokens") or 16)
+        self._start_stream()
+        for _ in range(budget):
+            time.sleep(self.token_gap_s)
+            self._send(_chunk(" x"))
+        self._send(_chunk(finish="length"))
+        usage = {"prompt_tokens": 7, "completion_tokens": budget, "total_tokens": 7 + budget}
+        self._send(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
         self._send(b"data: [DONE]\n\n")
         self._end()
 

@@ -62,6 +62,29 @@ def llama_handler(seen: list[dict[str, Any]]) -> Any:
                     "total_slots": 1,
                 },
             )
+        if request.url.path == "/v1/models":
+            # llama-server's listing: `meta` is model_meta() (tools/server/server.cpp)
+            return httpx.Response(
+                200,
+                json={
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "Qwen3-0.6B-Q4_K_M.gguf",
+                            "object": "model",
+                            "owned_by": "llamacpp",
+                            "meta": {
+                                "vocab_type": 2,
+                                "n_vocab": 151936,
+                                "n_ctx_train": 40960,
+                                "n_embd": 1024,
+                                "n_params": 596049920,
+                                "size": 396705472,
+                            },
+                        }
+                    ],
+                },
+            )
         if request.url.path == "/v1/chat/completions":
             seen.append(json.loads(request.content))
             body = "".join(f"data: {json.dumps(c)}\n\n" for c in LLAMA_STREAM) + "data: [DONE]\n\n"
@@ -113,6 +136,39 @@ def test_llamacpp_describe_keeps_no_path() -> None:
     assert info.build == "b8681-0104b151"
     assert info.quantization == "Q4_K_M"
     assert "home" not in repr(info)
+    # the only model served, though its id is not the name the cell asked for
+    assert info.model.size_bytes == 396705472 and info.model.parameters == 596049920
+    assert info.model.source == "llama_server" and info.model.expert_count is None
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        {"object": "list", "data": [{"id": "a", "meta": None}]},
+        {"object": "list", "data": [{"id": "a", "meta": {"size": -1, "n_params": "many"}}]},
+        {"object": "list", "data": [{"id": "a"}, {"id": "b", "meta": {"size": 5}}]},
+        ["not", "an", "object"],
+    ],
+    ids=["meta-null", "meta-nonsense", "two-models-neither-named", "not-an-object"],
+)
+def test_llamacpp_model_facts_absent_or_ambiguous(listing: object) -> None:
+    """Without a usable meta, or with several models none of which is the cell's, no facts."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json=listing)
+        return httpx.Response(404)
+
+    engine = LlamaCppEngine("http://127.0.0.1:8080", "q", transport=httpx.MockTransport(handler))
+
+    async def go() -> Any:
+        try:
+            return await engine.describe()
+        finally:
+            await engine.aclose()
+
+    info = asyncio.run(go())
+    assert info.model.source is None and info.model.size_bytes is None
 
 
 def test_llamacpp_health_503_while_loading() -> None:
@@ -179,6 +235,15 @@ class OllamaFake:
         self.loaded = {"llama3.2"}
         self.unload_works = unload_works
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        # /api/show of llama3.2 (docs/api.md "Show Model Information"), trimmed
+        self.show: dict[str, Any] | None = {
+            "details": {"parameter_size": "3.2B", "quantization_level": "Q4_K_M"},
+            "model_info": {
+                "general.architecture": "llama",
+                "general.parameter_count": 3212749888,
+                "llama.block_count": 28,
+            },
+        }
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else {}
@@ -196,11 +261,14 @@ class OllamaFake:
                             "model": "llama3.2",
                             "digest": "a80c4f17acd55265feec403c7aef86be"
                             "0c25983ab279d83f3bcd3abbcb5b8b72",
+                            "size": 2019393189,
                             "details": {"quantization_level": "Q4_K_M"},
                         }
                     ]
                 },
             )
+        if path == "/api/show" and self.show is not None:
+            return httpx.Response(200, json=self.show)
         if path == "/api/ps":
             return httpx.Response(
                 200, json={"models": [{"name": m, "model": m} for m in sorted(self.loaded)]}
@@ -267,6 +335,40 @@ def test_ollama_verified_unload_and_describe() -> None:
     assert unloaded is True and "llama3.2" not in fake.loaded
     assert info.version == "0.12.6" and info.quantization == "Q4_K_M"
     assert info.model_digest and info.model_digest.startswith("a80c4f17")
+    assert info.model.size_bytes == 2019393189 and info.model.parameters == 3212749888
+    assert info.model.expert_count == 0 and info.model.source == "ollama"
+    assert ("/api/show", {"model": "llama3.2"}) in fake.requests
+
+
+def test_ollama_model_facts_moe_and_old_server() -> None:
+    """A mixture-of-experts model's expert count; an Ollama without /api/show keeps the size."""
+    fake = OllamaFake()
+    fake.show = {
+        "model_info": {
+            "general.architecture": "qwen3moe",
+            "general.parameter_count": 30532122624,
+            "qwen3moe.expert_count": 128,
+        }
+    }
+
+    def describe() -> Any:
+        engine = OllamaEngine(
+            "http://127.0.0.1:11434", "llama3.2", transport=httpx.MockTransport(fake)
+        )
+
+        async def go() -> Any:
+            try:
+                return await engine.describe()
+            finally:
+                await engine.aclose()
+
+        return asyncio.run(go())
+
+    assert describe().model.expert_count == 128
+    fake.show = None  # 404
+    facts = describe().model
+    assert facts.size_bytes == 2019393189 and facts.parameters is None
+    assert facts.expert_count is None and facts.source == "ollama"
 
 
 def test_ollama_unload_not_verified() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from bakeoff.resources import load_schema
 from collector.engines.base import GenerationRequest
+from collector.engines.managed import embedded_model
 from collector.engines.openai import OpenAIEngine
 from collector.measure import Measurement, measure
 from collector.models import CellsFile, CellSpec, ManagedEngine
@@ -64,7 +65,7 @@ def test_chat_stream(llama_server: LlamaServer) -> None:
 
 
 def test_decode_rate_matches_engine_report(llama_server: LlamaServer) -> None:
-    """The client decode rate (metrics.md) is within 10% of the rate the engine prints."""
+    """The client decode rate (the methodology page) is within 10% of the rate the engine prints."""
     _call(llama_server, "completions", "warm up", 4)
     llama_server.process.take_log_timings()
     m, count = _call(llama_server, "completions", "Write a long story about the sea.\n", 160)
@@ -114,6 +115,10 @@ def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None
     assert cell["access_level"] == "white" and cell["managed"] is True
     assert cell["load_time_ms"] > 0 and cell["api"] == "completions"
     assert cell["model_digest"] and len(cell["model_digest"]) == 64
+    # read from the GGUF header; 268,098,176 is what llama.cpp itself counts (test_gguf.py)
+    assert cell["model_size_source"] == "gguf_file"
+    assert cell["model_size_bytes"] == embedded_model().path.stat().st_size
+    assert cell["model_parameters"] == 268_098_176 and cell["model_expert_count"] == 0
     for call in calls:
         assert call["token_count_source"] == "server_tokenize"
         assert call["tokens_per_sec"] == pytest.approx(

@@ -38,7 +38,7 @@ def _measure(url: str, behaviour: str, *, total_s: float = 5.0, api: str = "chat
 
 
 def test_ok_stream_timings_and_usage() -> None:
-    """Five tokens 20 ms apart: TTFT, ITL, total and chunk count follow metrics.md."""
+    """Five tokens 20 ms apart: TTFT, ITL, total and chunk count follow the methodology page."""
     with fake_server() as url:
         m = _measure(url, "ok")
     assert m.error is None and m.error_kind is None

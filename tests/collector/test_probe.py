@@ -257,6 +257,14 @@ runner = CliRunner()
 result = runner.invoke(main, ["probe", "--json"])
 assert result.exit_code == 0, (result.output, result.exception)
 json.loads(result.output)
+# --bench without numpy: one-core copy through the standard library, the rest explained
+result = runner.invoke(main, ["probe", "--bench", "--json"])
+assert result.exit_code == 0, (result.output, result.exception)
+bench = json.loads(result.stdout)["benchmarks"]
+measured = [r for r in bench["results"] if r["median"] is not None]
+assert [(r["kernel"], r["scope"]) for r in measured] == [("copy", "one_core")], bench
+assert "standard library" in measured[0]["method"]
+assert all("bakeoff[bench]" in r["reason"] for r in bench["results"] if r["median"] is None)
 result = runner.invoke(main, ["--help"])
 assert result.exit_code == 0 and "probe" in result.output and "run" in result.output
 result = runner.invoke(main, ["run", "--help"])
@@ -268,7 +276,7 @@ print("BASE-ONLY-OK")
 
 
 def test_collector_runs_with_base_dependencies_only(isolated_config: Path) -> None:
-    """probe --json, --help and run --help work when publisher/quality/local deps are absent."""
+    """probe --json, probe --bench, --help and run --help work without the optional deps."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(isolated_config)}
     proc = subprocess.run(
         [sys.executable, "-c", _BASE_ONLY_SCRIPT, ",".join(_BLOCKED)],

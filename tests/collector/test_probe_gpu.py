@@ -2,8 +2,8 @@
 
 No GPU (and none of nvidia-smi, amd-smi, rocm-smi, system_profiler or libnvidia-ml) exists on
 the machine these tests run on, so every test here feeds the probe sample outputs written in
-each tool's documented format (tests/fixtures/probe/, see research/hardware-detection.md
-§2–§5) or a small fake NVML module with the pynvml functions the probe calls.
+each tool's documented format (tests/fixtures/probe/, described in its README.md) or a small
+fake NVML module with the pynvml functions the probe calls.
 """
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ def test_nvml_fields_and_not_supported(tmp_path: Path) -> None:
 
 
 def test_nvml_integrated_bridge_c2c_vgpu_and_missing_function(tmp_path: Path) -> None:
-    """Interface rules (§9) and a binding without nvmlDeviceGetNumGpuCores. Real GPUs were not
+    """Interface rules and a binding without nvmlDeviceGetNumGpuCores. Real GPUs were not
     available here; the stand-in follows the documented pynvml API."""
     nvml = FakeNVML(
         [

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -22,6 +26,7 @@ from bakeoff.cli import main
 from bakeoff.resources import load_schema
 from collector import guards
 from collector.config import load_cells_file
+from collector.engines.base import Engine
 from collector.errors import ConfigError, GuardError
 from collector.models import CellsFile, CellSpec
 from collector.orchestrate import RunOptions, execute, single_cell
@@ -66,7 +71,12 @@ def test_run_writes_a_valid_directory(tmp_path: Path, config_home: Path) -> None
     assert metadata["summary"]["calls_total"] == 9
     assert metadata["status"] == "complete" and metadata["finished_at"]
     text = "".join(p.read_text() for p in result.path.iterdir())
-    assert "127.0.0.1:" not in text  # the engine address never reaches the run files
+    assert "127.0.0.1:" not in text  # no address in the files of a run without errors
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in result.path.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)  # as open() makes them, none 0600
+    assert set(modes) == {"metadata.json", "run.jsonl", "run.log", "run.md", "samples.jsonl"}
     assert not list(tmp_path.glob(".*.tmp"))
     assert "## Warm TTFT p50 (ms)" in (result.path / "run.md").read_text()
 
@@ -84,9 +94,105 @@ def test_unavailable_cell_is_skipped_and_run_goes_on(tmp_path: Path, config_home
     metadata, records = _validate_run(result.path)
     skipped = [r for r in records if r["type"] == "skipped"]
     assert len(skipped) == 1 and skipped[0]["cell_id"].endswith(":down")
-    assert "health check" in skipped[0]["reason"] and "127.0.0.1" not in skipped[0]["reason"]
+    # A loopback address is what the user typed and identifies no one: it stays, with a hint.
+    down = cells.cells[0].url
+    assert skipped[0]["reason"].startswith(f"openai engine at {down} failed its health check")
+    assert "start the engine, or correct the address (--url" in skipped[0]["reason"]
     assert metadata["summary"]["cells_skipped"] == 1 and metadata["summary"]["cells_ok"] == 1
     assert result.calls_total == 2
+
+
+def _engines_behind(
+    monkeypatch: pytest.MonkeyPatch, handler: Callable[..., httpx.Response]
+) -> None:
+    """Engines whose HTTP goes to ``handler`` (httpx.MockTransport): addresses other than
+    loopback must never see test traffic, so a LAN engine is a mock (error paths only)."""
+    from collector import cells as cells_module
+
+    real = cells_module.engine_class
+
+    def mocked(kind: str) -> type[Engine]:
+        base = real(kind)
+
+        class Mocked(base):  # type: ignore[valid-type, misc]
+            def __init__(self, url: str, model: str, **kw: Any) -> None:
+                super().__init__(url, model, transport=httpx.MockTransport(handler), **kw)
+
+        return Mocked
+
+    monkeypatch.setattr(cells_module, "engine_class", mocked)
+
+
+def test_lan_addresses_stay_out_of_the_run_but_reach_the_terminal(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LAN engine that cannot be reached and one whose calls fail with its address in the
+    error: the run directory says <private endpoint>, the terminal shows what was typed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "10.1.2.3":
+            raise httpx.ConnectError("[Errno 113] No route to host 10.1.2.3", request=request)
+        if request.method == "GET":
+            return httpx.Response(200, json={"object": "list", "data": []})
+        return httpx.Response(502, text="upstream 10.9.9.9:8000 is overloaded")
+
+    _engines_behind(monkeypatch, handler)
+    bad = tmp_path / "cells.yaml"
+    bad.write_text(
+        "runs: 1\nprompts: [P-EASY]\ncells:\n"
+        "  - {engine: openai, url: 'http://10.1.2.3:8000', model: away}\n"
+        "  - {engine: openai, url: 'http://10.9.9.9:8000', model: busy}\n"
+    )
+    out = tmp_path / "runs"
+    argv = ["run", str(bad), "--out", str(out), "--allow-dirty", "--force-load"]
+    result = CliRunner().invoke(main, argv)
+    assert "skipped: host-" in result.stdout and ":openai:away: openai engine at " in result.stdout
+    assert "at http://10.1.2.3:8000 failed its health check" in result.stdout
+    assert "upstream 10.9.9.9:8000 is overloaded" not in result.stdout  # calls: see run.log
+    (run,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    metadata, records = _validate_run(run)
+    text = "".join(p.read_text() for p in run.iterdir())
+    assert "10.1.2.3" not in text and "10.9.9.9" not in text
+    (skip,) = [r for r in records if r["type"] == "skipped"]
+    assert "openai engine at <private endpoint> failed its health check" in skip["reason"]
+    errors = [r["error"] for r in records if r["type"] == "call"]
+    assert errors and all("upstream <private endpoint> is overloaded" in e for e in errors)
+    assert {c["endpoint_kind"] for c in metadata["cells"]} == {"private"}
+
+
+def test_redactor_keeps_loopback_and_hides_every_form_of_another_address() -> None:
+    from collector.cells import redactor
+
+    text = "at http://127.0.0.1:8080: refused by 127.0.0.1"
+    assert redactor("http://127.0.0.1:8080/")(text) == text
+    assert redactor("http://localhost:11434")("http://localhost:11434/api") == (
+        "http://localhost:11434/api"
+    )
+    hide = redactor("http://GPU-Box:8000/")
+    assert hide("http://GPU-Box:8000/v1 gpu-box:8000 GPU-BOX") == (
+        "<private endpoint>/v1 <private endpoint> <private endpoint>"
+    )
+    assert redactor("https://api.example.com")("api.example.com said no") == (
+        "<public endpoint> said no"
+    )
+
+
+def test_for_publication_names_the_address_typed(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 113] No route to host", request=request)
+
+    _engines_behind(monkeypatch, handler)
+    with pytest.raises(GuardError, match=r"openai engine at http://192\.168\.7\.7:8000 failed"):
+        execute(_opts(_cells("http://192.168.7.7:8000", "lan"), tmp_path, for_publication=True))
+
+
+def test_url_without_scheme_is_refused_with_the_fix() -> None:
+    with pytest.raises(ConfigError, match="--url localhost:8080: must start with http:// or"):
+        single_cell("openai", "localhost:8080", "m")
+    with pytest.raises(ConfigError, match=r"e\.g\. --url http://127\.0\.0\.1:8080"):
+        single_cell("openai", "127.0.0.1:8080", "m")
 
 
 def test_failed_calls_are_recorded_and_run_goes_on(tmp_path: Path, config_home: Path) -> None:
@@ -147,18 +253,75 @@ def test_guards() -> None:
     guards.check_load([3.9, 9.0, 9.0], force_load=False)
 
 
+def _git_repo(path: Path) -> Callable[..., object]:
+    """A real git repository with one commit holding code.py and catalogue.json."""
+    path.mkdir()
+    run = lambda *a: subprocess.run(["git", "-C", str(path), *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (path / "code.py").write_text("x = 1\n")
+    (path / "catalogue.json").write_text("{}\n")
+    run("add", "code.py", "catalogue.json")
+    run("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "x")
+    return run
+
+
 def test_git_state_of_a_real_checkout(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    repo.mkdir()
-    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
-    run("init", "-q")
-    run("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
-    assert guards.git_state(repo).dirty is False
-    (repo / "code.py").write_text("x = 1\n")
+    _git_repo(repo)
+    clean = guards.git_state(repo)
+    assert clean.dirty is False and clean.describe and not clean.describe.endswith("-dirty")
+    # What `bakeoff run` + `bakeoff publish` change does not make the checkout dirty, and so
+    # does not make describe say -dirty either (git describe --dirty would: catalogue.json is
+    # tracked).
+    (repo / "catalogue.json").write_text('{"runs": []}\n')
     (repo / "runs").mkdir()
     (repo / "runs" / "new.json").write_text("{}")
     state = guards.git_state(repo)
-    assert state.dirty is True and state.dirty_files == ["code.py"]
+    assert (state.dirty, state.describe, state.dirty_files) == (False, clean.describe, [])
+    # An untracked file does (git describe --dirty would not notice it).
+    (repo / "notes.py").write_text("y = 2\n")
+    state = guards.git_state(repo)
+    assert state.dirty is True and state.dirty_files == ["notes.py"]
+    assert state.describe == f"{clean.describe}-dirty"
+    (repo / "notes.py").unlink()
+    (repo / "code.py").write_text("x = 2\n")
+    state = guards.git_state(repo)
+    assert state.dirty_files == ["code.py"] and state.describe == f"{clean.describe}-dirty"
+
+
+def test_git_state_where_git_fails(tmp_path: Path) -> None:
+    assert guards.git_state(None) == guards.GitState()
+    assert guards.git_state(tmp_path) == guards.GitState()  # not a repository
+    assert guards.git_state(tmp_path, lambda args: None) == guards.GitState()
+
+
+def test_metadata_never_contradicts_itself_about_dirtiness(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """harness.git_describe, harness.git_dirty, the meta line and the probe's runner_version
+    come from one decision, in a clean-but-republished checkout and in a dirty one."""
+    from bakeoff import __version__
+    from collector import orchestrate
+    from collector.probe import system
+
+    repo = tmp_path / "repo"
+    _git_repo(repo)
+    monkeypatch.setattr(orchestrate, "repo_root", lambda: repo)
+    monkeypatch.setattr(system, "repo_root", lambda: repo)
+    (repo / "catalogue.json").write_text('{"runs": []}\n')  # as `bakeoff publish` leaves it
+    with fake_server() as url:
+        for dirty in (False, True):
+            if dirty:
+                (repo / "code.py").write_text("x = 2\n")
+            result = execute(
+                _opts(_cells(url, "ok", runs=1), tmp_path / "runs", prompts=["P-EASY"])
+            )
+            metadata, records = _validate_run(result.path)
+            harness = metadata["harness"]
+            assert harness["git_dirty"] is dirty and records[0]["git_dirty"] is dirty
+            assert harness["git_describe"].endswith("-dirty") is dirty
+            version = metadata["hardware"]["system_software"]["runner_version"]
+            assert version == f"{__version__}+{harness['git_describe']}"
 
 
 def test_environment_knobs_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,3 +439,149 @@ def test_ctrl_c_keeps_a_valid_partial_run(tmp_path: Path, config_home: Path) -> 
     assert metadata["summary"]["calls_total"] == len(calls)
     assert (runs[0] / "run.md").is_file()
     assert b"Traceback" not in stderr
+
+
+# ---- where runs go -------------------------------------------------------------------------
+
+
+def test_run_writes_into_the_archive_of_the_working_directory(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clones and a folder without an archive: each `bakeoff run` (no --out) writes into
+    the archive found from its working directory upward, says which on stderr, and never into
+    the checkout the code is installed from."""
+    from bakeoff.resources import ARCHIVE_ENV, repo_root
+
+    monkeypatch.delenv(ARCHIVE_ENV, raising=False)
+    for parent in tmp_path.parents:
+        if (parent / "runs").is_dir() or (parent / "catalogue.json").is_file():
+            pytest.skip(f"{parent} holds an archive: every folder below it belongs to it")
+    first, second, empty = tmp_path / "first", tmp_path / "second", tmp_path / "empty"
+    (first / "runs").mkdir(parents=True)
+    (second / "docs").mkdir(parents=True)
+    (second / "catalogue.json").write_text("{}\n")
+    empty.mkdir()
+    code_runs = repo_root() / "runs" if repo_root() else None
+    before = set(code_runs.iterdir()) if code_runs and code_runs.is_dir() else set()
+    with fake_server() as url:
+        argv = ["run", "--engine", "openai", "--url", url, "--model", "ok", "--runs", "1"]
+        argv += ["--prompts", "P-EASY", "--allow-dirty", "--force-load"]
+        for cwd, archive in ((second / "docs", second), (first, first), (empty, empty)):
+            monkeypatch.chdir(cwd)
+            result = CliRunner().invoke(main, argv)
+            assert result.exit_code == 0, result.output
+            runs = [p for p in (archive / "runs").glob("*") if not p.name.startswith(".")]
+            assert len(runs) == 1 and str(runs[0]) in result.stdout, result.output
+            assert f"archive: {archive}\n" in result.stderr
+            _validate_run(runs[0])
+    assert not (second / "docs" / "runs").exists()
+    if code_runs is not None:
+        assert (set(code_runs.iterdir()) if code_runs.is_dir() else set()) == before
+
+
+# ---- --bench and cost inputs ---------------------------------------------------------------
+
+
+def test_cli_run_bench_and_price_flags(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --bench` records the microbenchmarks in the hardware block; the price flags become
+    metadata.cost_inputs, laid over the cells file's `cost` block field by field."""
+    from collector import bench
+    from collector.bench.timing import MIB, BenchConfig
+
+    monkeypatch.setattr(
+        bench,
+        "DEFAULT_CONFIG",
+        BenchConfig(array_bytes=4 * MIB, matmul_n=64, min_reps=3, max_reps=3, min_rep_s=0.001),
+    )
+    out = tmp_path / "runs"
+    with fake_server() as url:
+        cells = tmp_path / "cells.yaml"
+        cells.write_text(
+            f"runs: 1\nprompts: [P-EASY]\ncells:\n  - engine: openai\n    url: {url}\n"
+            "    model: ok\ncost:\n  currency: eur\n  hardware_price: 1299\n"
+            "  amortization_years: 3\n  source: invoice\n  as_of: 2025-03-01\n"
+        )
+        argv = ["run", str(cells), "--out", str(out), "--allow-dirty", "--force-load"]
+        argv += ["--bench", "--electricity-price", "0.31", "--price-source", "invoice; tariff"]
+        result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    (run,) = out.iterdir()
+    metadata, _ = _validate_run(run)
+    benchmarks = metadata["hardware"]["benchmarks"]
+    assert benchmarks["memory_bandwidth_gbs"] > 0 and len(benchmarks["results"]) == 6
+    assert metadata["cost_inputs"] == {
+        "currency": "EUR",
+        "hardware_price": 1299.0,
+        "amortization_years": 3.0,
+        "hourly_rate": None,
+        "electricity_price_per_kwh": 0.31,
+        "source": "invoice; tariff",
+        "as_of": "2025-03-01",
+    }
+
+
+def test_run_without_bench_or_prices_records_nulls(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        result = execute(_opts(_cells(url, "ok", runs=1), tmp_path, prompts=["P-EASY"]))
+    metadata, _ = _validate_run(result.path)
+    assert metadata["hardware"]["benchmarks"] is None and metadata["cost_inputs"] is None
+    cell = metadata["cells"][0]
+    assert cell["model_size_bytes"] is None and cell["model_size_source"] is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            {"hardware_price": 1000.0, "currency": "USD", "source": "shop", "as_of": "2025-01-01"},
+            "hardware_price and amortization_years go together",
+        ),
+        (
+            {
+                "hourly_rate": 1.2,
+                "hardware_price": 900.0,
+                "amortization_years": 3.0,
+                "currency": "USD",
+                "source": "aws",
+                "as_of": "2025-01-01",
+            },
+            "not both",
+        ),
+        ({"hourly_rate": 1.2}, r"currency \(--currency\): Field required"),
+        (
+            {"hourly_rate": 1.2, "currency": "USD", "source": "aws", "as_of": "2025-02-30"},
+            r"as_of \(--price-date\): '2025-02-30' is not a date",
+        ),
+    ],
+    ids=["price-without-years", "owned-and-rented", "no-currency", "bad-date"],
+)
+def test_bad_cost_inputs_refused_before_measuring(
+    tmp_path: Path, config_home: Path, flags: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        execute(_opts(_cells(refused_url(), "a"), tmp_path / "runs", cost_flags=flags))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cells_file_cost_block_is_validated_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "cells.yaml"
+    path.write_text(
+        "cells:\n  - engine: openai\n    url: http://127.0.0.1:1\n    model: a\n"
+        "cost:\n  currency: EUR\n  hourly_rate: -2\n  source: x\n  as_of: 2025-01-01\n"
+    )
+    with pytest.raises(ConfigError, match=r"cost.hourly_rate \(line 7\): Input should be greater"):
+        load_cells_file(path)
+    path.write_text(
+        "cells:\n  - engine: openai\n    url: http://127.0.0.1:1\n    model: a\n"
+        "cost:\n  currency: EUR\n  hourly_rate: 0.9\n  source: x\n  as_of: 2025-01-01\n"
+    )
+    cost = load_cells_file(path).cost
+    assert cost is not None and cost.hourly_rate == 0.9 and cost.as_of == "2025-01-01"
+    jsonschema.Draft202012Validator(load_schema("cells")).validate(
+        {
+            "cells": [{"engine": "openai", "url": "http://x", "model": "a"}],
+            "cost": cost.model_dump(),
+        }
+    )

@@ -1,4 +1,4 @@
-"""t0 is taken immediately before the request headers are written (metrics.md).
+"""t0 is taken immediately before the request headers are written (the methodology page).
 
 A cold call's connection set-up comes before that write, so it is not in TTFT; what the
 server does after it received the request is. The network backend below delays every TCP

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bakeoff.cli import main
@@ -123,3 +124,62 @@ def test_validate_github_annotations(tmp_path: Path) -> None:
     (line,) = [x for x in err.splitlines() if x.startswith("::")]
     prefix = f"::error file={(tmp_path / 'runs').as_posix()}/{run.name}/run.log,line=2,"
     assert line.startswith(prefix + "title=privacy.ip_address::")
+
+
+def test_commands_use_the_archive_of_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They used the checkout the package was installed from: a second clone published the
+    first one."""
+    clone = tmp_path / "clone"
+    make_run(clone / "runs", seed=8)
+    (clone / "deep" / "er").mkdir(parents=True)
+    monkeypatch.chdir(clone / "deep" / "er")
+    monkeypatch.delenv("BAKEOFF_ARCHIVE", raising=False)
+    code, out, err = invoke("validate", "--allow-synthetic")
+    assert code == 0, out + err
+    assert f"archive: {clone}" in err
+    assert "1 run(s) checked" in out
+    code, out, err = invoke("publish", "--allow-synthetic", "--no-site")
+    assert code == 0, err
+    assert (clone / "catalogue.json").is_file()
+    assert (clone / "out" / "exports" / "runs.parquet").is_file()
+
+
+def test_an_archive_folder_given_as_a_run_checks_its_runs(tmp_path: Path) -> None:
+    """`bakeoff validate runs` printed one error per run directory, telling the user to remove
+    them."""
+    runs = tmp_path / "runs"
+    for seed in range(3):
+        make_run(runs, seed=seed)
+    code, out, err = invoke("validate", str(runs), "--allow-synthetic")
+    assert code == 0, out + err
+    assert "3 run(s) checked: 0 error(s)" in out
+    assert "archive folder" in err
+    assert "unexpected_file" not in out
+
+
+@pytest.mark.parametrize("where", ["out", "catalogue", "site"])
+def test_an_unwritable_output_path_is_one_line_naming_it(tmp_path: Path, where: str) -> None:
+    """Each of these was a raw OSError traceback."""
+    runs = tmp_path / "runs"
+    make_run(runs, seed=3)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    paths = {
+        "out": blocker / "out",
+        "catalogue": blocker / "catalogue.json",
+        "site": blocker / "generated",
+    }
+    args = ["publish", "--runs", str(runs), "--allow-synthetic"]
+    args += ["--out", str(paths["out"] if where == "out" else tmp_path / "out")]
+    args += [
+        "--catalogue",
+        str(paths["catalogue"] if where == "catalogue" else tmp_path / "c.json"),
+    ]
+    args += ["--site-dir", str(paths["site"] if where == "site" else tmp_path / "site" / "gen")]
+    code, _, err = invoke(*args)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(blocker) in errors[0], err
+    assert "Traceback" not in err

@@ -40,6 +40,7 @@ def write_run(
     n_cells: int = 1,
     errors: int = 0,
     day: int = 0,
+    system_id: str | None = None,
 ) -> Path:
     """A schema-valid synthetic run whose warm P-EASY calls have exactly these samples.
 
@@ -55,6 +56,7 @@ def write_run(
         calls_per_cell=2,
         error_rate=0.0,
         started_at=START + timedelta(days=day),
+        system_id=system_id,
     )
     lines = [json.loads(x) for x in (run_dir / "run.jsonl").read_text().splitlines()]
     meta, calls = lines[0], lines[1:]

@@ -50,3 +50,18 @@ def test_every_finding_code_is_documented_for_contributors() -> None:
     text = (DOCS / "contributors.md").read_text(encoding="utf-8")
     documented = dict(re.findall(r"^\| `([a-z0-9_.]+)` \| (error|warning) \|", text, flags=re.M))
     assert documented == {code: sev for code, (sev, _) in CODES.items()}
+
+
+def test_every_column_is_documented_in_its_table_section() -> None:
+    """docs/tables.md is the prose of publisher/frontend/tables.py: no column is missing."""
+    from publisher.frontend import tables
+
+    text = (DOCS / "tables.md").read_text(encoding="utf-8")
+    sections = dict(
+        re.findall(r"^## `([a-z_]+)` —(.*?)(?=^## )", text + "\n## ", flags=re.M | re.S)
+    )
+    for table in tables.PUBLISHED:
+        assert table in sections, table
+        words = set(re.findall(r"[a-zA-Z0-9_]+", sections[table]))
+        missing = [n for n, _ in tables.columns(table) if n not in words]
+        assert missing == [], (table, missing)

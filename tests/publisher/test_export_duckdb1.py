@@ -61,7 +61,7 @@ def test_default_duckdb_2_file_is_not_readable_by_1x(tmp_path: Path, duckdb1_pyt
     ours = tmp_path / "ours.duckdb"
     import pyarrow as pa
 
-    write_duckdb({"calls": pa.table({"x": [1]})}, ours, views={})
+    write_duckdb({"calls": pa.table({"x": [1]})}, {}, ours, views={})
     code = (
         f"import duckdb; print(duckdb.connect({str(ours)!r}).execute('SELECT x FROM calls')"
         ".fetchall())"

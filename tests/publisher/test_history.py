@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bakeoff.timefmt import parse_utc_us
 from publisher.archive.history import build_history, recent_changes
 from publisher.frontend.tables import HISTORY as HISTORY_COLUMNS
 
@@ -37,7 +38,7 @@ def cell(
         "hardware_class": "cpu",
         "run_id": f"2026010{run}T000000Z-0000000{run}",
         "cell_id": f"host:llamacpp:m.gguf#{run}",
-        "started_at": f"2026-01-0{run}T00:00:00Z",
+        "started_at": parse_utc_us(f"2026-01-0{run}T00:00:00Z"),
         "phase": phase,
         "n": n,
         "ttft_p50_ms": ttft,
@@ -137,8 +138,18 @@ def test_publish_exports_the_history_table(tmp_path: Path) -> None:
     from tests.publisher.test_compare import lognormal, write_run
 
     runs = tmp_path / "runs"
-    write_run(runs, lognormal(1, 100, 0.1, 6), [400.0] * 6, day=0)
-    write_run(runs, [x * 1.4 for x in lognormal(2, 100, 0.1, 6)], [560.0] * 6, day=1)
+    system = "11111111-2222-4333-8444-555555555555"
+    write_run(runs, lognormal(1, 100, 0.1, 6), [400.0] * 6, day=0, system_id=system)
+    # Another seed (a run of its own: a copy with the same run_uuid is refused) that measures
+    # the same cells (seeds equal modulo 12).
+    write_run(
+        runs,
+        [x * 1.4 for x in lognormal(2, 100, 0.1, 6)],
+        [560.0] * 6,
+        seed=12,
+        day=1,
+        system_id=system,
+    )
     config = pipeline.PublishConfig(runs, tmp_path / "out", tmp_path / "catalogue.json", None, True)
     pipeline.publish(config)
     rows = pq.read_table(tmp_path / "out" / "exports" / "history.parquet").to_pylist()

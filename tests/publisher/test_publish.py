@@ -137,7 +137,7 @@ def test_adding_a_run_compiles_it_alone_and_keeps_other_partitions(tmp_path: Pat
     logs: list[str] = []
     report = pipeline.publish(config(tmp_path, runs), logs.append)
     assert (report.compiled, report.runs) == (1, 4)
-    assert any("(4 partitions unchanged)" in line for line in logs), logs
+    assert any("(4 partitions unchanged, DuckDB file patched)" in line for line in logs), logs
     after = {p: p.stat().st_ino for p in exports.rglob("data.parquet")}
     changed = sorted(str(p.relative_to(exports)) for p in after if after[p] != before.get(p))
     assert changed == ["calls/month=2026-03/data.parquet", "samples/month=2026-03/data.parquet"]
@@ -352,3 +352,29 @@ def test_check_detects_stale_catalogue(tmp_path: Path, archive: Path) -> None:
     make_run(archive, seed=77)
     with pytest.raises(StaleCatalogueError):
         pipeline.check_catalogue(cfg)
+
+
+def _duckdb_content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return {n: sorted(con.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+    finally:
+        con.close()
+
+
+def test_the_duckdb_file_is_patched_and_holds_what_a_fresh_build_holds(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for seed, month in ((1, 1), (2, 2), (3, 3)):
+        make_run(runs, seed=seed, started_at=datetime(2026, month, 5, tzinfo=UTC))
+    pipeline.publish(config(tmp_path / "a", runs))
+    make_run(runs, seed=4, started_at=datetime(2026, 2, 20, tzinfo=UTC))
+    shutil.rmtree(sorted(runs.iterdir())[0])  # and one January run goes away
+    logs: list[str] = []
+    pipeline.publish(config(tmp_path / "a", runs), logs.append)
+    assert any("DuckDB file patched" in line for line in logs), logs
+    pipeline.publish(config(tmp_path / "b", runs))  # a fresh build of the same runs
+    patched = _duckdb_content(tmp_path / "a" / "out" / "exports" / "bakeoff.duckdb")
+    fresh = _duckdb_content(tmp_path / "b" / "out" / "exports" / "bakeoff.duckdb")
+    assert patched == fresh
+    assert {r[-1] for r in patched["calls"]} == {"2026-02", "2026-03"}  # the month column

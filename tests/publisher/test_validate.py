@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from publisher.errors import VersionError
 from publisher.frontend import migrate
 from publisher.frontend.compile import Options, RunArtifact, compile_raw
 from publisher.frontend.finding import Finding
@@ -172,9 +173,9 @@ def test_older_versions_migrate_step_by_step() -> None:
     }
     out = migrate.migrate({"schema_version": 1, "a": 3}, steps, current=3)
     assert out == {"schema_version": 3, "b": 3, "c": 6}
-    with pytest.raises(migrate.VersionError, match="no migration"):
+    with pytest.raises(VersionError, match="no migration"):
         migrate.migrate({"schema_version": 1}, {}, current=2)
-    with pytest.raises(migrate.VersionError):
+    with pytest.raises(VersionError):
         migrate.migrate({"schema_version": "1"}, steps, current=3)
 
 
@@ -303,3 +304,60 @@ def test_repeated_findings_are_capped(run_dir: Path) -> None:
     invalid = [f for f in findings if f.code == "json.invalid"]
     assert len(invalid) == 21
     assert "80 more" in invalid[-1].message
+
+
+def test_huge_durations_are_findings_never_exceptions(run_dir: Path) -> None:
+    """total_duration_ms = 1e15 raised OverflowError in the statistics (and in compare)."""
+    edit_ledger(
+        run_dir, lambda rs: _first_call(rs).update(total_duration_ms=1e15, tokens_per_sec=None)
+    )
+    artifact = compile_raw(load_run(run_dir), ALLOW)
+    assert {f.code for f in artifact.findings} == {"plausibility.duration"}
+    assert artifact.ok and artifact.tables is not None
+    from publisher.compare import CompareRequest, run_compare
+
+    report = run_compare(CompareRequest((str(run_dir), str(run_dir)), allow_synthetic=True))
+    assert report["summary"]["matched"] > 0
+
+
+def test_optional_metadata_fields_may_be_absent(run_dir: Path) -> None:
+    """A metadata.json without config.tasks or run_hardware_metrics.cells was a KeyError."""
+
+    def drop(md: dict[str, Any]) -> None:
+        del md["config"]["tasks"]
+        del md["run_hardware_metrics"]["cells"]
+
+    edit_metadata(run_dir, drop)
+    artifact = compile_raw(load_run(run_dir), ALLOW)
+    assert artifact.findings == ()
+    assert artifact.ok
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("http_status", 10**20), ("chunks", 2**64), ("chunks", 1e308), ("concurrency", 0)],
+)
+def test_numbers_the_exports_cannot_hold_are_findings(
+    run_dir: Path, field: str, value: Any
+) -> None:
+    """Integers beyond int64 and 1e308 as an integer passed validate and crashed publish."""
+    edit_ledger(run_dir, lambda rs: _first_call(rs).update({field: value}))
+    findings = check_run(load_run(run_dir))[1]
+    assert any(f.code == "schema.ledger" and f.pointer == f"/{field}" for f in findings)
+
+
+@pytest.mark.parametrize("when", ["2026-13-45T10:00:00Z", "2026-02-30T10:00:00Z"])
+def test_dates_that_do_not_exist_are_findings(run_dir: Path, when: str) -> None:
+    """They matched the pattern; the time checks were then skipped without a finding."""
+    edit_ledger(run_dir, lambda rs: _first_call(rs).update(started_at=when))
+    findings = check_run(load_run(run_dir))[1]
+    assert any(f.code == "schema.timestamp" and f.pointer == "/started_at" for f in findings)
+    edit_metadata(run_dir, lambda md: md.update(finished_at=when))
+    findings = check_run(load_run(run_dir))[1]
+    assert any(f.code == "schema.timestamp" and f.pointer == "/finished_at" for f in findings)
+
+
+def test_a_duplicated_concurrency_level_is_a_finding(run_dir: Path) -> None:
+    """config.concurrency [1, 1] passed validate and crashed publish."""
+    edit_metadata(run_dir, lambda md: md["config"].update(concurrency=[1, 1]))
+    assert "consistency.duplicate" in codes(run_dir)
