@@ -164,7 +164,10 @@ def test_not_comparable_runs_never_rank(tmp_path: Path) -> None:
 
 
 def _smoke_run(runs: Path, system_id: str, when: datetime) -> Path:
-    """A smoke run: the same cells as seed 0 on the same system, newer than the others."""
+    """A smoke run with warm calls (as older collectors recorded it): the same cells as seed 0
+    on the same system, newer than the others, so it would replace their entries if it
+    ranked. (A run that measured nothing is refused by publish, so the empty run is tested
+    on tables above.)"""
     run_dir = make_run(
         runs,
         seed=0,
