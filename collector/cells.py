@@ -167,7 +167,8 @@ async def prepare_cell(
         redact=redact,
     )
     if mode == "smoke":
-        plan.runs, plan.cold = 1, False
+        # One call on an engine that has served none yet: the cold call, no warm ones.
+        plan.runs, plan.cold = 0, True
     return info, plan, None
 
 

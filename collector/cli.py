@@ -11,11 +11,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from collector.errors import CollectorError
+
+if TYPE_CHECKING:
+    from collector.orchestrate import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -200,11 +203,51 @@ def run(
 
         click.echo(_bench_notice(DEFAULT_CONFIG.total_budget_s), err=True)
     result = execute(options, Progress())
-    click.echo(f"{result.status}: {result.path} ({result.calls_ok}/{result.calls_total} calls ok)")
+    sys.exit(report_result(result))
+
+
+def report_result(result: RunResult) -> int:
+    """Say where the run went and what it measured; the exit code of ``bakeoff run``.
+
+    1 when the run was cut short, when it measured no call (a run that was meant to), or when
+    a probe-only run found a cell unhealthy; the run directory is written in every case.
+    Reasons are shown with addresses as the user typed them (the run's files have them
+    redacted).
+    """
+    status = f"{result.status}: {result.path}"
+    if result.status_reason and result.status != "complete" and not result.skipped:
+        status += f" ({result.status_reason})"
+    click.echo(status)
+    cells = "cell" if result.cells_measured == 1 else "cells"
+    click.echo(
+        f"measured {result.calls_total} call(s), {result.calls_ok} ok, "
+        f"in {result.cells_measured} {cells}"
+    )
     for cell in result.skipped:
         click.echo(f"skipped: {cell}: {result.skip_reasons.get(cell, 'unavailable')}")
-    if result.status != "complete":
-        sys.exit(1)
+    if not result.comparable and result.calls_total:
+        click.echo(f"not comparable: {result.comparable_reason}")
+    where = f"the run directory is written: {result.path} (see run.log there)"
+    if result.mode == "probe_only":
+        if result.skipped:
+            click.echo(
+                f"error: health check failed for {len(result.skipped)} of "
+                f"{result.cells_planned} cell(s): {', '.join(result.skipped)}; {where}",
+                err=True,
+            )
+            return 1
+        return 0
+    if result.calls_total == 0 and result.status == "empty":
+        if result.skipped and len(result.skipped) == result.cells_planned:
+            shown = "; ".join(
+                f"{c}: {result.skip_reasons.get(c, 'unavailable')}" for c in result.skipped
+            )
+            why = f"no call was measured: every cell was skipped ({shown})"
+        else:
+            why = result.status_reason or "no call was measured"
+        click.echo(f"error: {why}; {where}", err=True)
+        return 1
+    return 0 if result.status == "complete" else 1
 
 
 @click.command()

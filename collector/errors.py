@@ -7,9 +7,11 @@ CollectorError               expected failure: one clear message, exit 1
  ├── EngineUnavailableError  an engine cannot be reached or started
  └── EngineError             a call failed; carries an ErrorKind
       ├── EngineConnectError
+      │    └── EngineConnectionClosedError
       ├── EngineTimeoutError
       ├── EngineHTTPError
       ├── EngineProtocolError
+      ├── EngineBadReplyError
       └── EngineDiedError
 """
 
@@ -52,6 +54,16 @@ class EngineConnectError(EngineError):
     kind = "connect"
 
 
+class EngineConnectionClosedError(EngineConnectError):
+    """A kept-alive connection the server had closed while it was idle.
+
+    The request was written to a reused connection and the server disconnected (EOF or reset)
+    without sending any response byte: it gave the connection up between the pool's last check
+    and the write. Not a failed connect: ``collector.measure`` reopens at once, without the
+    back-off and without counting a retry.
+    """
+
+
 class EngineTimeoutError(EngineError):
     """A connect, read or total timeout expired."""
 
@@ -68,6 +80,16 @@ class EngineProtocolError(EngineError):
     """The response could not be understood (malformed SSE or JSON)."""
 
     kind = "protocol"
+
+
+class EngineBadReplyError(EngineError):
+    """A reply carried a number the collector cannot record (usage, timings, token counts).
+
+    Negative, non-integral where a count is required, not a number, non-finite, or beyond
+    int64: the call fails with this kind and the run goes on.
+    """
+
+    kind = "bad_usage"
 
 
 class EngineDiedError(EngineError):

@@ -26,7 +26,11 @@ from collector.engines.base import (
     ServerTimings,
     now_ns,
 )
-from collector.errors import EngineConnectError, EngineError
+from collector.errors import EngineConnectError, EngineConnectionClosedError, EngineError
+
+# How many times one call may meet a kept-alive connection the server had closed while idle
+# before that counts as a failed connection (each reopen is a new connection, so one is usual).
+MAX_REOPENS = 3
 
 
 def utc_now() -> str:
@@ -75,6 +79,7 @@ class Measurement:
     error_kind: str | None = None
     http_status: int | None = None
     retries: int = 0
+    reopens: int = 0  # kept-alive connections found closed by the server and reopened at once
 
     @property
     def started_at(self) -> str:
@@ -100,6 +105,12 @@ class Measurement:
         """t0 → last token-bearing event."""
         return self.ms(self.last_token_ns)
 
+    def fail(self, kind: str, message: str) -> None:
+        """Mark the call failed after the fact (a reply found unrecordable while the record
+        is built); an earlier failure of the call is kept."""
+        if self.error is None:
+            _fail(self, kind, message, self.http_status)
+
     def itl(self) -> tuple[float | None, float | None, float | None]:
         """p50, p95 and max of the gaps between token-bearing events."""
         if not self.gaps_ms:
@@ -117,11 +128,16 @@ async def measure(
     *,
     total_timeout_s: float,
     max_connect_retries: int = 2,
+    max_reopens: int = MAX_REOPENS,
 ) -> Measurement:
     """Send one request and time it; failures are recorded in the result, never raised.
 
     Only connection set-up is retried, and only before any token arrived (a retry after a token
-    would measure a different request); each retry is counted in ``retries``.
+    would measure a different request); each retry waits a back-off (0.2 s × its number) and is
+    counted in ``retries``. A request that went out on a kept-alive connection the server had
+    closed while it was idle (``EngineConnectionClosedError``: no response byte came back) is
+    no failed connect: it is sent again at once on a new connection, without back-off and
+    without counting a retry (``reopens`` counts it, up to ``max_reopens``).
 
     ``t0`` (``t0_ns``, ``wall_ns`` → ``started_at``) is when the attempt's request headers
     started to be written, stamped by the adapter's HTTP layer (``CallClock``): the work before
@@ -132,17 +148,26 @@ async def measure(
     to httpx; if nothing was sent at all, when the attempt began (``t0_source`` says which).
     The total timeout runs from the attempt's start.
     """
-    retries = 0
+    retries = reopens = 0
     while True:
         # Nothing is formatted here: at 64 workers every µs before the first await of a
         # request delays the t0 of the workers after it.
         clock = CallClock()
         token = CALL_CLOCK.set(clock)
-        m = Measurement(wall_ns=clock.wall_ns, t0_ns=clock.t0_ns, retries=retries)
+        m = Measurement(wall_ns=clock.wall_ns, t0_ns=clock.t0_ns, retries=retries, reopens=reopens)
         try:
             async with asyncio.timeout(total_timeout_s):
                 await _consume(engine, request, m)
         except EngineConnectError as exc:
+            if (
+                isinstance(exc, EngineConnectionClosedError)
+                and m.chunks == 0
+                and reopens < max_reopens
+            ):
+                # At once; the new attempt's start lag still includes this one (its t0 is
+                # the new header write).
+                reopens += 1
+                continue
             if m.chunks == 0 and retries < max_connect_retries:
                 retries += 1
                 await asyncio.sleep(0.2 * retries)

@@ -71,7 +71,7 @@ class TokenCountSource(StrEnum):
 
 
 class ErrorKind(StrEnum):
-    """Fixed set of failure classes for a call."""
+    """Fixed set of failure classes for a call (bad_usage: an unrecordable usage number)."""
 
     CONNECT = "connect"
     TIMEOUT = "timeout"
@@ -80,6 +80,7 @@ class ErrorKind(StrEnum):
     ENGINE_DIED = "engine_died"
     CANCELLED = "cancelled"
     EMPTY = "empty"
+    BAD_USAGE = "bad_usage"
     OTHER = "other"
 
 
@@ -101,7 +102,7 @@ class EndpointKind(StrEnum):
 
 
 class RunStatus(StrEnum):
-    """Whether a run finished."""
+    """How a run ended: complete, partial (cut short), aborted, empty (no call measured)."""
 
     COMPLETE = "complete"
     PARTIAL = "partial"
@@ -577,8 +578,12 @@ class Timeouts(Strict):
 class RunConfig(Strict):
     """What the run was asked to do."""
 
-    runs_per_cell: int = Field(ge=1, le=100, description="Warm calls per (cell, prompt).")
-    cold: bool = Field(description="Whether a cold call precedes the warm ones.")
+    runs_per_cell: int = Field(
+        ge=0, le=100, description="Warm calls per (cell, prompt); 0 in a smoke run (one cold call)."
+    )
+    cold: bool = Field(
+        description="Whether a cold call precedes the warm ones (always true in a smoke run)."
+    )
     prompts: list[PromptRef] = Field(description="Frozen prompts, with text hashes.")
     tasks: list[TaskRef] = Field(default_factory=list, description="Quality tasks.")
     temperature: float = Field(ge=0, description="Sampling temperature sent to the engine.")
@@ -759,8 +764,15 @@ class Metadata(Strict):
     updated_at: Timestamp = Field(description="When this file was last written.")
     run_id: RunId
     run_uuid: str = Field(description="Full uuid4 of the run.")
-    status: RunStatus = Field(description="complete, partial or aborted.")
-    status_reason: str | None = Field(default=None, description="Why a run is not complete.")
+    status: RunStatus = Field(
+        description=(
+            "complete, partial (cut short: interrupted or a collector error), aborted, or empty "
+            "(the run ended without measuring any call: probe-only, or every cell skipped)."
+        )
+    )
+    status_reason: str | None = Field(
+        default=None, description="Why a run is not complete; text for every other status."
+    )
     comparable: bool = Field(
         default=True,
         description="False for smoke and probe-only runs and runs that measured no call: "
@@ -795,6 +807,17 @@ class Metadata(Strict):
     run_hardware_metrics: RunHardwareMetrics = Field(description="Telemetry summaries.")
     summary: Summary = Field(description="Totals.")
     license: str = Field(default="CC-BY-4.0", description="Data license of the run.")
+
+    @model_validator(mode="after")
+    def _reasons_given(self) -> Metadata:
+        """A status other than complete, and a run that is not comparable, say why."""
+        if self.status != RunStatus.COMPLETE and not (self.status_reason or "").strip():
+            raise ValueError(f"status {self.status} needs a status_reason")
+        if not self.comparable and not (self.comparable_reason or "").strip():
+            raise ValueError("comparable false needs a comparable_reason")
+        if self.comparable and self.comparable_reason is not None:
+            raise ValueError("a comparable run has no comparable_reason")
+        return self
 
 
 # --------------------------------------------------------------------------- ledger
@@ -872,8 +895,21 @@ class CallRecord(Strict):
     finish_reason: str | None = Field(description="stop, length, … as the engine says.")
     http_status: int | None = Field(description="HTTP status of the response.")
     error: str | None = Field(description="Error message; null on success.")
-    error_kind: ErrorKind | None = Field(description="Error class; null on success.")
-    retries: int = Field(default=0, ge=0, description="Connection set-up retries before a token.")
+    error_kind: ErrorKind | None = Field(
+        description=(
+            "Error class; null on success. bad_usage: the reply carried a usage, timings or "
+            "token-count number that cannot be recorded (negative, fractional count, not a "
+            "number, NaN or infinite, beyond int64); that number is not written."
+        )
+    )
+    retries: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Failed connection attempts retried after a back-off, before a token. A kept-alive "
+            "connection the server had closed while idle is reopened at once and not counted."
+        ),
+    )
     output_text: str | None = Field(default=None, description="Generated text (quality tasks).")
     output_sha256: Sha256 | None = Field(default=None, description="SHA-256 of the output text.")
     rouge1: float | None = Field(default=None, ge=0, le=1, description="ROUGE-1 F-measure.")

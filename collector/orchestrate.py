@@ -105,9 +105,16 @@ class RunResult:
     status: str
     calls_total: int
     calls_ok: int
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # cell ids
     skip_reasons: dict[str, str] = field(default_factory=dict)
-    """Why each skipped cell was skipped, for the terminal: addresses as the user typed them."""
+    """Why each skipped cell was skipped, for the terminal (one line each): addresses as the
+    user typed them."""
+    mode: str = "full"
+    status_reason: str | None = None
+    comparable: bool = True
+    comparable_reason: str | None = None
+    cells_measured: int = 0  # cells with at least one recorded call
+    cells_planned: int = 0
 
 
 def single_cell(engine: str | None, url: str | None, model: str | None) -> CellsFile:
@@ -233,7 +240,8 @@ async def _execute(
     cells_file = options.cells
     started_at = utc_now()
     specs = cells_file.cells[:1] if options.mode == "smoke" else cells_file.cells
-    runs = 1 if options.mode == "smoke" else (options.runs or cells_file.runs)
+    # A smoke run is one call: the cold one (cells.prepare_cell).
+    runs = 0 if options.mode == "smoke" else (options.runs or cells_file.runs)
     infos: list[CellInfo] = []
     plans: list[CellPlan] = []
     skipped: list[SkippedRecord] = []
@@ -243,7 +251,9 @@ async def _execute(
     telemetry: RunTelemetry | None = None
     calls: list[CallRecord] = []
     shown_reasons: dict[str, str] = {}
-    status, reason = "complete", None
+    ended: tuple[str, str | None]
+    status: str = "complete"
+    reason: str | None = None
     try:
         for spec in specs:
             cell_id = f"{host_label}:{spec.engine}:{spec.model}"
@@ -255,7 +265,6 @@ async def _execute(
                 plans.append(plan)
             if skip is not None:
                 skipped.append(skip)
-                log.warning("cell %s skipped: %s", cell_id, skip.reason)
         if options.for_publication and skipped:
             raise GuardError(
                 "--for-publication: health checks failed for "
@@ -267,12 +276,18 @@ async def _execute(
         run_dir = RunDirectory(options.out_dir, run_id)
         handler = _attach_log(run_dir.path / "run.log")
         log.info(
-            "run %s started: %d cell(s), %d work item(s), %d warm run(s)",
+            "run %s started (%s): %d cell(s), %d work item(s), %d warm run(s)",
             run_id,
+            options.mode,
             len(specs),
             len(items),
             runs,
         )
+        for info in infos:
+            if info.available:
+                log.info("cell %s health check passed", info.cell_id)
+        for skip in skipped:
+            log.warning("cell %s skipped: %s", skip.cell_id, one_line(skip.reason))
         metadata = Metadata(
             created_at=started_at,
             updated_at=started_at,
@@ -333,22 +348,33 @@ async def _execute(
             status, reason = "partial", "interrupted by the user (Ctrl-C)"
             log.warning("run interrupted: keeping %d measured call(s) as a partial run", len(calls))
         except Exception as exc:  # a bug: keep the data, then re-raise with its traceback
-            status, reason = "partial", f"collector error: {type(exc).__name__}: {exc}"
-            _finish(run_dir, metadata, infos, calls, skipped, status, reason, telemetry, datasets)
+            ended = ("partial", f"collector error: {type(exc).__name__}: {exc}")
+            _finish(
+                run_dir, metadata, options.mode, infos, calls, skipped, ended, telemetry, datasets
+            )
             raise
+        ended = (status, reason)
         path = _finish(
-            run_dir, metadata, infos, calls, skipped, status, reason, telemetry, datasets
+            run_dir, metadata, options.mode, infos, calls, skipped, ended, telemetry, datasets
         )
         log.removeHandler(handler)
         handler.close()
         ok = sum(1 for c in calls if c.error is None)
         return RunResult(
             path=path,
-            status=status,
+            status=metadata.status,
             calls_total=len(calls),
             calls_ok=ok,
             skipped=[s.cell_id for s in skipped],
-            skip_reasons={s.cell_id: shown_reasons.get(s.cell_id, s.reason) for s in skipped},
+            mode=options.mode,
+            status_reason=metadata.status_reason,
+            comparable=metadata.comparable,
+            comparable_reason=metadata.comparable_reason,
+            cells_measured=len({c.cell_id for c in calls}),
+            cells_planned=len(infos),
+            skip_reasons={
+                s.cell_id: one_line(shown_reasons.get(s.cell_id, s.reason)) for s in skipped
+            },
         )
     finally:
         if telemetry is not None:
@@ -359,14 +385,62 @@ async def _execute(
             await asyncio.to_thread(proc.cleanup)
 
 
-def _finish(
-    run_dir: RunDirectory,
-    metadata: Metadata,
+def one_line(text: str) -> str:
+    """A reason on one line (run.log lines, table cells, terminal): line breaks become ' | '."""
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def verdict(
+    mode: str,
     infos: list[CellInfo],
     calls: list[CallRecord],
     skipped: list[SkippedRecord],
-    status: str,
-    reason: str | None,
+    ended: tuple[str, str | None],
+) -> tuple[str, str | None, bool, str | None]:
+    """``(status, status_reason, comparable, comparable_reason)`` of a finished run.
+
+    ``ended`` is how the measuring loop ended (complete, or partial with why). A run that
+    measured no call is ``empty`` unless it was cut short, and never comparable; a smoke run
+    (one call, the first of the run) is not comparable either.
+    """
+    status, reason = ended
+    if not calls:
+        if mode == "probe_only":
+            healthy = sum(1 for i in infos if i.available)
+            empty_reason = (
+                f"probe-only run: health checks only ({healthy} of {len(infos)} cell(s) "
+                "passed), no call was measured"
+            )
+            why_not = "probe-only run: health checks only"
+        elif skipped and len(skipped) == len(infos):
+            cells = "; ".join(f"{s.cell_id}: {one_line(s.reason)}" for s in skipped)
+            empty_reason = why_not = f"no call was measured: every cell was skipped ({cells})"
+        else:
+            empty_reason = why_not = "no call was measured"
+        if status == "complete":
+            status, reason = "empty", empty_reason
+        else:
+            why_not = f"no call was measured: {reason}"
+        return status, reason, False, why_not
+    if mode == "smoke":
+        managed = any(i.managed for i in infos if i.available)
+        why_not = (
+            "smoke run: one call on a freshly started engine"
+            if managed
+            else "smoke run: one call, the first of the run, and no warm calls"
+        )
+        return status, reason, False, why_not
+    return status, reason, True, None
+
+
+def _finish(
+    run_dir: RunDirectory,
+    metadata: Metadata,
+    mode: str,
+    infos: list[CellInfo],
+    calls: list[CallRecord],
+    skipped: list[SkippedRecord],
+    ended: tuple[str, str | None],
     telemetry: RunTelemetry,
     datasets: list[Dataset],
 ) -> Path:
@@ -379,17 +453,32 @@ def _finish(
     finished = utc_now()
     for info in infos:
         info.capabilities = capabilities(info, [c for c in calls if c.cell_id == info.cell_id])
+    status, reason, comparable, why_not = verdict(mode, infos, calls, skipped, ended)
     metadata.status = status  # type: ignore[assignment]
     metadata.status_reason = reason
+    metadata.comparable = comparable
+    metadata.comparable_reason = why_not
     metadata.finished_at = finished
     metadata.updated_at = finished
     metadata.environment.load_avg_end = guards.load_average()
     metadata.summary = _summary(infos, calls, skipped)
     metadata.cells = infos
+    Metadata.model_validate(metadata.model_dump())  # the reasons rule (fields were assigned)
     run_dir.write_metadata(metadata)
     run_dir.close_ledger()
     write_report(run_dir.path)
-    log.info("run %s %s: %d call(s)", metadata.run_id, status, len(calls))
+    ok = sum(1 for c in calls if c.error is None)
+    log.info(
+        "run %s %s: measured %d call(s), %d ok, in %d cell(s)%s",
+        metadata.run_id,
+        status,
+        len(calls),
+        ok,
+        len({c.cell_id for c in calls}),
+        f" ({reason})" if reason else "",
+    )
+    if not comparable:
+        log.warning("run %s is not comparable: %s", metadata.run_id, why_not)
     return run_dir.finalize()
 
 
@@ -523,7 +612,7 @@ def _run_config(
     ]
     return RunConfig(
         runs_per_cell=runs,
-        cold=cells.cold and options.mode != "smoke",
+        cold=cells.cold or options.mode == "smoke",
         prompts=prompts,
         tasks=tasks,
         temperature=cells.temperature,
@@ -536,4 +625,13 @@ def _run_config(
     )
 
 
-__all__ = ["CollectorError", "EngineError", "RunOptions", "RunResult", "execute", "single_cell"]
+__all__ = [
+    "CollectorError",
+    "EngineError",
+    "RunOptions",
+    "RunResult",
+    "execute",
+    "one_line",
+    "single_cell",
+    "verdict",
+]

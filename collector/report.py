@@ -92,8 +92,13 @@ def render_report(records: list[Row], metadata: Row | None) -> str:
     if metadata:
         status = metadata.get("status", "?")
         reason = metadata.get("status_reason")
-        out.append(f"Status: **{status}**" + (f" — {reason}" if reason else ""))
+        out.append(f"Status: **{status}**" + (f" — {_line(reason)}" if reason else ""))
         out.append("")
+        if metadata.get("comparable", True) is False:
+            out += [f"Not comparable: {_line(metadata.get('comparable_reason') or '?')}", ""]
+    if not calls:
+        return _no_calls(out, metadata, skipped)
+    cells = [c for c in cells if any(k[0] == c for k in by)]  # skipped cells: listed below
     out += ["## Warm TTFT p50 (ms)", ""]
     out.append("| cell | " + " | ".join(workloads) + " |")
     out.append("|---|" + "---:|" * len(workloads))
@@ -106,13 +111,43 @@ def render_report(records: list[Row], metadata: Row | None) -> str:
     out.append("")
     for cell in cells:
         out += _cell_section(cell, workloads, by)
-    if skipped:
-        out += ["## Skipped cells", "", "| cell | reason |", "|---|---|"]
-        out += [f"| {s['cell_id']} | {s['reason']} |" for s in skipped]
-        out.append("")
+    out += _skipped_section(skipped)
     levels = sorted({k[3] for k in by if k[3] > 1})
     if levels:
         out += _concurrency_section(cells, workloads, by, levels)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _line(text: str) -> str:
+    """Text on one line: line breaks become ' | ' (a reason may hold an engine's log tail)."""
+    return " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _cell(text: object) -> str:
+    """Text for one Markdown table cell: one line, ``|`` escaped."""
+    return _line(str(text)).replace("|", "\\|")
+
+
+def _skipped_section(skipped: list[Row]) -> list[str]:
+    if not skipped:
+        return []
+    out = ["## Skipped cells", "", "| cell | reason |", "|---|---|"]
+    out += [f"| {_cell(s['cell_id'])} | {_cell(s['reason'])} |" for s in skipped]
+    out.append("")
+    return out
+
+
+def _no_calls(out: list[str], metadata: Row | None, skipped: list[Row]) -> str:
+    """run.md of a run that measured nothing: say so, then what the health checks found."""
+    out += ["No call was measured.", ""]
+    infos = (metadata or {}).get("cells") or []
+    if infos:
+        out += ["## Health checks", "", "| cell | health check |", "|---|---|"]
+        for info in infos:
+            result = "passed" if info.get("available") else "failed"
+            out.append(f"| {_cell(info.get('cell_id', '?'))} | {result} |")
+        out.append("")
+    out += _skipped_section(skipped)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -129,14 +164,22 @@ def _cell_section(
         "| cold_kind |"
     )
     out.append("|---|---:|---:|---:|---:|---|")
+    cold_rows = 0
     for wl in workloads:
         for c in by.get((cell, wl, "cold", 1), []):
+            cold_rows += 1
             out.append(
                 f"| {wl} | {_fmt(c.get('first_delta_ms'))} | {_fmt(c.get('total_duration_ms'))} "
                 f"| {_int(c.get('completion_tokens'))} "
                 f"| {_fmt(c.get('tokens_per_sec'))} | {c.get('cold_kind') or '–'} |"
             )
+    if not cold_rows:
+        del out[-2:]  # no table without rows
+        out.append("No cold call.")
     out += ["", "### Warm", ""]
+    if not any(by.get((cell, wl, "warm", 1)) for wl in workloads):
+        out.append("No warm call.")
+        return out + _errors_section(cell, by)
     out.append(
         "| workload | n | first_delta_ms p50 | first_delta_ms p95 | total_duration_ms p50 "
         "| total_duration_ms p95 | completion_tokens mean | tokens_per_sec mean | success_rate "
@@ -174,6 +217,12 @@ def _cell_section(
             f"| – | – | – | {_fmt(_mean(all_tps))} | {(n_all - errors_all) / n_all:.2f} "
             "| – | – | – |"
         )
+    return out + _errors_section(cell, by)
+
+
+def _errors_section(cell: str, by: dict[tuple[str, str, str, int], list[Row]]) -> list[str]:
+    """The cell's failed calls (when any), and the blank line that ends the cell's section."""
+    out: list[str] = []
     errors = [c for k, v in by.items() if k[0] == cell for c in v if c.get("error")]
     if errors:
         out += [

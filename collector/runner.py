@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from collector.engines.base import Engine, GenerationRequest, Lane, ServerTimings, now_ns
 from collector.engines.managed import ManagedProcess
+from collector.errors import EngineBadReplyError
 from collector.measure import Measurement, measure
 from collector.models import CallRecord, Timeouts
 from collector.progress import PlannedCall
@@ -209,11 +211,20 @@ async def _record(
     cold_kind: str | None,
     concurrency: int = 1,
 ) -> CallRecord:
-    """Build the call record; token counting and engine-log reading happen here, untimed."""
-    prompt_tokens, completion_tokens, reasoning, cached, source = await _token_counts(plan, m)
+    """Build the call record; token counting and engine-log reading happen here, untimed.
+
+    A count or timing the collector cannot record (``EngineBadReplyError``, from the engine's
+    tokenize reply or its log) fails the call as ``bad_usage`` and is left out of the record.
+    """
     timings = m.timings
-    if timings is None and plan.managed is not None and m.error is None and concurrency == 1:
-        timings = await asyncio.to_thread(plan.managed.take_log_timings)
+    try:
+        prompt_tokens, completion_tokens, reasoning, cached, source = await _token_counts(plan, m)
+        if timings is None and plan.managed is not None and m.error is None and concurrency == 1:
+            timings = await asyncio.to_thread(plan.managed.take_log_timings)
+    except EngineBadReplyError as exc:
+        m.fail(exc.kind, str(exc))
+        prompt_tokens = completion_tokens = reasoning = cached = None
+        source, timings = "none", None
     ttft, total = m.first_delta_ms, m.total_duration_ms
     tps = tpot = None
     if completion_tokens and ttft is not None and total is not None and total > ttft:
@@ -223,7 +234,9 @@ async def _record(
     server_tps = timings.tokens_per_sec if timings else None
     discrepancy = None
     if tps is not None and server_tps:
-        discrepancy = round(100 * (tps - server_tps) / server_tps, 2)
+        ratio = 100 * (tps - server_tps) / server_tps
+        # A vanishing server rate would make it infinite, which no file can hold.
+        discrepancy = round(ratio, 2) if math.isfinite(ratio) else None
     p50, p95, mx = m.itl()
     text = m.text
     scores: dict[str, float] = {}

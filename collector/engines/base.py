@@ -30,6 +30,7 @@ import httpx
 from collector.engines.gguf import NO_FACTS, ModelFacts
 from collector.errors import (
     EngineConnectError,
+    EngineConnectionClosedError,
     EngineDiedError,
     EngineError,
     EngineHTTPError,
@@ -326,7 +327,9 @@ class Engine(ABC):
         except EngineError:
             raise
         except httpx.HTTPError as exc:
-            raise _translate(exc, path, mid_stream=False, status=None) from exc
+            raise _translate(
+                exc, path, mid_stream=False, status=None, reused=_sent_on_reused_connection()
+            ) from exc
 
 
 class Lane:
@@ -369,14 +372,18 @@ class CallClock:
     is. A transport that emits no trace events (``httpx.MockTransport`` in tests) keeps the
     stamp taken before httpx, which includes httpx/httpcore's request set-up (tens of µs).
     ``source`` says which stamp it is (``T0_HEADERS``, ``T0_SEND`` or ``T0_START``).
+    ``new_connection`` is set when the attempt opened a connection (httpcore's
+    ``connection.connect_*`` trace event): an attempt whose headers were written without one
+    went out on a kept-alive connection from the pool.
     """
 
-    __slots__ = ("source", "t0_ns", "wall_ns")
+    __slots__ = ("new_connection", "source", "t0_ns", "wall_ns")
 
     def __init__(self) -> None:
         self.t0_ns = now_ns()
         self.wall_ns = time.time_ns()
         self.source = T0_START
+        self.new_connection = False
 
 
 # The clock of the measurement running in this task (collector.measure sets it per call).
@@ -386,10 +393,14 @@ CALL_CLOCK: ContextVar[CallClock | None] = ContextVar("bakeoff_call_clock", defa
 _HEADERS_STARTED = frozenset(
     ("http11.send_request_headers.started", "http2.send_request_headers.started")
 )
+_CONNECT_STARTED = frozenset(
+    ("connection.connect_tcp.started", "connection.connect_unix_socket.started")
+)
 
 
 async def _trace_t0(event: str, info: Mapping[str, Any]) -> None:
-    """httpcore ``trace`` callback: stamp the current call's t0 at its first header write.
+    """httpcore ``trace`` callback: stamp the current call's t0 at its first header write,
+    and note when the call opened a connection of its own.
 
     httpcore calls it (and awaits it, in the sending task) for every step of a request, about
     ten per call and none per streamed event, so it must stay this cheap.
@@ -400,12 +411,41 @@ async def _trace_t0(event: str, info: Mapping[str, Any]) -> None:
             clock.t0_ns = now_ns()
             clock.wall_ns = time.time_ns()
             clock.source = T0_HEADERS
+    elif event in _CONNECT_STARTED:
+        clock = CALL_CLOCK.get()
+        if clock is not None:
+            clock.new_connection = True
+
+
+def _sent_on_reused_connection() -> bool:
+    """Whether the current call's request went out on a kept-alive connection of the pool:
+    its headers were written (the trace said so) and it opened no connection itself."""
+    clock = CALL_CLOCK.get()
+    return clock is not None and clock.source == T0_HEADERS and not clock.new_connection
+
+
+# httpcore's message when a connection reached EOF before any byte of the response
+# (httpcore/_async/http11.py, ``_receive_event``).
+_NO_RESPONSE = "without sending a response"
 
 
 def _translate(
-    exc: httpx.HTTPError, path: str, *, mid_stream: bool, status: int | None
+    exc: httpx.HTTPError,
+    path: str,
+    *,
+    mid_stream: bool,
+    status: int | None,
+    reused: bool = False,
 ) -> EngineError:
-    """The one place httpx exceptions become collector errors."""
+    """The one place httpx exceptions become collector errors.
+
+    Before any response byte, a kept-alive connection the server closed while idle shows as
+    ``httpx.RemoteProtocolError`` ("Server disconnected without sending a response.": the
+    server's FIN came before an answer) or ``httpx.ReadError`` (a reset: the server closed
+    with our request unread); httpcore swallows the ``WriteError`` of a write into a reset
+    socket and reads, which then ends one of these two ways. On a reused connection
+    (``reused``) that is ``EngineConnectionClosedError``; on a new one a failed connection.
+    """
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         which = {
@@ -417,9 +457,13 @@ def _translate(
         return EngineTimeoutError(f"{path}: {which} timeout ({detail})", http_status=status)
     if isinstance(exc, httpx.ConnectError):
         return EngineConnectError(f"{path}: cannot connect ({detail})")
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         if mid_stream:
             return EngineDiedError(f"{path}: stream broke off ({detail})", http_status=status)
+        if reused and (not isinstance(exc, httpx.RemoteProtocolError) or _NO_RESPONSE in str(exc)):
+            return EngineConnectionClosedError(
+                f"{path}: the server had closed the kept-alive connection ({detail})"
+            )
         return EngineConnectError(f"{path}: connection failed ({detail})")
     return EngineError(f"{path}: {detail}", http_status=status)
 

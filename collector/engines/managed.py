@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from collector.engines.base import ServerTimings
+from collector.engines.reply import reply_count, reply_number
 from collector.errors import EngineUnavailableError
 
 EMBEDDED_MODEL_NAME = "gemma-3-270m-q4_k_m"
@@ -79,19 +80,25 @@ def file_sha256(path: Path) -> str:
 
 
 def llama_cpp_python_command(model_path: Path, port: int, alias: str) -> list[str]:
-    """argv of llama-cpp-python's server on loopback; the alias keeps local paths out of runs."""
+    """argv of llama-cpp-python's server on loopback; the alias keeps local paths out of runs.
+
+    ``--interrupt_requests false``: by default the server ends a stream (with ``[DONE]`` and
+    no finish reason) as soon as another request waits for the model, so at concurrency > 1
+    every call would stop after one token. Off, requests queue and each runs to its end.
+    """
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
         "--model_alias", alias,
         "--host", "127.0.0.1",
         "--port", str(port),
+        "--interrupt_requests", "false",
     ]  # fmt: skip
 
 
 _PERF = re.compile(
     r"llama_perf_context_print:\s+(?P<what>load time|prompt eval time|eval time|total time)\s+=\s+"
-    r"(?P<ms>[0-9.]+) ms(?: /\s+(?P<n>[0-9]+) (?:tokens|runs))?"
+    r"(?P<ms>[0-9]{1,30}(?:\.[0-9]{1,30})?) ms(?: /\s+(?P<n>[0-9]{1,30}) (?:tokens|runs))?"
 )
 
 
@@ -102,11 +109,14 @@ def parse_perf_block(text: str) -> ServerTimings | None:
     token is outside it (about 3 ms per token here), so a client could never match it. Like
     llama-server's ``timings.predicted_ms``, the engine's decode time is taken as the wall time
     it spent generating after prefill: ``total time − prompt eval time``, over ``eval`` runs.
+    A number the collector cannot record (beyond int64, infinite) raises
+    ``EngineBadReplyError``.
     """
     found: dict[str, tuple[float, int | None]] = {}
     for match in _PERF.finditer(text):
-        n = match.group("n")
-        found[match.group("what")] = (float(match.group("ms")), int(n) if n else None)
+        what, n = match.group("what"), match.group("n")
+        ms = reply_number(float(match.group("ms")), what, "engine log") or 0.0
+        found[what] = (ms, reply_count(int(n), what, "engine log") if n else None)
     if "eval time" not in found:
         return None
     eval_ms, decode_n = found["eval time"]

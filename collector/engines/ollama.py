@@ -8,6 +8,7 @@ verified with ``/api/ps`` before a cold call counts as ``unloaded``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -22,45 +23,54 @@ from collector.engines.base import (
     stream_object,
 )
 from collector.engines.gguf import NO_FACTS, ModelFacts
-from collector.errors import EngineDiedError, EngineError
-
-
-def _ms(chunk: dict[str, Any], key: str) -> float | None:
-    value = chunk.get(key)
-    return value / 1e6 if isinstance(value, (int, float)) else None
-
-
-def _int(chunk: dict[str, Any], key: str) -> int | None:
-    value = chunk.get(key)
-    return int(value) if isinstance(value, (int, float)) else None
+from collector.engines.reply import INT64_MAX, reply_count
+from collector.errors import EngineDiedError, EngineError, EngineProtocolError
 
 
 def _whole(value: Any, *, zero: bool = False) -> int | None:
-    """A JSON number that is a whole number above 0 (or 0 with ``zero``), else None."""
+    """A JSON number that is a whole number above 0 (or 0 with ``zero``) within int64, else
+    None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if not float(value).is_integer() or value < 0 or (value == 0 and not zero):
+    if isinstance(value, float):
+        # float() of a huge int would raise; a float is checked as a float.
+        if not (math.isfinite(value) and value.is_integer()):
+            return None
+        value = int(value)
+    if value < 0 or value > INT64_MAX or (value == 0 and not zero):
         return None
     return int(value)
 
 
-def parse_final(chunk: dict[str, Any]) -> tuple[ServerTimings, dict[str, int]]:
-    """Server timings and usage from the ``done: true`` chunk."""
-    decode_ms = _ms(chunk, "eval_duration")
-    eval_count = _int(chunk, "eval_count")
+def parse_final(
+    chunk: dict[str, Any], where: str = "done chunk"
+) -> tuple[ServerTimings, dict[str, int]]:
+    """Server timings and usage from the ``done: true`` chunk.
+
+    Durations are nanosecond counts and the token counts are counts: each is checked
+    (``collector.engines.reply``), and one the collector cannot record raises
+    ``EngineBadReplyError``.
+    """
+
+    def ms(key: str) -> float | None:
+        ns = reply_count(chunk.get(key), key, where)
+        return None if ns is None else ns / 1e6
+
+    decode_ms = ms("eval_duration")
+    eval_count = reply_count(chunk.get("eval_count"), "eval_count", where)
+    prompt = reply_count(chunk.get("prompt_eval_count"), "prompt_eval_count", where)
     rate = eval_count / (decode_ms / 1000) if eval_count and decode_ms else None
     timings = ServerTimings(
-        prompt_ms=_ms(chunk, "prompt_eval_duration"),
+        prompt_ms=ms("prompt_eval_duration"),
         decode_ms=decode_ms,
-        load_ms=_ms(chunk, "load_duration"),
-        prompt_tokens=_int(chunk, "prompt_eval_count"),
+        load_ms=ms("load_duration"),
+        prompt_tokens=prompt,
         decode_tokens=eval_count,
         tokens_per_sec=rate,
     )
     usage: dict[str, int] = {}
     if eval_count is not None:
         usage["completion_tokens"] = eval_count
-    prompt = _int(chunk, "prompt_eval_count")
     if prompt is not None:
         usage["prompt_tokens"] = prompt
     return timings, usage
@@ -89,8 +99,11 @@ class OllamaEngine(Engine):
             tags = await self._get_json("/api/tags", timeout=self.timeouts.health_s)
             for entry in tags.get("models", []) if isinstance(tags, dict) else []:
                 if entry.get("name") == self.model or entry.get("model") == self.model:
-                    digest = entry.get("digest")
-                    quant = (entry.get("details") or {}).get("quantization_level")
+                    # Only text is recorded: a reply of another type must not fail the cell.
+                    found = entry.get("digest")
+                    digest = found if isinstance(found, str) else None
+                    found = (entry.get("details") or {}).get("quantization_level")
+                    quant = found if isinstance(found, str) else None
                     size = _whole(entry.get("size"))
                     break
         except (EngineError, AttributeError):
@@ -159,7 +172,13 @@ class OllamaEngine(Engine):
                     if chunk.get("done"):
                         done = True
                         event.finish_reason = chunk.get("done_reason") or "stop"
-                        event.timings, event.usage = parse_final(chunk)
+                        event.timings, event.usage = parse_final(chunk, path)
+                    if (
+                        type(event.content) is not str
+                        or type(event.reasoning) is not str
+                        or not (event.finish_reason is None or type(event.finish_reason) is str)
+                    ):
+                        raise EngineProtocolError(f"{path}: a text field of the line is not text")
                     yield event
                     if done:
                         break

@@ -22,7 +22,8 @@ from collector.engines.base import (
     finish_body,
     stream_object,
 )
-from collector.errors import EngineDiedError, EngineError
+from collector.engines.reply import checked_usage, reply_count, reply_number
+from collector.errors import EngineDiedError, EngineError, EngineProtocolError
 
 _TOKENIZE_ENDPOINTS = ("/extras/tokenize/count", "/tokenize")
 
@@ -96,7 +97,8 @@ class OpenAIEngine(Engine):
                     if data == "[DONE]":
                         done = True
                         break
-                    yield self.parse_chunk(stream_object(data, path, "SSE data"), t_ns, chat)
+                    chunk = stream_object(data, path, "SSE data")
+                    yield self.parse_chunk(chunk, t_ns, chat, where=path)
                 if done:
                     break
             if done:
@@ -104,26 +106,43 @@ class OpenAIEngine(Engine):
         if not done:
             raise EngineDiedError(f"{path}: stream ended without [DONE]")
 
-    def parse_chunk(self, chunk: dict[str, Any], t_ns: int, chat: bool) -> Event:
-        """One SSE JSON chunk → Event (content, reasoning, tool calls, finish, usage)."""
+    def parse_chunk(
+        self, chunk: dict[str, Any], t_ns: int, chat: bool, where: str = "SSE data"
+    ) -> Event:
+        """One SSE JSON chunk → Event (content, reasoning, tool calls, finish, usage).
+
+        The reply is checked here, at the edge: text fields that are not text, or a chunk of
+        another shape, raise ``EngineProtocolError``; usage and timings numbers the collector
+        cannot record raise ``EngineBadReplyError`` (``collector.engines.reply``).
+        """
         event = Event(t_ns=t_ns)
         choices = chunk.get("choices") or ()
         if choices:
-            choice = choices[0]
+            choice = choices[0] if type(choices) is list else None
+            if type(choice) is not dict:
+                raise EngineProtocolError(f"{where}: 'choices' is not a list of objects")
             if chat:
                 delta = choice.get("delta") or {}
+                if type(delta) is not dict:
+                    raise EngineProtocolError(f"{where}: 'delta' is not an object")
                 event.content = delta.get("content") or ""
                 event.reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
                 event.tool_call = bool(delta.get("tool_calls"))
             else:
                 event.content = choice.get("text") or ""
             event.finish_reason = choice.get("finish_reason")
+            if (
+                type(event.content) is not str
+                or type(event.reasoning) is not str
+                or not (event.finish_reason is None or type(event.finish_reason) is str)
+            ):
+                raise EngineProtocolError(f"{where}: a text field of the chunk is not text")
         usage = chunk.get("usage")
         if isinstance(usage, dict):
-            event.usage = usage
+            event.usage = checked_usage(usage, where)
         timings = chunk.get("timings")
         if isinstance(timings, dict):
-            event.timings = parse_llamacpp_timings(timings)
+            event.timings = parse_llamacpp_timings(timings, where)
         return event
 
     async def count_tokens(self, text: str) -> int | None:
@@ -157,23 +176,24 @@ class OpenAIEngine(Engine):
         except EngineError:
             return None
         if isinstance(data, dict):
-            if isinstance(data.get("count"), int):
-                return int(data["count"])
+            if data.get("count") is not None:
+                return reply_count(data["count"], "count", path)  # recorded as a token count
             if isinstance(data.get("tokens"), list):
                 return len(data["tokens"])
         return None
 
 
-def parse_llamacpp_timings(t: dict[str, Any]) -> ServerTimings:
-    """llama.cpp's ``timings`` object (milliseconds; ``prompt_n`` excludes cached tokens)."""
+def parse_llamacpp_timings(t: dict[str, Any], where: str = "timings") -> ServerTimings:
+    """llama.cpp's ``timings`` object (milliseconds; ``prompt_n`` excludes cached tokens).
+
+    Raises ``EngineBadReplyError`` for a number the collector cannot record.
+    """
 
     def num(key: str) -> float | None:
-        value = t.get(key)
-        return float(value) if isinstance(value, (int, float)) else None
+        return reply_number(t.get(key), f"timings.{key}", where)
 
     def count(key: str) -> int | None:
-        value = t.get(key)
-        return int(value) if isinstance(value, (int, float)) else None
+        return reply_count(t.get(key), f"timings.{key}", where)
 
     return ServerTimings(
         prompt_ms=num("prompt_ms"),

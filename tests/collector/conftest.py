@@ -29,7 +29,8 @@ class LlamaServer:
     digest: str
 
 
-def _require_local_extra() -> None:
+def require_local_extra() -> None:
+    """Skip (fail on CI) when the 'local' extra (llama-cpp-python) is missing."""
     if importlib.util.find_spec("llama_cpp") is None:
         message = "llama-cpp-python is not installed (pip install 'bakeoff[local]')"
         if os.environ.get("CI"):
@@ -40,7 +41,7 @@ def _require_local_extra() -> None:
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[LlamaServer]:
     """One real engine process for the session (started once: loading takes seconds)."""
-    _require_local_extra()
+    require_local_extra()
     bundled = embedded_model()
     port = free_port()
     proc = ManagedProcess(

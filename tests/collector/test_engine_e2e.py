@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -179,3 +180,53 @@ def test_summarization_task_end_to_end(tmp_path: Path, config_home: Path) -> Non
     samples = (run / "samples.jsonl").read_text().splitlines()
     assert len(samples) == rhm["sample_count"]
     assert "rouge1 mean" in (run / "run.md").read_text()
+
+
+def test_smoke_run_on_the_managed_engine_is_one_cold_call(
+    tmp_path: Path, config_home: Path
+) -> None:
+    """`bakeoff run --smoke` on the embedded engine: the one call goes to a process that has
+    served nothing yet, so it is recorded as cold (process_restart: a fresh process), the
+    configuration says cold calls were on, and the run is marked not comparable."""
+    cells = CellsFile(
+        cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
+    )
+    options = RunOptions(
+        cells=cells, out_dir=tmp_path / "runs", mode="smoke", allow_dirty=True, force_load=True
+    )
+    result = execute(options)
+    assert result.status == "complete" and result.calls_total == 1 and result.calls_ok == 1
+    metadata = json.loads((result.path / "metadata.json").read_text())
+    jsonschema.Draft202012Validator(load_schema("metadata")).validate(metadata)
+    assert metadata["config"]["cold"] is True and metadata["config"]["runs_per_cell"] == 0
+    assert metadata["comparable"] is False
+    assert metadata["comparable_reason"] == "smoke run: one call on a freshly started engine"
+    (call,) = [json.loads(x) for x in (result.path / "run.jsonl").read_text().splitlines()[1:]]
+    assert call["phase"] == "cold" and call["cold_kind"] == "process_restart"
+    assert call["error"] is None and call["first_delta_ms"] > 0
+
+
+def test_concurrent_requests_are_served_in_full(llama_server: LlamaServer) -> None:
+    """llama-cpp-python's server interrupts a stream (sends [DONE] after the current token)
+    when another request waits, unless started with ``--interrupt_requests false``: at
+    concurrency > 1 every call would then end after one token. The managed command turns it
+    off, so concurrent calls queue and each one is generated to its end."""
+
+    async def go() -> list[Measurement]:
+        engine = OpenAIEngine(llama_server.url, llama_server.model)
+        try:
+            req = GenerationRequest(text="Once upon a time", max_tokens=12, api="completions")
+            async with engine.lanes(3) as lanes:
+
+                async def one(lane: Any) -> Measurement:
+                    lane.use()
+                    return await measure(engine, req, total_timeout_s=120)
+
+                return await asyncio.gather(*(one(lane) for lane in lanes))
+        finally:
+            await engine.aclose()
+
+    calls = asyncio.run(go())
+    assert [m.error for m in calls] == [None] * 3
+    assert [m.finish_reason for m in calls] == ["length"] * 3, [m.chunks for m in calls]
+    assert all(m.chunks >= 6 for m in calls), [m.chunks for m in calls]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -28,7 +29,7 @@ from collector import guards
 from collector.config import load_cells_file
 from collector.engines.base import Engine
 from collector.errors import ConfigError, GuardError
-from collector.models import CellsFile, CellSpec
+from collector.models import CellsFile, CellSpec, ManagedEngine
 from collector.orchestrate import RunOptions, execute, single_cell
 from tests.collector.fakes import fake_server, refused_url
 
@@ -213,16 +214,169 @@ def test_for_publication_refuses_failed_health(tmp_path: Path, config_home: Path
     assert not (tmp_path / "runs").exists()
 
 
-def test_smoke_and_probe_only(tmp_path: Path, config_home: Path) -> None:
+def _tables_well_formed(markdown: str) -> None:
+    """Every Markdown table has a header, a separator and at least one row, all with the
+    same number of cells (an escaped ``\\|`` is not a cell border)."""
+    tables: list[list[str]] = []
+    previous = ""
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            if not previous.startswith("|"):
+                tables.append([])
+            tables[-1].append(line)
+        previous = line
+    for table in tables:
+        assert len(table) >= 3, table
+        widths = {len(re.split(r"(?<!\\)\|", row)) for row in table}
+        assert len(widths) == 1, table
+        assert re.fullmatch(r"\|(-+:?\|)+", table[1]), table
+        assert all(cell.strip() for cell in re.split(r"(?<!\\)\|", table[0])[1:-1]), table
+
+
+def test_smoke_run_is_one_cold_call_and_not_comparable(tmp_path: Path, config_home: Path) -> None:
+    """--smoke: one cell, one prompt, one call — the first call of the run, so a cold one —
+    recorded as not comparable."""
     with fake_server() as url:
         smoke = execute(_opts(_cells(url, "ok", "ok2"), tmp_path / "s", mode="smoke"))
-        probe = execute(_opts(_cells(url, "ok"), tmp_path / "p", mode="probe_only"))
-    assert smoke.calls_total == 1
-    meta, _ = _validate_run(smoke.path)
+    assert smoke.calls_total == 1 and smoke.status == "complete"
+    meta, records = _validate_run(smoke.path)
     assert meta["config"]["mode"] == "smoke" and len(meta["cells"]) == 1
-    assert probe.calls_total == 0
+    assert meta["config"]["cold"] is True and meta["config"]["runs_per_cell"] == 0
+    (call,) = [r for r in records if r["type"] == "call"]
+    assert call["phase"] == "cold" and call["cold_kind"] == "process_warm"
+    assert meta["comparable"] is False
+    assert meta["comparable_reason"].startswith("smoke run: one call")
+    assert smoke.comparable is False
+    report = (smoke.path / "run.md").read_text()
+    assert "Not comparable: smoke run" in report and "No warm call." in report
+    _tables_well_formed(report)
+
+
+def test_full_run_is_comparable(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        result = execute(_opts(_cells(url, "ok", runs=1), tmp_path, prompts=["P-EASY"]))
+    meta, _ = _validate_run(result.path)
+    assert meta["status"] == "complete" and meta["status_reason"] is None
+    assert meta["comparable"] is True and meta["comparable_reason"] is None
+    _tables_well_formed((result.path / "run.md").read_text())
+
+
+def test_probe_only_run_is_empty(tmp_path: Path, config_home: Path) -> None:
+    """--probe-only measures nothing: status empty, not comparable, run.md says so."""
+    with fake_server() as url:
+        probe = execute(_opts(_cells(url, "ok"), tmp_path / "p", mode="probe_only"))
+    assert probe.calls_total == 0 and probe.status == "empty"
     meta, records = _validate_run(probe.path)
     assert meta["cells"][0]["available"] is True and [r["type"] for r in records] == ["meta"]
+    assert meta["status"] == "empty" and meta["status_reason"].startswith("probe-only run")
+    assert meta["comparable"] is False
+    assert meta["comparable_reason"] == "probe-only run: health checks only"
+    report = (probe.path / "run.md").read_text()
+    assert "No call was measured." in report and "Warm TTFT" not in report
+    assert "| host-" in report and "| passed |" in report  # the health-check table
+    _tables_well_formed(report)
+    log = (probe.path / "run.log").read_text()
+    assert "health check passed" in log
+
+
+def test_run_with_every_cell_skipped_is_empty(tmp_path: Path, config_home: Path) -> None:
+    """Every cell unavailable: nothing measured, so the run is empty (never complete), not
+    comparable, and run.log, run.md and the reasons say which cell failed and why."""
+    cells = CellsFile(
+        cells=[
+            CellSpec(engine="openai", url=refused_url(), model="down-a"),  # type: ignore[arg-type]
+            CellSpec(engine="ollama", url=refused_url(), model="down-b"),  # type: ignore[arg-type]
+        ],
+        runs=1,
+    )
+    result = execute(_opts(cells, tmp_path, prompts=["P-EASY"]))
+    assert result.status == "empty" and result.calls_total == 0
+    meta, records = _validate_run(result.path)
+    assert meta["status"] == "empty"
+    assert meta["status_reason"].startswith("no call was measured: every cell was skipped")
+    assert ":down-a" in meta["status_reason"] and ":down-b" in meta["status_reason"]
+    assert meta["comparable"] is False and meta["comparable_reason"] == meta["status_reason"]
+    assert [r["type"] for r in records] == ["meta", "skipped", "skipped"]
+    log_lines = (result.path / "run.log").read_text().splitlines()
+    for cell in ("down-a", "down-b"):
+        (line,) = [ln for ln in log_lines if f":{cell} skipped" in ln]
+        assert " WARNING " in line and "health check" in line
+    report = (result.path / "run.md").read_text()
+    assert "No call was measured." in report
+    assert "## Skipped cells" in report and "Warm TTFT" not in report and "### Cold" not in report
+    _tables_well_formed(report)
+    # `bakeoff report` regenerates the same file.
+    before = report
+    assert CliRunner().invoke(main, ["report", str(result.path)]).exit_code == 0
+    assert (result.path / "run.md").read_text() == before
+
+
+def test_multiline_skip_reason_stays_one_log_line_and_one_table_row(
+    tmp_path: Path, config_home: Path
+) -> None:
+    """A managed engine that dies at start gives a reason of several lines (its log tail):
+    run.log still gets one WARNING line, run.md one table row."""
+    script = "import sys; print('first line'); print('second | line'); sys.exit(3)"
+    cells = CellsFile(
+        cells=[
+            CellSpec(
+                engine="openai",
+                managed=ManagedEngine(command=[sys.executable, "-c", script]),
+                model="dies",
+            )  # type: ignore[arg-type]
+        ],
+    )
+    result = execute(_opts(cells, tmp_path, prompts=["P-EASY"]))
+    assert result.status == "empty"
+    log = (result.path / "run.log").read_text().splitlines()
+    (line,) = [ln for ln in log if ":dies skipped: " in ln]
+    assert "exited with code 3" in line and "second" in line
+    report = (result.path / "run.md").read_text()
+    _tables_well_formed(report)
+    assert "exited with code 3" in report
+
+
+def test_cli_states_what_was_measured(tmp_path: Path, config_home: Path) -> None:
+    with fake_server() as url:
+        argv = ["run", "--engine", "openai", "--url", url, "--model", "ok", "--runs", "1"]
+        argv += ["--prompts", "P-EASY", "--out", str(tmp_path), "--allow-dirty", "--force-load"]
+        result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    assert "measured 2 call(s), 2 ok, in 1 cell" in result.output
+
+
+def test_cli_exits_1_when_nothing_was_measured(tmp_path: Path, config_home: Path) -> None:
+    """An engine that cannot be reached: the run directory is written (status empty), then
+    one clear message and exit 1, no traceback."""
+    out = tmp_path / "runs"
+    argv = ["run", "--engine", "ollama", "--url", refused_url(), "--model", "x"]
+    result = CliRunner().invoke(main, [*argv, "--out", str(out), "--allow-dirty", "--force-load"])
+    assert result.exit_code == 1
+    assert "measured 0 call(s)" in result.output
+    assert "error: no call was measured: every cell was skipped" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    (run,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert str(run) in result.output
+    meta, _ = _validate_run(run)
+    assert meta["status"] == "empty"
+
+
+def test_cli_probe_only_exit_code_follows_health_checks(tmp_path: Path, config_home: Path) -> None:
+    flags = ["--probe-only", "--allow-dirty", "--force-load"]
+    with fake_server() as url:
+        healthy = CliRunner().invoke(
+            main, ["run", "--url", url, "--model", "ok", "--out", str(tmp_path / "a"), *flags]
+        )
+    assert healthy.exit_code == 0, healthy.output
+    assert "empty:" in healthy.output and "probe-only" in healthy.output
+    down = CliRunner().invoke(
+        main, ["run", "--url", refused_url(), "--model", "x", "--out", str(tmp_path / "b"), *flags]
+    )
+    assert down.exit_code == 1
+    assert "error: health check failed for 1 of 1 cell(s)" in down.output
+    assert "Traceback" not in down.output
+    assert len(list((tmp_path / "b").iterdir())) == 1  # the run is still written
 
 
 def test_concurrency_levels_record_lag(tmp_path: Path, config_home: Path) -> None:
@@ -389,6 +543,27 @@ def test_cli_bad_cells_file_measures_nothing(tmp_path: Path, config_home: Path) 
     assert "cells[0].engine (line 2)" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_cli_without_local_extra_measures_nothing_and_says_what_to_install(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bakeoff run` without the 'local' extra: no call is measured, the run is empty, and
+    the message says what to install (exit 1)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "llama_cpp" else real(n, *a)
+    )
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["run", "--out", str(out), "--allow-dirty", "--force-load"])
+    assert result.exit_code == 1
+    assert "error: no call was measured" in result.output
+    assert "pip install 'bakeoff[local]'" in result.output
+    (run,) = list(out.iterdir())
+    meta, _ = _validate_run(run)
+    assert meta["status"] == "empty" and meta["comparable"] is False
 
 
 def test_cli_without_local_extra_says_what_to_install(
@@ -585,3 +760,16 @@ def test_cells_file_cost_block_is_validated_with_its_line(tmp_path: Path) -> Non
             "cost": cost.model_dump(),
         }
     )
+
+
+def test_verdict_of_runs_cut_short() -> None:
+    """A run interrupted before its first call stays partial (with why) and is not
+    comparable; one interrupted after some calls keeps them comparable."""
+    from collector.orchestrate import verdict
+
+    ended = ("partial", "interrupted by the user (Ctrl-C)")
+    status, reason, comparable, why_not = verdict("full", [], [], [], ended)
+    assert (status, reason, comparable) == ("partial", ended[1], False)
+    assert why_not == "no call was measured: interrupted by the user (Ctrl-C)"
+    complete = verdict("full", [], [], [], ("complete", None))
+    assert complete == ("empty", "no call was measured", False, "no call was measured")
