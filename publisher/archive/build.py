@@ -28,8 +28,7 @@ from publisher.archive.history import build_history
 from publisher.frontend import derive, tables
 from publisher.frontend.finding import Finding, finding
 
-# Per-run tables that the archive keeps (calls and samples are partitioned, see export).
-SMALL = tuple(t for t in tables.PER_RUN if t not in tables.LARGE)
+SMALL = tables.SMALL
 _HARDWARE = (
     "cpu_model",
     "cpu_cores",

@@ -75,6 +75,8 @@ PER_RUN = (
     "run_gpus",
     "run_workloads",
 )
+# The per-run tables the archive keeps in memory (the large ones are read one run at a time).
+SMALL = tuple(t for t in PER_RUN if t not in LARGE)
 
 
 def _cols(spec: str, kind: ColumnType) -> Columns:

@@ -14,7 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from publisher.site import charts
 from publisher.site.pages.common import (
@@ -512,20 +514,29 @@ TELEMETRY_FIELDS = ("t", *(col for _, series in _TELEMETRY_PANELS for col, _ in 
 
 def downsample(samples: pa.Table, limit: int = MAX_SAMPLE_POINTS) -> tuple[list[Row], int]:
     """At most ``limit`` points: consecutive samples averaged in buckets of k; returns (points,
-    k). Only the charted fields are kept, rounded to 3 decimals (small run files)."""
-    if samples.num_rows == 0:
+    k). Only the charted fields are kept, rounded to 3 decimals (small run files); a bucket
+    without a finite value of a field is None there."""
+    n = samples.num_rows
+    if n == 0:
         return [], 1
-    ordered = samples.sort_by([("seq", "ascending"), ("t", "ascending")])
-    columns = {name: ordered.column(name).to_pylist() for name in TELEMETRY_FIELDS}
-    n = ordered.num_rows
+    order = pc.sort_indices(samples, [("seq", "ascending"), ("t", "ascending")])
     k = max(1, -(-n // limit))
-    points: list[Row] = []
-    for start in range(0, n, k):
-        point: Row = {}
-        for name in TELEMETRY_FIELDS:
-            values = [f for v in columns[name][start : start + k] if (f := num(v)) is not None]
-            point[name] = round(sum(values) / len(values), 3) if values else None
-        points.append(point)
+    starts = np.arange(0, n, k)
+    series: dict[str, list[float | None]] = {}
+    for name in TELEMETRY_FIELDS:
+        column = samples.column(name).take(order)
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        finite = np.isfinite(values)  # nulls arrive as NaN
+        sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
+        counts = np.add.reduceat(finite.astype(np.int64), starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.round(sums / counts, 3)
+        series[name] = [
+            None if c == 0 else m for m, c in zip(means.tolist(), counts.tolist(), strict=True)
+        ]
+    points = [
+        dict(zip(series, values, strict=True)) for values in zip(*series.values(), strict=True)
+    ]
     return points, k
 
 
