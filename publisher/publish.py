@@ -389,7 +389,9 @@ def commit(pairs: Sequence[tuple[Path, Path]], out_dir: Path) -> None:
 # --------------------------------------------------------------------------- publish
 
 
-def _site_pages(archive: Archive, reader: Any, out_dir: Path, log: Log) -> str:
+def _site_pages(
+    archive: Archive, reader: Any, out_dir: Path, previous: Path | None, log: Log
+) -> str:
     try:
         pages = importlib.import_module("publisher.site.pages")
     except ModuleNotFoundError as exc:
@@ -397,7 +399,7 @@ def _site_pages(archive: Archive, reader: Any, out_dir: Path, log: Log) -> str:
             raise
         log(f"step 5/{STEPS} site pages: skipped (publisher.site.pages is not available)")
         return "skipped"
-    pages.build_pages(archive, reader, out_dir)
+    pages.build_pages(archive, reader, out_dir, previous)
     return "written"
 
 
@@ -422,6 +424,8 @@ class LargeTables:
         self.store = store
         self.state = state
         self.config = config
+        # Names the version of every run's rows: with a run's content hash, they are fixed.
+        self.key = f"{store.key}:{store.options}"
 
     def __call__(self, table: str, run_id: str) -> pa.Table:
         """One run's rows of ``table`` (``calls`` or ``samples``)."""
@@ -530,7 +534,9 @@ def _publish(config: PublishConfig, log: Log) -> PublishReport:
         def pages() -> None:  # while the DuckDB file is written
             if staged_site is not None:
                 staged_site.parent.mkdir(parents=True, exist_ok=True)
-                report.site = _site_pages(archive, reader, staged_site, site_lines.append)
+                report.site = _site_pages(
+                    archive, reader, staged_site, config.site_dir, site_lines.append
+                )
 
         try:
             report.manifest = export_tables(

@@ -20,7 +20,6 @@ have changed again within the clock's resolution): the run is read and hashed.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 import multiprocessing
@@ -39,6 +38,7 @@ import msgspec
 import pyarrow as pa
 
 from bakeoff import __version__
+from bakeoff.codeid import import_closure
 from bakeoff.jsonio import write_atomic
 from bakeoff.resources import schemas_dir, seeds_dir
 from publisher.frontend import tables
@@ -53,51 +53,8 @@ RACY_NS = 2_000_000_000
 _HEADER = struct.Struct("<I")
 
 
-_PACKAGES = ("publisher", "bakeoff")
 # The libraries whose behaviour reaches an artifact or an export file.
 _LIBRARIES = ("msgspec", "pyarrow", "duckdb", "numpy", "google-re2")
-
-
-def _module_file(root: Path, name: str) -> Path | None:
-    base = root.joinpath(*name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-def import_closure(*modules: str) -> list[Path]:
-    """The source files of ``modules`` and of every ``publisher``/``bakeoff`` module they
-    import, directly or not (function-level imports included; parent packages too, as
-    importing a module runs its packages' ``__init__``). Read from the source with ``ast``,
-    so what the key covers follows the code rather than a hand-kept list."""
-    root = Path(__file__).resolve().parent.parent
-    seen: dict[str, Path] = {}
-    pending = list(modules)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        path = _module_file(root, name)
-        if path is None:
-            continue
-        seen[name] = path
-        parts = name.split(".")
-        pending += [".".join(parts[:i]) for i in range(1, len(parts))]
-        package = name if path.name == "__init__.py" else ".".join(parts[:-1])
-        for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
-            if isinstance(node, ast.Import):
-                pending += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
-                    target = f"{base}.{node.module}" if node.module else base
-                else:
-                    target = node.module or ""
-                pending.append(target)
-                pending += [f"{target}.{a.name}" for a in node.names]  # submodules
-        pending = [m for m in pending if m.split(".")[0] in _PACKAGES]
-    return sorted(seen.values())
 
 
 def code_files(*modules: str) -> list[Path]:

@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from bakeoff import codeid
 from publisher import publish as pipeline
 from publisher import store
 from publisher.errors import OutputError, RunsInvalidError, StaleCatalogueError
@@ -224,7 +225,7 @@ def test_code_key_covers_what_compiles_and_nothing_else() -> None:
 
 def test_import_closure_follows_function_level_imports() -> None:
     """An import inside a function reaches the key as surely as one at the top."""
-    closure = set(store.import_closure("publisher.frontend.rules"))
+    closure = set(codeid.import_closure("publisher.frontend.rules"))
     root = Path(store.__file__).resolve().parent.parent
     source = (root / "publisher" / "frontend" / "rules.py").read_text()
     assert "    from publisher.frontend.efficiency import" in source  # inside a function

@@ -39,13 +39,15 @@ __all__ = ["MARKER", "MARKER_TEXT", "build_empty", "build_pages", "downloads_sni
 Reader = Callable[[str, str], pa.Table]
 
 
-def build_pages(archive: Any, reader: Reader, out_dir: Path) -> None:
+def build_pages(archive: Any, reader: Reader, out_dir: Path, previous: Path | None = None) -> None:
     """Write every generated page and data file of the site into ``out_dir``.
 
     ``archive`` is a built archive (``publisher.archive.build.Archive``: ``tables`` and
     ``catalogue``); ``reader(table, run_id)`` gives one run's rows of ``calls`` or
-    ``samples``. The output replaces ``out_dir`` atomically; an existing ``out_dir`` that
-    this function did not write is refused.
+    ``samples`` (a reader with a ``key`` naming the version of those rows lets unchanged run
+    files be reused). The output replaces ``out_dir`` atomically; an existing ``out_dir`` that
+    this function did not write is refused. ``previous`` is the last generated folder (by
+    default ``out_dir`` itself), whose unchanged run files are linked rather than rebuilt.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
@@ -57,9 +59,13 @@ def build_pages(archive: Any, reader: Reader, out_dir: Path) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    if previous is None and (out_dir / MARKER).exists():
+        previous = out_dir
+    if previous is not None and not (previous / MARKER).exists():
+        previous = None
     view = ArchiveView.open(archive.tables, archive.catalogue)
     try:
-        _generate(view, reader, Output(tmp))
+        _generate(view, reader, Output(tmp), previous)
     finally:
         view.close()
     if out_dir.exists():
@@ -73,7 +79,7 @@ def build_pages(archive: Any, reader: Reader, out_dir: Path) -> None:
         os.replace(tmp, out_dir)
 
 
-def _generate(view: ArchiveView, reader: Reader, out: Output) -> None:
+def _generate(view: ArchiveView, reader: Reader, out: Output, previous: Path | None) -> None:
     out.write(MARKER, MARKER_TEXT)
     out.write("_snippets/home.md", home_snippet(view, out))
     out.write("_snippets/downloads.md", downloads_snippet([]))
@@ -84,7 +90,7 @@ def _generate(view: ArchiveView, reader: Reader, out: Output) -> None:
     write_name_pages(view, out)
     out.write("changes.md", changes_page(view))
     out.write("compare.md", COMPARE_PAGE)
-    write_run_pages(view, reader, out)
+    write_run_pages(view, reader, out, previous)
 
 
 @dataclass(frozen=True)

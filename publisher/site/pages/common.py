@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -297,6 +298,25 @@ class Output:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(path.parent)
         path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+
+    def reuse(self, rel: str, source: Path, sha256: str) -> bool:
+        """Hard-link (or copy) ``source`` to ``rel`` when its bytes have this sha256; False
+        when they do not or it cannot be read (the caller writes the file afresh)."""
+        try:
+            content = source.read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(content).hexdigest() != sha256:
+            return False
+        path = self.root / rel
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path.parent)
+        try:
+            os.link(source, path)
+        except OSError:  # another file system, or links not allowed
+            path.write_bytes(content)
+        return True
 
     def data(self, key: str, payload: Any) -> None:
         """Write ``data/<key>.js`` (``key`` is path-safe, built by this package)."""

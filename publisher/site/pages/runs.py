@@ -10,19 +10,25 @@ Every run is browsable, comparable or not; a run that is not comparable says why
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bakeoff.codeid import source_digest
 from publisher.site import charts
 from publisher.site.pages.common import (
     SAFE_RUN_ID,
     Output,
     Row,
+    data_script,
+    dumps,
     num,
     page,
     plain,
@@ -202,6 +208,18 @@ def _result(row: Row) -> dict[str, Any]:
     return out
 
 
+class RunInputs(NamedTuple):
+    """What a run document is made of, besides the run's calls and samples."""
+
+    run: Mapping[str, Any]
+    cells: list[Row]
+    planned: list[Row]
+    metrics: Mapping[str, Any] | None
+    gpus: list[Row]
+    software: Mapping[str, Any] | None
+    listed: Mapping[str, Any]
+
+
 class RunDocuments:
     """Builds each run's document from the archive and the run's calls and samples."""
 
@@ -229,11 +247,23 @@ class RunDocuments:
         )
         self.lists = view.run_lists()
 
-    def document(self, run_id: str) -> dict[str, Any]:
+    def inputs(self, run_id: str) -> RunInputs:
+        """The archive rows a run's document is made of (besides its calls and samples).
+        Runs must be asked for in ascending run id order (rows are read group by group)."""
+        return RunInputs(
+            self.view.runs.get(run_id, {}),
+            self.cells.get(run_id),
+            self.run_cells.get(run_id),
+            self.metrics.get(run_id),
+            self.gpus.get(run_id, []),
+            self.software.get(run_id),
+            self.lists.get(run_id, {}),
+        )
+
+    def document(self, run_id: str, inputs: RunInputs | None = None) -> dict[str, Any]:
         """Everything a run page shows, as blocks, plus its warm results."""
-        run = self.view.runs.get(run_id, {})
-        cells = self.cells.get(run_id)
-        planned = self.run_cells.get(run_id)
+        inputs = inputs if inputs is not None else self.inputs(run_id)
+        run, cells, planned = inputs.run, inputs.cells, inputs.planned
         name = system_name(run)
         comparable = bool(run.get("comparable"))
         blocks: list[dict[str, Any]] = []
@@ -334,7 +364,7 @@ class RunDocuments:
                 }
             )
         blocks += self._charts(run_id, cells, warm)
-        metrics = self.metrics.get(run_id)
+        metrics = inputs.metrics
         if metrics:
             blocks.append(
                 _kv(
@@ -346,7 +376,7 @@ class RunDocuments:
                     ],
                 )
             )
-        gpus = self.gpus.get(run_id, [])
+        gpus = inputs.gpus
         if gpus:
             blocks.append(
                 {
@@ -368,10 +398,10 @@ class RunDocuments:
                     ],
                 }
             )
-        sw = self.software.get(run_id)
+        sw = inputs.software
         if sw:
             blocks.append(_kv("Software", [(k, sw.get(k)) for k in SOFTWARE]))
-        cat = self.lists.get(run_id, {})
+        cat = inputs.listed
         blocks.append(
             _kv(
                 "Provenance",
@@ -512,46 +542,51 @@ _TELEMETRY_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 TELEMETRY_FIELDS = ("t", *(col for _, series in _TELEMETRY_PANELS for col, _ in series))
 
 
-def downsample(samples: pa.Table, limit: int = MAX_SAMPLE_POINTS) -> tuple[list[Row], int]:
-    """At most ``limit`` points: consecutive samples averaged in buckets of k; returns (points,
-    k). Only the charted fields are kept, rounded to 3 decimals (small run files); a bucket
-    without a finite value of a field is None there."""
+def downsample(
+    samples: pa.Table, limit: int = MAX_SAMPLE_POINTS
+) -> tuple[dict[str, list[float | None]], int]:
+    """At most ``limit`` points: consecutive samples averaged in buckets of k; returns (one
+    list per charted field, k). Values are rounded to 3 decimals (small run files); a bucket
+    without a finite value of a field is None there, and buckets without a time are left out."""
     n = samples.num_rows
     if n == 0:
-        return [], 1
+        return {name: [] for name in TELEMETRY_FIELDS}, 1
     order = pc.sort_indices(samples, [("seq", "ascending"), ("t", "ascending")])
     k = max(1, -(-n // limit))
     starts = np.arange(0, n, k)
-    series: dict[str, list[float | None]] = {}
+    means: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
     for name in TELEMETRY_FIELDS:
         column = samples.column(name).take(order)
         values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         finite = np.isfinite(values)  # nulls arrive as NaN
-        sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
-        counts = np.add.reduceat(finite.astype(np.int64), starts)
+        total = np.add.reduceat(np.where(finite, values, 0.0), starts)
+        counts[name] = np.add.reduceat(finite.astype(np.int64), starts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.round(sums / counts, 3)
-        series[name] = [
-            None if c == 0 else m for m, c in zip(means.tolist(), counts.tolist(), strict=True)
-        ]
-    points = [
-        dict(zip(series, values, strict=True)) for values in zip(*series.values(), strict=True)
-    ]
-    return points, k
+            means[name] = np.round(total / counts[name], 3)
+    timed = counts["t"] > 0
+    series: dict[str, list[float | None]] = {}
+    for name in TELEMETRY_FIELDS:
+        present = counts[name][timed] > 0
+        values = means[name][timed]
+        if present.all():
+            series[name] = values.tolist()
+        else:
+            series[name] = [
+                v if ok else None for v, ok in zip(values.tolist(), present, strict=True)
+            ]
+    return series, k
 
 
 def telemetry_block(samples: pa.Table) -> dict[str, Any] | None:
     """The run page's telemetry chart (CPU %, memory, GPU power/util over time), or None."""
-    points, k = downsample(samples)
-    points = [p for p in points if p["t"] is not None]
-    if not points:
+    series, k = downsample(samples)
+    if not series["t"]:
         return None
     panels = []
-    for title, series in _TELEMETRY_PANELS:
+    for title, fields in _TELEMETRY_PANELS:
         values = {
-            name: [p[col] for p in points]
-            for col, name in series
-            if any(p[col] is not None for p in points)
+            name: series[col] for col, name in fields if series[col].count(None) < len(series[col])
         }
         panels.append((title, values))
     if not any(values for _, values in panels):
@@ -560,16 +595,66 @@ def telemetry_block(samples: pa.Table) -> dict[str, Any] | None:
     return {
         "kind": "chart",
         "title": f"Telemetry over time ({samples.num_rows} samples{note})",
-        "spec": charts.telemetry([p["t"] for p in points], panels, "seconds since sampler start"),
+        "spec": charts.telemetry(series["t"], panels, "seconds since sampler start"),
     }
 
 
-def write_run_pages(view: ArchiveView, reader: Reader, out: Output) -> None:
-    """The run index, the run viewer page, and one data file per run."""
+# Beside the generated pages: the key of each run's data file (not deployed: MkDocs leaves
+# dot-files out), so the next build links an unchanged run's file instead of making it again.
+RUN_KEYS = ".run-keys.json"
+
+
+def write_run_pages(
+    view: ArchiveView, reader: Reader, out: Output, previous: Path | None = None
+) -> None:
+    """The run index, the run viewer page, and one data file per run.
+
+    A run's data file is a function of its archive rows (``RunInputs``), its calls and
+    samples (named by the reader's ``key`` and the run's content hash) and this package's
+    code. When ``previous`` (the last generated folder) holds a file made from the same
+    inputs, and its bytes are those recorded, it is hard-linked instead of rebuilt; a reader
+    without a ``key`` turns reuse off."""
     out.write("runs/index.md", RUNS_INDEX)
     out.write("runs/view.md", RUN_VIEW)
     out.data("runs", runs_index_data(view))
     docs = RunDocuments(view, reader)
+    reader_key = getattr(reader, "key", None)
+    code = f"{source_digest(__name__)}\0{reader_key}\0".encode()
+    before = _previous_keys(previous) if reader_key is not None else {}
+    keys: dict[str, list[str]] = {}
     for rid in sorted(view.runs):
-        if SAFE_RUN_ID.fullmatch(rid):
-            out.data(f"runs/{rid}", docs.document(rid))
+        if not SAFE_RUN_ID.fullmatch(rid):
+            continue
+        inputs = docs.inputs(rid)
+        key = hashlib.sha256(code + repr(inputs).encode()).hexdigest()
+        rel = f"data/runs/{rid}.js"
+        old = before.get(rid)
+        if (
+            previous is not None
+            and old is not None
+            and old[0] == key
+            and out.reuse(rel, previous / rel, old[1])
+        ):
+            keys[rid] = old
+            continue
+        content = data_script(f"runs/{rid}", docs.document(rid, inputs))
+        out.write(rel, content)
+        keys[rid] = [key, hashlib.sha256(content).hexdigest()]
+    if reader_key is not None:
+        out.write(RUN_KEYS, dumps(keys))
+
+
+def _previous_keys(previous: Path | None) -> dict[str, list[str]]:
+    if previous is None:
+        return {}
+    try:
+        keys = json.loads((previous / RUN_KEYS).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(keys, dict):
+        return {}
+    return {
+        k: v
+        for k, v in keys.items()
+        if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+    }
