@@ -396,3 +396,38 @@ def test_the_duckdb_file_is_patched_and_holds_what_a_fresh_build_holds(tmp_path:
     fresh = _duckdb_content(tmp_path / "b" / "out" / "exports" / "bakeoff.duckdb")
     assert patched == fresh
     assert {r[-1] for r in patched["calls"]} == {"2026-02", "2026-03"}  # the month column
+
+
+def _run_files(root: Path) -> dict[str, tuple[int, bytes]]:
+    folder = root / "site" / "generated" / "data" / "runs"
+    return {p.name: (p.stat().st_ino, p.read_bytes()) for p in sorted(folder.glob("*.js"))}
+
+
+def test_unchanged_run_pages_are_linked_and_equal_a_fresh_build(
+    tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A republish links each unchanged run's data file from the last build (same inode)
+    instead of rebuilding it; a file altered since, a changed run and changed page code are
+    rebuilt, and every byte equals a build from nothing."""
+    pipeline.publish(config(tmp_path / "a", archive, site=True))
+    first = _run_files(tmp_path / "a")
+    assert len(first) == 4  # every run, the meta-only one included
+    victim, other = sorted(first)[:2]
+    generated = tmp_path / "a" / "site" / "generated"
+    tampered = generated / "data" / "runs" / victim
+    tampered.unlink()
+    tampered.write_bytes(b"tampered")
+    added = make_run(archive, seed=77, n_cells=1, calls_per_cell=2)
+    pipeline.publish(config(tmp_path / "a", archive, site=True))
+    second = _run_files(tmp_path / "a")
+    pipeline.publish(config(tmp_path / "fresh", archive, site=True))
+    fresh = _run_files(tmp_path / "fresh")
+    assert {k: v[1] for k, v in second.items()} == {k: v[1] for k, v in fresh.items()}
+    assert second[other][0] == first[other][0]  # linked
+    assert second[victim][1] == first[victim][1]  # rebuilt to the right bytes
+    assert f"{added.name}.js" in second
+    monkeypatch.setattr("publisher.site.pages.runs.source_digest", lambda *m: "new page code")
+    pipeline.publish(config(tmp_path / "a", archive, site=True))
+    third = _run_files(tmp_path / "a")
+    assert all(third[k][0] != second[k][0] for k in third)  # nothing reused
+    assert {k: v[1] for k, v in third.items()} == {k: v[1] for k, v in fresh.items()}

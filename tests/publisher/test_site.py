@@ -625,3 +625,27 @@ def test_benchmark_script_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mkdocs build --strict" in proc.stdout
     shutil.rmtree(tmp_path / "work", ignore_errors=True)
+
+
+def test_run_file_keys_stay_out_of_the_built_site(tmp_path: Path) -> None:
+    """The keys that let a rebuild link unchanged run files sit beside the generated pages;
+    MkDocs must not deploy them (a dot-file), and a rebuild reuses every unchanged file."""
+    site = make_site_input(6, not_comparable=False)
+
+    class KeyedReader:
+        key = "rows v1"
+
+        def __call__(self, table: str, run_id: str) -> Any:
+            return site.reader(table, run_id)
+
+    root = copy_site_project(tmp_path / "site")
+    generated = root / "docs" / "generated"
+    build_pages(site.archive, KeyedReader(), generated)
+    keys = json.loads((generated / ".run-keys.json").read_text())
+    assert sorted(keys) == sorted(site.archive.tables["runs"].column("run_id").to_pylist())
+    inodes = {p.name: p.stat().st_ino for p in (generated / "data" / "runs").glob("*.js")}
+    build_pages(site.archive, KeyedReader(), generated)  # previous = the folder itself
+    assert inodes == {p.name: p.stat().st_ino for p in (generated / "data" / "runs").glob("*.js")}
+    result = build_site(root)
+    assert not list(result.build_dir.rglob(".run-keys.json"))
+    assert len(list((result.build_dir / "generated" / "data" / "runs").glob("*.js"))) == 6
