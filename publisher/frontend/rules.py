@@ -675,3 +675,42 @@ def check_skipped(
                 line=line,
                 pointer="/at",
             )
+
+
+def check_roofline(cells: Any, out: Findings) -> None:
+    """A batch whose decode rate exceeds what the measured memory bandwidth allows (with a
+    margin: ``efficiency.PLAUSIBLE_EFFICIENCY``) is implausible; the numbers are named."""
+    from publisher.frontend.efficiency import PLAUSIBLE_EFFICIENCY
+
+    rows = cells.select(
+        [
+            "cell_id",
+            "workload_id",
+            "concurrency",
+            "request_rate",
+            "phase",
+            "tokens_per_sec_mean",
+            "model_size_bytes",
+            "memory_bandwidth_gbs",
+            "bandwidth_efficiency",
+        ]
+    ).to_pylist()
+    for r in rows:
+        ratio = r["bandwidth_efficiency"]
+        if ratio is None or ratio <= PLAUSIBLE_EFFICIENCY:
+            continue
+        read = r["tokens_per_sec_mean"] * r["model_size_bytes"] / 1e9
+        out.add(
+            "plausibility.roofline",
+            "run.jsonl",
+            f"{r['cell_id']} {r['workload_id']} {_level_label(r)} {r['phase']}: "
+            f"{r['tokens_per_sec_mean']:.4g} tokens/s × {r['model_size_bytes'] / 1e6:.4g} MB "
+            f"per token = {read:.4g} GB/s read, {ratio:.3g}× the "
+            f"{r['memory_bandwidth_gbs']:.4g} GB/s this run measured",
+        )
+
+
+def _level_label(row: Mapping[str, Any]) -> str:
+    """``c4`` for a closed-loop level, ``2/s`` for an open-loop one."""
+    rate = row.get("request_rate")
+    return f"{rate:g}/s" if rate is not None else f"c{row['concurrency']}"

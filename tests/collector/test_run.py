@@ -401,7 +401,8 @@ def test_concurrency_levels_record_lag(tmp_path: Path, config_home: Path) -> Non
     for r in level4:
         # A closed loop: due at the level's start or at the end of the worker's previous call.
         assert r["request_rate"] is None and 1 <= r["in_flight"] <= 4
-        assert r["start_lag_ms"] == pytest.approx(max(r["sent_ms"] - r["scheduled_ms"], 0), abs=2e-3)
+        lag = max(r["sent_ms"] - r["scheduled_ms"], 0)
+        assert r["start_lag_ms"] == pytest.approx(lag, abs=2e-3)
     assert sum(1 for r in level4 if r["scheduled_ms"] == 0) == 4  # each worker's first call
     sequential = [r for r in records if r["type"] == "call" and r["concurrency"] == 1]
     assert all(r["in_flight"] is None and r["scheduled_ms"] is None for r in sequential)

@@ -6,6 +6,7 @@ makes exact lengths checkable; the real engine is exercised in test_engine_e2e.p
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import statistics
@@ -138,7 +139,7 @@ def test_other_workloads_carry_no_length_fields(tmp_path: Path, config_home: Pat
 def test_parse_lengths_refuses_what_it_cannot_build() -> None:
     assert [s.id for s in parse_lengths(["512/64", " 4096/128 "])] == ["L-512-64", "L-4096-128"]
     for bad in ("512", "0/64", "512/0", "a/b", "512/64/1", "-1/4"):
-        with pytest.raises(ConfigError, match="input/output tokens; write e.g. 512/64"):
+        with pytest.raises(ConfigError, match=r"input/output tokens; write e\.g\. 512/64"):
             parse_lengths([bad])
     with pytest.raises(ConfigError, match="listed twice"):
         parse_lengths(["512/64", "512/64"])
@@ -233,7 +234,7 @@ def test_prompt_builder_fills_the_last_token_with_part_of_a_word() -> None:
 
 def test_arrival_offsets_are_poisson_with_the_exact_mean() -> None:
     offsets = arrival_offsets(200, 4.0, seed=1)
-    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
     assert offsets[0] == 0.0 and all(g > 0 for g in gaps)
     assert statistics.fmean(gaps) == pytest.approx(0.25, rel=1e-12)
     # Exponential gaps: the standard deviation is about the mean (coefficient of variation 1).
@@ -285,7 +286,7 @@ def test_rate_level_sends_on_its_poisson_schedule(tmp_path: Path, config_home: P
         assert c["sent_ms"] >= c["scheduled_ms"] - 1e-3
         assert c["start_lag_ms"] == pytest.approx(c["sent_ms"] - c["scheduled_ms"], abs=2e-3)
     sent = sorted(c["sent_ms"] for c in level)
-    mean_gap = statistics.fmean(b - a for a, b in zip(sent, sent[1:], strict=False))
+    mean_gap = statistics.fmean(b - a for a, b in itertools.pairwise(sent))
     assert abs(mean_gap - 25.0) <= 0.2 * 25.0, mean_gap
     config = metadata["config"]
     assert config["rates"] == [40.0] and config["rate_requests"] == 12
