@@ -85,6 +85,7 @@ def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None
     cells = CellsFile(
         cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
         runs=2,
+        lengths=[],
     )
     options = RunOptions(
         cells=cells,
@@ -147,6 +148,7 @@ def test_bench_run_publishes_roofline_efficiency(tmp_path: Path, config_home: Pa
     cells = CellsFile(
         cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
         runs=2,
+        lengths=[],
     )
     options = RunOptions(
         cells=cells,
@@ -188,6 +190,7 @@ def test_summarization_task_end_to_end(tmp_path: Path, config_home: Path) -> Non
     dataset.write_text("\n".join(seed[:2]) + "\n")
     cells = CellsFile(
         cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
+        lengths=[],
     )
     options = RunOptions(
         cells=cells,

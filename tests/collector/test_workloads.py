@@ -446,3 +446,74 @@ def test_ollama_counts_a_prompt_with_a_one_token_request_and_reads_its_cache() -
         )
         is None
     )
+
+
+# ---- engine timings of the prompt --------------------------------------------------------------
+
+# llama-cpp-python 0.3.36's log after the first request of a process (captured): the prefill
+# of 250 tokens took about 9 s, yet "prompt eval" says 0.29 ms and "eval" 154 ms.
+HIDDEN_PREFILL = (
+    "llama_perf_context_print:        load time =       0.91 ms\n"
+    "llama_perf_context_print: prompt eval time =       0.29 ms /   250 tokens "
+    "(    0.00 ms per token, 865051.90 tokens per second)\n"
+    "llama_perf_context_print:        eval time =     153.95 ms /     3 runs   "
+    "(   51.32 ms per token,    19.49 tokens per second)\n"
+    "llama_perf_context_print:       total time =    9293.18 ms /   253 tokens\n"
+)
+# A later request whose parts add up (its shape seen before): 6.3 s of prefill for 220 tokens.
+HONEST = (
+    "llama_perf_context_print:        load time =       0.91 ms\n"
+    "llama_perf_context_print: prompt eval time =    6313.41 ms /   220 tokens "
+    "(   28.70 ms per token,    34.85 tokens per second)\n"
+    "llama_perf_context_print:        eval time =     480.00 ms /     7 runs   "
+    "(   68.57 ms per token,    14.58 tokens per second)\n"
+    "llama_perf_context_print:       total time =    6959.41 ms /   227 tokens\n"
+)
+
+
+def test_a_perf_block_that_hides_its_prefill_gives_no_prompt_or_decode_time() -> None:
+    """Before: decode_ms = total − prompt = 9,293 ms for 3 tokens (0.3 tokens/s, with the
+    prefill in it) and a prefill of 865,000 tokens/s. Now both are left out."""
+    from collector.engines.managed import parse_perf_block
+
+    hidden = parse_perf_block(HIDDEN_PREFILL)
+    assert hidden is not None
+    assert hidden.prompt_ms is None and hidden.prompt_tokens is None
+    assert hidden.decode_ms is None and hidden.tokens_per_sec is None
+    assert hidden.decode_tokens == 3
+    honest = parse_perf_block(HONEST)
+    assert honest is not None and honest.prompt_ms == 6313.41 and honest.prompt_tokens == 220
+    assert honest.decode_ms == pytest.approx(646.0) and honest.decode_tokens == 7
+
+
+def test_the_first_perf_block_of_a_process_gives_no_prompt_time(tmp_path: Path) -> None:
+    """A short prompt hides less than the tolerance, so the rule above cannot see it; the
+    first block after a (re)start is never trusted for the prompt, later ones are."""
+    from collector.engines.managed import ManagedProcess
+
+    proc = ManagedProcess(["true"], port=1)
+    try:
+        short_first = HONEST.replace("6313.41 ms", "   0.05 ms").replace("6959.41 ms", " 646.05 ms")
+        proc.log_path.write_text(short_first)
+        first = proc.take_log_timings(wait_s=0)
+        assert first is not None and first.prompt_ms is None and first.decode_ms is not None
+        with proc.log_path.open("a") as fh:
+            fh.write(HONEST)
+        second = proc.take_log_timings(wait_s=0)
+        assert second is not None and second.prompt_ms == 6313.41
+    finally:
+        proc.cleanup()
+
+
+def test_prompt_tokens_from_llama_server_timings_include_the_cached_ones() -> None:
+    """llama-server's ``prompt_n`` counts only the tokens it evaluated; the prompt is
+    ``prompt_n + cache_n`` (before: prompt_n alone, 10 of a 100-token prompt)."""
+    from collector.engines.base import ServerTimings
+    from collector.measure import Measurement
+    from collector.runner import _token_counts
+
+    m = Measurement(wall_ns=0, t0_ns=0)
+    m.timings = ServerTimings(prompt_tokens=10, cached_tokens=90, decode_tokens=5)
+    plan: Any = None  # not used on this path
+    prompt, completion, _, cached, source = asyncio.run(_token_counts(plan, m))
+    assert (prompt, completion, cached, source) == (100, 5, 90, "server_timings")
