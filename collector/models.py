@@ -1144,6 +1144,15 @@ class CellsFile(Strict):
     )
     cells: list[CellSpec] = Field(min_length=1, description="The cells.")
 
+    @field_validator("lengths", "rates", "concurrency")
+    @classmethod
+    def _each_once(cls, values: list[Any]) -> list[Any]:
+        # A level or workload listed twice would be measured twice into one batch.
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            raise ValueError(f"{seen[0]!r} is listed twice")
+        return values
+
 
 # --------------------------------------------------------------------------- seeds
 

@@ -21,6 +21,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from collector.engines.base import Engine, GenerationRequest, Lane, ServerTimings, now_ns
 from collector.engines.managed import ManagedProcess
@@ -33,6 +34,7 @@ from collector.tasks.lengths import PromptBuilder, off_target
 from collector.tasks.prompts import WorkItem
 
 BENCHMARK_HEADER = "X-Bakeoff-Test"
+_T = TypeVar("_T")
 log = logging.getLogger("bakeoff.run")
 
 
@@ -180,6 +182,27 @@ def _saturation_level(plan: CellPlan) -> int:
     return plan.rate_requests
 
 
+def _needs_burst(plan: CellPlan) -> bool:
+    """Whether a sweep sends its own burst (the saturation level is not a planned level)."""
+    level = _saturation_level(plan)
+    return level <= 1 or level not in plan.concurrency
+
+
+async def _next(queue: asyncio.Queue[_T], *watched: asyncio.Task[None]) -> _T:
+    """The queue's next item; if a watched task ends with an exception first (a bug: a worker
+    never fails, measure records failures), that exception, instead of waiting forever."""
+    getter = asyncio.ensure_future(queue.get())
+    while True:
+        pending = {getter, *(t for t in watched if not t.done())}
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                getter.cancel()
+                raise task.exception()  # type: ignore[misc]
+
+
 def planned_calls(plan: CellPlan, items: list[WorkItem]) -> list[PlannedCall]:
     """The calls ``run_cell`` makes for ``items``, in the order it yields their records."""
     calls: list[PlannedCall] = []
@@ -203,7 +226,7 @@ def planned_calls(plan: CellPlan, items: list[WorkItem]) -> list[PlannedCall]:
     if plan.sweep:
         burst = _saturation_level(plan)
         for item in loaded:
-            if burst not in plan.concurrency:
+            if _needs_burst(plan):
                 calls += [PlannedCall(_workload(item), "warm", burst, item.max_tokens)] * burst
             per_level = [PlannedCall(_workload(item), "warm", 0, item.max_tokens, open_loop=True)]
             calls += per_level * (plan.rate_requests * plan.sweep_levels)
@@ -285,7 +308,7 @@ async def _run_sweep(
         return
     mean_s = math.fsum((end - start) / 1e9 for start, end in sequential) / len(sequential)
     synchronous = 1 / mean_s if mean_s > 0 else None
-    spans = measured
+    spans = None if _needs_burst(plan) else measured
     if spans is None:
         spans = []
         async for record, span in _run_level(plan, item, source, _saturation_level(plan), 1):
@@ -354,7 +377,7 @@ async def _run_level(
         try:
             finished = idx = 0
             while finished < level:
-                got = await queue.get()
+                got = await _next(queue, *tasks)
                 if got is None:
                     finished += 1
                     continue
@@ -416,7 +439,7 @@ async def _run_rate(
         scheduler = asyncio.create_task(schedule())
         try:
             for idx in range(n):
-                m, this, slot = await queue.get()
+                m, this, slot = await _next(queue, scheduler)
                 plan.windows.append((m.t0_ns, m.t_end_ns))
                 yield await _record(plan, item, m, this, "warm", idx, None, slot)
         finally:

@@ -124,10 +124,11 @@ def parse_perf_block(text: str, *, first: bool = False) -> ServerTimings | None:
     llama-server's ``timings.predicted_ms``, the engine's decode time is taken as the wall time
     it spent generating after prefill: ``total time − prompt eval time``, over ``eval`` runs.
 
-    The prompt timing is not always what it says. While llama.cpp builds a compute graph it
-    has not built before (the first request or two of a process, llama-cpp-python 0.3.36) the
-    prefill is counted in neither ``prompt eval`` (which then shows a fraction of a
-    millisecond for hundreds of tokens) nor ``eval``, only in the total. So the prompt timing
+    The prompt timing is not always what it says. In the first request or two of a process
+    (llama-cpp-python 0.3.36: paging the weights in, building compute graphs not built
+    before) the prefill and that warm-up are counted in neither ``prompt eval`` (which then
+    shows a fraction of a millisecond for hundreds of tokens) nor ``eval``, only in the total
+    (6 s of 11 s for a 3-token prompt, here). So the prompt timing
     is dropped for the first block of a process (``first``), and when the block's parts leave
     more of its total unaccounted than sampling can take (``UNACCOUNTED_*``) the decode time,
     which would then include the prefill, is dropped too. A number the collector cannot record

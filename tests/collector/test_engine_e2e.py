@@ -129,7 +129,12 @@ def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None
             / ((call["total_duration_ms"] - call["first_delta_ms"]) / 1000),
             rel=1e-3,
         )
-        assert call["server_tokens_per_sec"] is not None
+        if call["phase"] == "warm":
+            assert call["server_tokens_per_sec"] is not None
+    # The cold call is the process's first: llama.cpp spends seconds (paging the weights in,
+    # building its graphs) that its log books under neither prompt nor decode time, only in
+    # the total. Its engine decode time would include them, so it is left out (parse_perf_block).
+    assert cold[0]["server_prompt_ms"] is None
     assert (
         "/root" not in (run / "metadata.json").read_text()
         and str(Path.home()) not in (run / "run.log").read_text()

@@ -517,3 +517,50 @@ def test_prompt_tokens_from_llama_server_timings_include_the_cached_ones() -> No
     plan: Any = None  # not used on this path
     prompt, completion, _, cached, source = asyncio.run(_token_counts(plan, m))
     assert (prompt, completion, cached, source) == (100, 5, 90, "server_timings")
+
+
+def test_levels_and_lengths_are_listed_once() -> None:
+    cell = CellSpec(engine="openai", url="http://127.0.0.1:9", model="m")  # type: ignore[arg-type]
+    for field, values in (
+        ("rates", [1, 1.0]),
+        ("lengths", ["8/2", "8/2"]),
+        ("concurrency", [4, 4]),
+    ):
+        with pytest.raises(ValueError, match="is listed twice"):
+            CellsFile(cells=[cell], **{field: values})
+
+
+def test_a_bug_in_a_rate_level_fails_the_run_instead_of_hanging(
+    tmp_path: Path, config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """measure never raises (it records failures); if a bug made it, the level's consumer
+    would wait forever for a result. It re-raises instead, and the run is kept as partial."""
+    import threading
+
+    from collector import runner
+
+    real = runner.measure
+
+    async def broken(engine: Any, request: Any, **kw: Any) -> Any:
+        if request.max_tokens == 64 and Handler.seen_bodies and len(Handler.seen_bodies) >= 2:
+            raise RuntimeError("a bug in measure")
+        return await real(engine, request, **kw)
+
+    monkeypatch.setattr(runner, "measure", broken)
+    outcome: list[BaseException | None] = []
+
+    def go() -> None:
+        with fake_server() as url:
+            try:
+                _run(tmp_path, url, "ok", lengths=[], prompts=["P-EASY"], runs=1, rates=[20.0])
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert outcome and isinstance(outcome[0], RuntimeError), outcome
+    (run,) = [p for p in tmp_path.iterdir() if (p / "metadata.json").is_file()]
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["status"] == "partial" and "a bug in measure" in metadata["status_reason"]
