@@ -192,15 +192,17 @@ async def _next(queue: asyncio.Queue[_T], *watched: asyncio.Task[None]) -> _T:
     """The queue's next item; if a watched task ends with an exception first (a bug: a worker
     never fails, measure records failures), that exception, instead of waiting forever."""
     getter = asyncio.ensure_future(queue.get())
-    while True:
-        pending = {getter, *(t for t in watched if not t.done())}
-        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            return getter.result()
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                getter.cancel()
-                raise task.exception()  # type: ignore[misc]
+    try:
+        while True:
+            for task in watched:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            pending = {getter, *(t for t in watched if not t.done())}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                return getter.result()
+    finally:
+        getter.cancel()  # a no-op once it is done
 
 
 def planned_calls(plan: CellPlan, items: list[WorkItem]) -> list[PlannedCall]:
