@@ -13,6 +13,7 @@ types.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import ssl
@@ -198,20 +199,33 @@ class Engine(ABC):
         then go through the lane's client. With one shared pool every request pays httpcore's
         pool bookkeeping, which is linear in the pool's connections, before its first await,
         so at 64 workers the last of a round started milliseconds late (``start_lag_ms``). The
-        clients are built before the caller's clock starts and all closed on exit. An injected
-        transport (tests) is shared, so the lanes then use this engine's own client.
+        clients are built and connected (one health request each) before the caller's clock
+        starts, so a level's first round does not pay n simultaneous connects in its start lag
+        (33-38 ms at concurrency 4 on a loaded 2-core host, against 0.5 ms on an open
+        connection); a lane whose warm-up fails connects at its first call as before. All are
+        closed on exit. An injected transport (tests) is shared, so the lanes then use this
+        engine's own client.
         """
         if self._transport is not None:
             yield [Lane(self, self._client) for _ in range(n)]
             return
         clients = [self._new_client(1) for _ in range(n)]
         try:
-            yield [Lane(self, client) for client in clients]
+            lanes = [Lane(self, client) for client in clients]
+            await asyncio.gather(*(self._warm(lane) for lane in lanes))
+            yield lanes
         finally:
             # Shielded: a cancelled run still closes every connection it opened.
             await asyncio.shield(
                 asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
             )
+
+    async def _warm(self, lane: Lane) -> None:
+        """Open ``lane``'s connection with a health request (best effort: errors are the
+        level's calls to report)."""
+        lane.use()  # this task only: gather runs each coroutine in a task of its own
+        with contextlib.suppress(EngineError, EngineUnavailableError):
+            await self.health()
 
     # ---- required -------------------------------------------------------------------------
 
