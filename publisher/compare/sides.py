@@ -193,8 +193,8 @@ def side_from_artifact(ref: RunRef, artifact: RunArtifact) -> RunSide:
     # One batch per load level: two open-loop levels share a null concurrency, so the rate
     # is part of the key (as it is of the cells table's).
     for c in calls_table.to_pylist():
-        level = (c["cell_id"], c["workload_id"], c["concurrency"], c["request_rate"], c["phase"])
-        calls.setdefault(level, []).append(c)
+        batch_key = (c["cell_id"], c["workload_id"], c["concurrency"], c["request_rate"])
+        calls.setdefault((*batch_key, c["phase"]), []).append(c)
     cold = {
         (r["cell_id"], r["workload_id"], r["concurrency"], r["request_rate"]): r["ttft_p50_ms"]
         for r in cells
