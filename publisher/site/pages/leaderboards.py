@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,8 +19,10 @@ from publisher.site.pages.common import (
     Cell,
     Col,
     Output,
+    Row,
     Tabs,
     html_table,
+    known_cell,
     link_cell,
     num,
     num_cell,
@@ -62,10 +64,66 @@ def leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) -
     if _has(entries, "joules_per_output_token"):
         cols.append(Col("J/token", "energy per output token, lower is better", True))
     cols += [
+        Col(title, hint, True)
+        for column, (title, hint, _) in EFFICIENCY.items()
+        if _has(entries, column)
+    ]
+    cols += [
         Col("runs", "comparable runs of this configuration", True),
         Col("latest", "the run of this result (its start, UTC)"),
     ]
     return cols
+
+
+# Issue 17's columns: cells column → (title, hint, the column saying why it is null).
+EFFICIENCY: dict[str, tuple[str, str, str]] = {
+    "bandwidth_efficiency": (
+        "BW eff.",
+        "bandwidth efficiency: decode rate × model size ÷ the memory bandwidth the run's --bench "
+        "measured, the share of the memory roofline reached; a dash says why it is unknown",
+        "roofline_reason",
+    ),
+    "tokens_per_joule": (
+        "tok/s per W",
+        "tokens per joule (= tokens/s per watt) of whole-device energy (CPU package and GPUs), "
+        "higher is better; a dash says why it is unknown",
+        "energy_reason",
+    ),
+    "cost_per_million_tokens": (
+        "cost / M tok",
+        "cost per million output tokens from the prices the run states, in their currency; "
+        "sort ascending for the most tokens per currency unit; a dash says why it is unknown",
+        "cost_reason",
+    ),
+}
+
+
+def _efficiency_cell(row: Row, column: str, reason: str) -> Cell:
+    if column == "bandwidth_efficiency":
+        return known_cell(row.get(column), row.get(reason), pct=True)
+    if column == "cost_per_million_tokens":
+        unit = str(row.get("cost_currency") or "")
+        return known_cell(row.get(column), row.get(reason), 2, unit=unit)
+    return known_cell(row.get(column), row.get(reason), 2)
+
+
+def unknown_note(entries: Sequence[Entry], cols: Sequence[Col]) -> str:
+    """A footnote naming why shown efficiency, energy or cost values are unknown (each
+    reason once, with its count), so a dash is never a bare blank."""
+    titles = {c.title for c in cols}
+    parts = []
+    for column, (title, _, reason) in EFFICIENCY.items():
+        if title not in titles:
+            continue
+        why = Counter(
+            str(e.row.get(reason) or "not measured")
+            for e in entries
+            if num(e.row.get(column)) is None
+        )
+        parts += [f"{html_text(title)}: {html_text(text)} ({n})" for text, n in sorted(why.items())]
+    if not parts:
+        return ""
+    return '<p class="bo-note bo-unknown">Unknown values (—): ' + "; ".join(parts) + ".</p>"
 
 
 def leaderboard_rows(
@@ -92,6 +150,9 @@ def leaderboard_rows(
             cells.append(num_cell(r.get("rougeL_mean"), 3))
         if "J/token" in titles:
             cells.append(num_cell(r.get("joules_per_output_token"), 3))
+        for column, (title, _, reason) in EFFICIENCY.items():
+            if title in titles:
+                cells.append(_efficiency_cell(r, column, reason))
         cells.append(num_cell(e.runs, 0))
         run_id = r.get("run_id")
         # The run's date keeps the column narrow; the full id is the link's tooltip.
@@ -113,6 +174,7 @@ def leaderboard_table(
     shown = sorted(entries, key=Entry.order)[:max_rows]  # only the rows written are built
     cols = leaderboard_cols(shown, show_workload=show_workload)
     table = html_table(cols, leaderboard_rows(shown, cols, prefix), csv_href=csv_href)
+    table += unknown_note(shown, cols)
     if len(entries) > max_rows:
         table += (
             f'<p class="bo-note">Showing the {max_rows} fastest of {len(entries)} configurations; '
@@ -126,6 +188,8 @@ CSV_COLUMNS = [
     "workload_key",
     "workload_id",
     "concurrency",
+    "input_tokens",
+    "output_tokens",
     "max_tokens",
     "temperature",
     "hardware_class",
@@ -142,6 +206,13 @@ CSV_COLUMNS = [
     "success_rate",
     "rougeL_mean",
     "joules_per_output_token",
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
     "runs",
     "latest_run_id",
     "latest_started_at",
@@ -198,11 +269,16 @@ def scatter_for(entries: Sequence[Entry]) -> charts.Spec | None:
 
 def workload_facts(w: Workload) -> str:
     """One escaped line describing a workload signature."""
+    lengths = (
+        f"input {html_text(w.input_tokens)} / output {html_text(w.output_tokens)} tokens · "
+        if w.input_tokens is not None or w.output_tokens is not None
+        else ""
+    )
     return (
         f'<p class="bo-facts"><strong>{html_text(w.kind or "workload")}</strong> '
-        f"<code>{html_text(w.workload_id)}</code> · max_tokens {html_text(w.max_tokens)} · "
-        f"temperature {html_text(w.temperature)} · concurrency {html_text(w.concurrency)} · "
-        f"workload key <code>{html_text(w.key)}</code></p>"
+        f"<code>{html_text(w.workload_id)}</code> · {lengths}max_tokens "
+        f"{html_text(w.max_tokens)} · temperature {html_text(w.temperature)} · concurrency "
+        f"{html_text(w.concurrency)} · workload key <code>{html_text(w.key)}</code></p>"
     )
 
 
@@ -221,8 +297,10 @@ def leaderboard_page(view: ArchiveView, w: Workload, out: Output) -> str:
     body = [
         workload_facts(w),
         '<p class="bo-note">Only comparable results with exactly this workload signature (prompt '
-        "or task text, max_tokens, temperature and concurrency) are ranked here; each row is the "
-        "latest warm result of one configuration. Smoke, probe-only and empty runs never rank. "
+        "or task text, input and output lengths, max_tokens, temperature and concurrency) are "
+        "ranked here; each row is the latest warm result of one configuration. Smoke, "
+        "probe-only and empty runs never rank, nor do open-loop (request rate) levels: those "
+        "are curves on run and system pages. "
         'See <a href="../../methodology.html#comparability">comparability</a>.</p>',
     ]
     spec = scatter_for(entries)

@@ -29,11 +29,13 @@ from publisher.site.pages.common import (
     Output,
     Row,
     data_script,
+    level_text,
     num,
     page,
     plain,
     system_name,
     system_page,
+    throughput,
 )
 from publisher.site.pages.systems import SOFTWARE, comparable_text
 from publisher.site.pages.view import ArchiveView, GroupedRows
@@ -56,24 +58,47 @@ RESULT_FIELDS = [
     "max_tokens",
     "temperature",
     "concurrency",
+    "request_rate",
+    "workload_kind",
+    "input_tokens",
+    "output_tokens",
     "n",
     "errors",
     "success_rate",
     "ttft_p50_ms",
     "ttft_p95_ms",
+    "ttft_p99_ms",
     "total_p50_ms",
     "tokens_per_sec_mean",
     "itl_p50_ms",
+    "tpot_p50_ms",
     "aggregate_tokens_per_sec",
+    "tokens_per_sec_per_user",
+    "requests_per_sec",
+    "goodput_requests_per_sec",
+    "slo_attainment",
+    "slo_ttft_ms",
+    "slo_tpot_ms",
+    "prompt_tokens_mean",
+    "prefill_tokens_per_sec_p50",
+    "server_prefill_tokens_per_sec_p50",
+    "off_target_calls",
     "rougeL_mean",
     "joules_per_output_token",
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
 ]
 # (title, field, decimals) of the run page's results table, in order.
 RESULT_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("engine", "engine", -1),
     ("model", "model", -1),
     ("workload", "workload_id", -1),
-    ("c", "concurrency", 0),
+    ("level", "level", -1),
     ("n", "n", 0),
     ("errors", "errors", 0),
     ("TTFT p50 ms", "ttft_p50_ms", 1),
@@ -82,11 +107,29 @@ RESULT_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("tokens/s", "tokens_per_sec_mean", 1),
     ("ITL p50 ms", "itl_p50_ms", 2),
     ("agg tokens/s", "aggregate_tokens_per_sec", 1),
+    ("tokens/s per user", "tokens_per_sec_per_user", 1),
+    ("req/s", "requests_per_sec", 2),
+    ("goodput req/s", "goodput_requests_per_sec", 2),
+    ("TTFT p99 ms", "ttft_p99_ms", 1),
+    ("prefill tok/s (client)", "prefill_tokens_per_sec_p50", 0),
+    ("prefill tok/s (engine)", "server_prefill_tokens_per_sec_p50", 0),
+    ("off-target calls", "off_target_calls", 0),
     ("ROUGE-L", "rougeL_mean", 3),
     ("J/token", "joules_per_output_token", 3),
 )
 # Columns shown only when some row has a value.
-_OPTIONAL = {"aggregate_tokens_per_sec", "rougeL_mean", "joules_per_output_token"}
+_OPTIONAL = {
+    "aggregate_tokens_per_sec",
+    "tokens_per_sec_per_user",
+    "requests_per_sec",
+    "goodput_requests_per_sec",
+    "ttft_p99_ms",
+    "prefill_tokens_per_sec_p50",
+    "server_prefill_tokens_per_sec_p50",
+    "off_target_calls",
+    "rougeL_mean",
+    "joules_per_output_token",
+}
 _CELL_FIELDS = (
     *RESULT_FIELDS,
     "phase",
@@ -202,9 +245,8 @@ def _kv(title: str, pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
 
 def _result(row: Row) -> dict[str, Any]:
     out = {k: plain(row.get(k)) for k in RESULT_FIELDS}
-    conc = num(row.get("concurrency")) or 1
-    agg = num(row.get("aggregate_tokens_per_sec"))
-    out["throughput"] = agg if conc > 1 and agg is not None else num(row.get("tokens_per_sec_mean"))
+    out["level"] = level_text(row.get("concurrency"), row.get("request_rate"))
+    out["throughput"] = throughput(row)
     return out
 
 
@@ -227,7 +269,11 @@ class RunDocuments:
         self.view = view
         self.reader = reader
         self.cells = GroupedRows(
-            view, "cells", "run_id", _CELL_FIELDS, "cell_id, workload_id, concurrency, phase"
+            view,
+            "cells",
+            "run_id",
+            _CELL_FIELDS,
+            "cell_id, workload_id, concurrency, request_rate, phase",
         )
         self.run_cells = GroupedRows(view, "run_cells", "run_id", _RUN_CELL_FIELDS, "cell_id")
         self.metrics = {
@@ -515,7 +561,8 @@ class RunDocuments:
             prompts = sorted({str(c.get("workload_id")) for c in warm})
             series: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(prompts))
             for c in warm:
-                series[f"{short(c.get('cell_id'))} c{c.get('concurrency')}"][
+                level = level_text(c.get("concurrency"), c.get("request_rate"))
+                series[f"{short(c.get('cell_id'))} {level}"][
                     prompts.index(str(c.get("workload_id")))
                 ] = num(c.get("tokens_per_sec_mean"))
             blocks.append(

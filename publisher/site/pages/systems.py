@@ -23,6 +23,7 @@ from publisher.site.pages.common import (
     fmt,
     html_table,
     kv_table,
+    level_text,
     link_cell,
     num,
     num_cell,
@@ -70,10 +71,10 @@ def chart_time(value: Any) -> str:
 
 
 def history_label(row: Row) -> str:
-    """A signature's readable label: workload, concurrency, engine and model."""
+    """A signature's readable label: workload, load level, engine and model."""
     return (
-        f"{row.get('workload_id')} c{row.get('concurrency')} · "
-        f"{row.get('engine')} · {row.get('model')}"
+        f"{row.get('workload_id')} {level_text(row.get('concurrency'), row.get('request_rate'))} "
+        f"· {row.get('engine')} · {row.get('model')}"
     )
 
 
@@ -123,7 +124,9 @@ def change_rows(
         if with_system:
             cells.append(system_name(dict(r)).cell(prefix))
         cells += [
-            text_cell(f"{r.get('workload_id')} c{r.get('concurrency')}"),
+            text_cell(
+                f"{r.get('workload_id')} {level_text(r.get('concurrency'), r.get('request_rate'))}"
+            ),
             text_cell(f"{r.get('engine')} · {r.get('model')}"),
             change_cell(r.get("change")),
             Cell(f'<span class="bo-wrap">{html_text(r.get("change_detail"))}</span>'),

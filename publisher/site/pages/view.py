@@ -5,6 +5,10 @@ comparable warm result per configuration), the runs and systems (one row each), 
 history points. The ``cells`` table itself (hundreds of thousands of rows in a large archive)
 stays in Arrow.
 
+**Load levels.** A leaderboard ranks closed-loop levels (one concurrency each). Open-loop
+(request rate) levels are curves, not rows: a sweep's rates depend on the machine that found
+them, so they are drawn per run and per system (``load_levels``), never ranked.
+
 **Comparability.** Only rows with ``comparable = true`` rank: leaderboards, model, engine and
 system rankings, the history charts and Recent changes all start from comparable rows, so a
 smoke, probe-only or empty run changes none of them. Such runs stay browsable: the run index
@@ -23,7 +27,7 @@ import pyarrow as pa
 
 from publisher.frontend import tables as table_defs
 from publisher.site.escape import slug
-from publisher.site.pages.common import Row, SystemName, num, system_name
+from publisher.site.pages.common import Row, SystemName, level_text, system_name, throughput
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 # The cells columns a leaderboard entry carries.
@@ -43,6 +47,9 @@ ENTRY_COLUMNS = [
     "max_tokens",
     "temperature",
     "concurrency",
+    "request_rate",
+    "input_tokens",
+    "output_tokens",
     "workload_key",
     "signature",
     "n",
@@ -56,6 +63,13 @@ ENTRY_COLUMNS = [
     "itl_p50_ms",
     "rougeL_mean",
     "joules_per_output_token",
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
 ]
 # One configuration: the same system, engine kind, model (digest) and quantization.
 CONFIG = "workload_key, system_id, engine, coalesce(nullif(model_digest, ''), model), quantization"
@@ -71,11 +85,21 @@ class Workload:
     max_tokens: Any
     temperature: Any
     concurrency: Any
+    request_rate: Any = None
+    input_tokens: Any = None
+    output_tokens: Any = None
 
     @property
     def label(self) -> str:
-        """Human label, e.g. ``P-EASY · 256 tok · c1``."""
-        return f"{self.workload_id} · {self.max_tokens} tok · c{self.concurrency}"
+        """Human label, e.g. ``P-EASY · 256 tok · c1`` or ``L-512-64 · 512/64 tok · c4``."""
+        tokens = (
+            f"{self.input_tokens}/{self.output_tokens}"
+            if self.input_tokens is not None or self.output_tokens is not None
+            else self.max_tokens
+        )
+        return (
+            f"{self.workload_id} · {tokens} tok · {level_text(self.concurrency, self.request_rate)}"
+        )
 
     @property
     def name(self) -> str:
@@ -98,12 +122,8 @@ class Entry:
 
     @property
     def throughput(self) -> float | None:
-        """Aggregate tokens/s under concurrency, else the per-stream decode rate."""
-        conc = num(self.row.get("concurrency")) or 1
-        agg = num(self.row.get("aggregate_tokens_per_sec"))
-        if conc > 1 and agg is not None:
-            return agg
-        return num(self.row.get("tokens_per_sec_mean"))
+        """Aggregate tokens/s under load, else the per-stream decode rate."""
+        return throughput(self.row)
 
     @property
     def model_label(self) -> str:
@@ -203,6 +223,7 @@ class ArchiveView:
                        count(*) OVER (PARTITION BY {CONFIG}) AS runs
                 FROM cells
                 WHERE phase = 'warm' AND comparable AND workload_key IS NOT NULL
+                      AND request_rate IS NULL
             )
             SELECT * EXCLUDE (latest, started_at), strftime(started_at, '{TIME}') AS started_at
             FROM warm WHERE latest = 1
@@ -220,6 +241,9 @@ class ArchiveView:
                     max_tokens=row.get("max_tokens"),
                     temperature=row.get("temperature"),
                     concurrency=row.get("concurrency"),
+                    request_rate=row.get("request_rate"),
+                    input_tokens=row.get("input_tokens"),
+                    output_tokens=row.get("output_tokens"),
                 )
             runs = int(row.pop("runs"))
             self.entries.setdefault(key, []).append(Entry(row, runs, workload))
@@ -262,13 +286,14 @@ class ArchiveView:
         return GroupedRows(
             self,
             # ISO text sorts as the time does
-            f"(SELECT * REPLACE (strftime(started_at, '{TIME}') AS started_at) FROM history "
+            f"(SELECT * REPLACE (strftime(started_at, '{TIME}') AS started_at) FROM {_HISTORY} "
             f"WHERE {_COMPARABLE_RUN})",
             "system_id",
             [
                 "signature",
                 "workload_id",
                 "concurrency",
+                "request_rate",
                 "engine",
                 "model",
                 "seq",
@@ -290,12 +315,12 @@ class ArchiveView:
         return _pylist(
             self.con,
             f"""
-            SELECT workload_id, concurrency, engine, model, run_id, system_id, system_label,
-                   hardware_class, change, change_detail,
+            SELECT workload_id, concurrency, request_rate, engine, model, run_id, system_id,
+                   system_label, hardware_class, change, change_detail,
                    strftime(started_at, '{TIME}') AS started_at
-            FROM history
+            FROM {_HISTORY} AS h
             WHERE change IN ('regression', 'improvement') AND {_COMPARABLE_RUN}
-            ORDER BY history.started_at DESC, run_id DESC, signature, seq
+            ORDER BY h.started_at DESC, run_id DESC, signature, seq
             LIMIT {int(limit)}
             """,
         )
@@ -309,6 +334,16 @@ class ArchiveView:
         """The catalogue's entry of each run (its measured models, engines, …)."""
         return {str(r.get("run_id")): r for r in self.catalogue.get("runs", [])}
 
+
+# History with each point's open-loop rate. Until the history table carries request_rate
+# itself, it comes from the cells of the same signature (the workload key holds the rate, so
+# a signature has one).
+_HISTORY = (
+    "history"
+    if any(name == "request_rate" for name, _ in table_defs.HISTORY)
+    else "(SELECT h.*, lv.request_rate FROM history h LEFT JOIN (SELECT DISTINCT signature, "
+    "request_rate FROM cells WHERE request_rate IS NOT NULL) lv USING (signature))"
+)
 
 # History comes from comparable cells already (publisher.archive); checking the run too keeps
 # a non-comparable run out of the charts even if a table were built otherwise.

@@ -440,7 +440,10 @@
   }
 
   function resultLabel(r) {
-    return r.workload_id + " · " + r.max_tokens + " tok · c" + r.concurrency + " · " +
+    /* level: "c4" or "0.5 req/s" (an open-loop level has no concurrency) */
+    var level = r.level || (r.request_rate != null ? r.request_rate + " req/s" : "c" + r.concurrency);
+    var tokens = r.input_tokens != null ? r.input_tokens + "/" + r.output_tokens : r.max_tokens;
+    return r.workload_id + " · " + tokens + " tok · " + level + " · " +
       r.engine + " · " + r.model + (r.quantization ? " (" + r.quantization + ")" : "");
   }
 
