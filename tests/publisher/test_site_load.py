@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from publisher import publish as pipeline
+from publisher.site.pages.common import system_page
 from tests.publisher.test_site_data import read_data
 from tests.synthetic import make_run
 
@@ -43,7 +45,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     all with a length workload and two open-loop levels."""
     root = tmp_path_factory.mktemp("load")
     runs = root / "runs"
-    make_run(runs, seed=1, profile="pi5", system_id=SYSTEM, with_load=True, started_at=_day(1))
+    first = make_run(
+        runs, seed=1, profile="pi5", system_id=SYSTEM, with_load=True, started_at=_day(1)
+    )
+    _cut_short(first / "run.jsonl")
     make_run(  # seed 13: the engines and models of seed 1, another run uuid
         runs,
         seed=13,
@@ -65,6 +70,23 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     return root / "site" / "generated"
+
+
+def _cut_short(ledger: Path) -> None:
+    """The first open-loop call of the 1 req/s level ends at 60 of its 64 tokens (EOS): a
+    call more than 1 % off its target, marked as the collector marks it."""
+    lines = [json.loads(x) for x in ledger.read_text(encoding="utf-8").splitlines()]
+    call = next(c for c in lines if c.get("request_rate") == 1.0)
+    decode_ms = call["total_duration_ms"] - call["first_delta_ms"]
+    call.update(
+        completion_tokens=60,
+        chunks=60,
+        tokens_per_sec=60 / (decode_ms / 1000.0),
+        tpot_ms=decode_ms / 59,
+        finish_reason="stop",
+        length_off_target=True,
+    )
+    ledger.write_text("".join(json.dumps(c) + "\n" for c in lines), encoding="utf-8")
 
 
 def _texts(root: Path) -> dict[str, str]:
@@ -157,3 +179,97 @@ def test_efficiency_energy_and_cost_show_where_known_and_say_why_not(generated: 
         "cost_reason",
     ):
         assert column in header, column
+
+
+def _blocks(doc: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {b["title"]: b for b in doc["blocks"] if b["kind"] == kind}
+
+
+def _chart(generated: Path, page_text: str, title_start: str) -> dict[str, Any]:
+    """The spec of the chart on a page whose aria-label starts with ``title_start``."""
+    m = re.search(
+        r'<div class="bo-chart" role="img" aria-label="'
+        + re.escape(title_start)
+        + r'[^"]*" data-src="\.\./(data/charts/[0-9a-f]+\.js)"',
+        page_text,
+    )
+    assert m, title_start
+    return read_data(generated / m.group(1))  # type: ignore[no-any-return]
+
+
+def test_run_pages_draw_the_load_level_charts(generated: Path) -> None:
+    """Each run page draws the InferenceX view (one point per level, a line per engine ·
+    model and loop kind), requests/s and goodput against the offered rate with the SLO named
+    and y = x drawn, TTFT p50/p99 against the rate, and client vs engine prefill."""
+    for doc in _run_docs(generated):
+        charts_ = _blocks(doc, "chart")
+        titles = list(charts_)
+        ix = charts_["Throughput vs interactivity (InferenceX view)"]["spec"]
+        rated = [r for r in doc["results"] if r["request_rate"] is not None]
+        lines = [t for t in ix["data"] if t["name"].endswith(" · rates")]
+        assert len(lines) == len({r["cell_id"] for r in rated}), lines
+        for line in lines:
+            assert len(line["x"]) == 2  # 1 and 2 req/s
+        per_user = sorted(r["tokens_per_sec_per_user"] for r in rated)
+        assert sorted(x for t in lines for x in t["x"]) == per_user
+        goodput = next(t for t in titles if t.startswith("Requests/s and goodput"))
+        assert "SLO TTFT ≤ 200 ms, TPOT ≤ 50 ms" in goodput
+        spec = charts_[goodput]["spec"]
+        names = [t["name"] for t in spec["data"]]
+        assert "offered" in names and any(n.endswith("goodput") for n in names), names
+        assert any(n.endswith("req/s") for n in names), names
+        ttft = charts_["TTFT vs offered request rate"]["spec"]
+        assert {t["name"].rsplit(" · ", 1)[1] for t in ttft["data"]} == {"p50", "p99"}
+        prefill = charts_["Prefill rate by input tokens (client vs engine)"]["spec"]
+        assert {t["name"].rsplit(" · ", 1)[1] for t in prefill["data"]} == {"client", "engine"}
+        assert {x for t in prefill["data"] for x in t["x"]} == {512}
+
+
+def test_off_target_calls_get_a_badge_and_a_table(generated: Path) -> None:
+    docs = {d["run_id"]: d for d in _run_docs(generated)}
+    marked = [d for d in docs.values() if any(b["kind"] == "badge" for b in d["blocks"])]
+    assert len(marked) == 1, "only the run with the cut-short call"
+    badge = next(b for b in marked[0]["blocks"] if b["kind"] == "badge")
+    assert badge["text"].startswith("1 call off target")
+    table = _blocks(marked[0], "table")["Calls off target"]
+    assert len(table["rows"]) == 1
+    row = table["rows"][0]
+    assert row[1] == "L-512-64 1 req/s" and row[6:8] == [60, 64]
+    assert any(r["off_target_calls"] == 1 for r in marked[0]["results"])
+
+
+def test_run_pages_state_efficiency_energy_and_cost_or_why_not(generated: Path) -> None:
+    for doc in _run_docs(generated):
+        table = _blocks(doc, "table")["Efficiency, energy and cost"]
+        assert len(table["rows"]) == len(doc["results"])
+        for row in table["rows"]:
+            assert all(v for v in row), row  # never a bare blank
+        bench = [r for r in doc["results"] if r["bandwidth_efficiency"] is not None]
+        if bench:
+            assert all(re.fullmatch(r"[0-9.]+%", row[1]) for row in table["rows"])
+            assert all(row[4].endswith(" EUR") for row in table["rows"])
+        else:
+            assert all(row[1].startswith("— (") for row in table["rows"])
+            assert all("no prices stated" in row[4] for row in table["rows"])
+
+
+def test_system_and_leaderboard_pages_draw_level_curves(generated: Path) -> None:
+    """The system page has a "Load levels" section with the four charts; the length
+    workload's leaderboard draws the InferenceX view across systems."""
+    page = system_page(SYSTEM).removesuffix(".html")
+    system = (generated / "systems" / f"{page}.md").read_text(encoding="utf-8")
+    assert "## Load levels" in system
+    ix = _chart(generated, system, "Throughput vs interactivity")
+    # the system has no GPU (pi5): whole-system throughput, and its curves only
+    assert ix["layout"]["yaxis"]["title"]["text"].startswith("output tokens/s, all streams")
+    assert _chart(generated, system, "Requests/s and goodput")
+    assert _chart(generated, system, "TTFT vs offered")
+    assert _chart(generated, system, "Prefill rate")
+    board = next(
+        text
+        for p in sorted((generated / "leaderboards").glob("*.md"))
+        if "L-512-64" in (text := p.read_text(encoding="utf-8")) and p.name != "index.md"
+    )
+    spec = _chart(generated, board, "Throughput vs interactivity")
+    systems = {t["name"].split(" · ")[0] for t in spec["data"] if t["name"] != "Pareto front"}
+    assert len(systems) == 2, systems  # both hardware classes

@@ -15,6 +15,7 @@ from typing import Any
 
 from publisher.site import charts
 from publisher.site.escape import html_text, slug
+from publisher.site.pages import levels
 from publisher.site.pages.common import (
     Cell,
     Col,
@@ -29,9 +30,10 @@ from publisher.site.pages.common import (
     page,
     pct_cell,
     run_href,
+    system_name,
     text_cell,
 )
-from publisher.site.pages.view import ArchiveView, Entry, Workload
+from publisher.site.pages.view import FAMILY, ArchiveView, Entry, Workload
 
 # Static table rows per page: keeps every page's HTML well under 300 KB.
 MAX_TABLE_ROWS = 300
@@ -306,6 +308,15 @@ def leaderboard_page(view: ArchiveView, w: Workload, out: Output) -> str:
     spec = scatter_for(entries)
     if spec is not None:
         body.append(out.chart(spec, "Throughput vs TTFT", "../"))
+    curve = family_curves(view, entries)
+    if curve is not None:
+        title, curve_spec = curve
+        body.append(
+            f'<p class="bo-chart-title"><strong>{html_text(title)}</strong>: every load level '
+            "of this workload (concurrency or offered rate), the latest result of each "
+            "configuration; one line per system, engine and model.</p>"
+        )
+        body.append(out.chart(curve_spec, title, "../"))
     body.append(leaderboard_table(entries, "../", csv_href=f"../{csv_name(w)}"))
     if related:
         links = "".join(
@@ -317,6 +328,38 @@ def leaderboard_page(view: ArchiveView, w: Workload, out: Output) -> str:
             f"<ul>{links}</ul>"
         )
     return page(f"Leaderboard {w.label}", body)
+
+
+# Lines in a leaderboard's InferenceX view (the configurations with the highest throughput).
+MAX_CURVES = 10
+
+
+def family_curves(view: ArchiveView, entries: Sequence[Entry]) -> tuple[str, charts.Spec] | None:
+    """The InferenceX view over every level of this leaderboard's workload, across systems,
+    or None unless a configuration was measured at two or more levels."""
+    if not entries:
+        return None
+    family = tuple(entries[0].row.get(c) for c in FAMILY)
+    rows = [
+        r
+        for points in view.level_rows.values()
+        for r in points
+        if tuple(r.get(c) for c in FAMILY) == family
+    ]
+
+    def config(r: Row) -> tuple[str, ...]:
+        return (str(r.get("system_id")), str(r.get("engine")), str(r.get("model")))
+
+    best_of: dict[tuple[str, ...], float] = defaultdict(float)
+    for r in rows:
+        best_of[config(r)] = max(best_of[config(r)], num(r.get("aggregate_tokens_per_sec")) or 0)
+    keep = set(sorted(best_of, key=lambda k: (-best_of[k], k))[:MAX_CURVES])
+    gpus = {sid: view.gpu_count(sid) for sid, _, _ in keep}
+    return levels.inferencex(
+        [r for r in rows if config(r) in keep],
+        lambda r: f"{system_name(r).text} · {r.get('engine')} · {r.get('model')}",
+        lambda r: gpus.get(str(r.get("system_id"))),
+    )
 
 
 def best(entries: Sequence[Entry]) -> Entry | None:

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from bakeoff.codeid import source_digest
 from publisher.site import charts
 from publisher.site.escape import dumps
+from publisher.site.pages import levels
 from publisher.site.pages.common import (
     SAFE_RUN_ID,
     Output,
@@ -148,7 +149,31 @@ _RUN_CELL_FIELDS = [
     "calls_total",
 ]
 # The call columns a run page charts (warm calls only).
-CALL_FIELDS = ("cell_id", "workload_id", "phase", "first_delta_ms", "itl_p50_ms")
+CALL_FIELDS = (
+    "cell_id",
+    "workload_id",
+    "concurrency",
+    "request_rate",
+    "phase",
+    "first_delta_ms",
+    "itl_p50_ms",
+)
+# The call columns of the table of calls more than 1 % off a length target.
+OFF_TARGET_FIELDS = (
+    "cell_id",
+    "workload_id",
+    "concurrency",
+    "request_rate",
+    "phase",
+    "run_idx",
+    "prompt_tokens",
+    "target_prompt_tokens",
+    "completion_tokens",
+    "target_completion_tokens",
+    "finish_reason",
+)
+# Marked calls listed on a run page (the calls table has every one).
+MAX_OFF_TARGET_ROWS = 100
 
 
 # --------------------------------------------------------------------------- run index
@@ -409,7 +434,7 @@ class RunDocuments:
                     ],
                 }
             )
-        blocks += self._charts(run_id, cells, warm)
+        blocks += self._charts(run_id, cells, warm, len(inputs.gpus))
         metrics = inputs.metrics
         if metrics:
             blocks.append(
@@ -477,13 +502,23 @@ class RunDocuments:
             "blocks": blocks,
         }
 
-    def _charts(self, run_id: str, cells: list[Row], warm: list[Row]) -> list[dict[str, Any]]:
+    def _charts(
+        self, run_id: str, cells: list[Row], warm: list[Row], gpus: int
+    ) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
         # One run has one host: label cells by engine and model (cell ids repeat the host label).
         labels = {c.get("cell_id"): f"{c.get('engine')} · {c.get('model')}" for c in cells}
 
         def short(cell_id: Any) -> str:
             return labels.get(cell_id) or str(cell_id)
+
+        calls = self.reader("calls", run_id)
+        blocks += efficiency_block(warm, short)
+        blocks += off_target_blocks(warm, calls, short)
+        for title, spec in levels.level_charts(
+            warm, lambda r: short(r.get("cell_id")), lambda r: gpus or None
+        ):
+            blocks.append({"kind": "chart", "title": title, "spec": spec})
 
         cold = {
             (c.get("cell_id"), c.get("workload_key")): c for c in cells if c.get("phase") == "cold"
@@ -528,15 +563,17 @@ class RunDocuments:
             )
         ttft: dict[str, list[float]] = defaultdict(list)
         itl: dict[str, list[float]] = defaultdict(list)
-        calls = self.reader("calls", run_id).select(list(CALL_FIELDS))
-        names: dict[tuple[Any, Any], str] = {}
         columns = [calls.column(f).to_pylist() for f in CALL_FIELDS]
-        for cell_id, workload_id, phase, first_delta_ms, itl_p50_ms in zip(*columns, strict=True):
+        names: dict[tuple[Any, ...], str] = {}
+        for cell_id, workload_id, conc, rate, phase, first_delta_ms, itl_p50_ms in zip(
+            *columns, strict=True
+        ):
             if phase != "warm":
                 continue
-            name = names.get((cell_id, workload_id))
+            key = (cell_id, workload_id, conc, rate)
+            name = names.get(key)
             if name is None:
-                name = names[cell_id, workload_id] = f"{short(cell_id)} · {workload_id}"
+                name = names[key] = f"{short(cell_id)} · {workload_id} {level_text(conc, rate)}"
             if (v := num(first_delta_ms)) is not None:
                 ttft[name].append(v)
             if (v := num(itl_p50_ms)) is not None:
@@ -576,6 +613,120 @@ class RunDocuments:
         if telemetry is not None:
             blocks.append(telemetry)
         return blocks
+
+
+# --------------------------------------------------------------------------- issue 17, 15
+
+
+def _known(value: Any, reason: Any, text: str) -> str:
+    """A value's text, or why it is unknown (never a bare blank)."""
+    return text if num(value) is not None else f"— ({reason or 'not measured'})"
+
+
+def efficiency_block(warm: Sequence[Row], short: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """Bandwidth efficiency, energy and cost of each warm result, each with the reason it is
+    unknown where it is; nothing for a run whose rows carry neither values nor reasons."""
+    fields = (
+        "bandwidth_efficiency",
+        "roofline_reason",
+        "tokens_per_joule",
+        "energy_reason",
+        "cost_per_million_tokens",
+        "cost_reason",
+    )
+    if not any(r.get(f) is not None for r in warm for f in fields):
+        return []
+    rows = []
+    for r in warm:
+        eff, tpj, jpt = (
+            num(r.get("bandwidth_efficiency")),
+            num(r.get("tokens_per_joule")),
+            num(r.get("joules_per_output_token")),
+        )
+        cost = num(r.get("cost_per_million_tokens"))
+        rows.append(
+            [
+                f"{short(r.get('cell_id'))} · {r.get('workload_id')} "
+                f"{level_text(r.get('concurrency'), r.get('request_rate'))}",
+                _known(eff, r.get("roofline_reason"), f"{100 * (eff or 0):.1f}%"),
+                _known(tpj, r.get("energy_reason"), f"{tpj or 0:,.2f}"),
+                _known(jpt, r.get("energy_reason"), f"{jpt or 0:,.3f}"),
+                _known(
+                    cost,
+                    r.get("cost_reason"),
+                    f"{cost or 0:,.2f} {r.get('cost_currency') or ''}".rstrip(),
+                ),
+            ]
+        )
+    return [
+        {
+            "kind": "table",
+            "title": "Efficiency, energy and cost",
+            "columns": [
+                "engine · model · workload level",
+                "bandwidth efficiency",
+                "tokens/s per W (tokens/J, whole device)",
+                "J/token",
+                "cost per M output tokens",
+            ],
+            "rows": rows,
+        }
+    ]
+
+
+def off_target_blocks(
+    warm: Sequence[Row], calls: pa.Table, short: Callable[[Any], str]
+) -> list[dict[str, Any]]:
+    """A badge counting a run's calls more than 1 % off a length target, and those calls."""
+    total = sum(int(num(r.get("off_target_calls")) or 0) for r in warm)
+    if "length_off_target" not in calls.column_names:
+        return []
+    marked = calls.filter(pc.fill_null(calls.column("length_off_target"), False))
+    if total == 0 and marked.num_rows == 0:
+        return []
+    count = max(total, marked.num_rows)
+    blocks: list[dict[str, Any]] = [
+        {
+            "kind": "badge",
+            "text": f"{count} call{'s' if count != 1 else ''} off target: more than 1 % away "
+            "from a length workload's input or output tokens (see the methodology page).",
+        }
+    ]
+    rows = marked.select(list(OFF_TARGET_FIELDS)).slice(0, MAX_OFF_TARGET_ROWS).to_pylist()
+    if rows:
+        blocks.append(
+            {
+                "kind": "table",
+                "title": "Calls off target"
+                + (f" (first {MAX_OFF_TARGET_ROWS})" if marked.num_rows > len(rows) else ""),
+                "columns": [
+                    "engine · model",
+                    "workload level",
+                    "phase",
+                    "call",
+                    "prompt tokens",
+                    "target",
+                    "completion tokens",
+                    "target",
+                    "finish",
+                ],
+                "rows": [
+                    [
+                        short(c["cell_id"]),
+                        f"{c['workload_id']} {level_text(c['concurrency'], c['request_rate'])}",
+                        plain(c["phase"]),
+                        plain(c["run_idx"]),
+                        plain(c["prompt_tokens"]),
+                        plain(c["target_prompt_tokens"]),
+                        plain(c["completion_tokens"]),
+                        plain(c["target_completion_tokens"]),
+                        plain(c["finish_reason"]),
+                    ]
+                    for c in rows
+                ],
+            }
+        )
+    return blocks
 
 
 # --------------------------------------------------------------------------- telemetry

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from publisher.site import charts
 from publisher.site.escape import html_text
+from publisher.site.pages import levels
 from publisher.site.pages.common import (
     Cell,
     Col,
@@ -210,6 +211,30 @@ def history_section(rows: list[Row], counter: list[int], out: Output) -> list[st
     return body
 
 
+def load_levels_section(view: ArchiveView, system_id: str, out: Output) -> list[str]:
+    """A system's load-level curves (the InferenceX view, goodput and TTFT against the
+    offered rate, prefill by input tokens), latest comparable results; nothing without
+    workloads measured at several levels or lengths."""
+    rows = view.level_rows.get(system_id, [])
+    gpus = view.gpu_count(system_id)
+    found = levels.level_charts(
+        rows, lambda r: f"{r.get('engine')} · {r.get('model')}", lambda r: gpus
+    )
+    if not found:
+        return []
+    body = [
+        "## Load levels",
+        '<p class="bo-note">The latest comparable result of each configuration at each load '
+        "level (concurrency or offered request rate) and input length. Levels are curves, not "
+        "leaderboard rows: a sweep's rates depend on the machine that found them. "
+        '<a href="../../methodology.html#load">How these are measured</a>.</p>',
+    ]
+    for title, spec in found:
+        body.append(f'<p class="bo-chart-title"><strong>{html_text(title)}</strong></p>')
+        body.append(out.chart(spec, title, "../"))
+    return body
+
+
 def comparable_text(run: Mapping[str, Any]) -> str:
     """ "yes", or "no: <reason>" for a run that never ranks."""
     if run.get("comparable"):
@@ -291,6 +316,7 @@ def system_page_md(
             )
         )
     body += history_section(history, counter, out)
+    body += load_levels_section(view, system_id, out)
     if entries:
         body.append("## Latest results")
         body += per_workload_tabs(

@@ -27,7 +27,14 @@ import pyarrow as pa
 
 from publisher.frontend import tables as table_defs
 from publisher.site.escape import slug
-from publisher.site.pages.common import Row, SystemName, level_text, system_name, throughput
+from publisher.site.pages.common import (
+    Row,
+    SystemName,
+    level_text,
+    num,
+    system_name,
+    throughput,
+)
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 # The cells columns a leaderboard entry carries.
@@ -71,6 +78,37 @@ ENTRY_COLUMNS = [
     "cost_currency",
     "cost_reason",
 ]
+# The cells columns a load-level curve point carries (publisher.site.pages.levels).
+LEVEL_COLUMNS = [
+    "run_id",
+    "system_id",
+    "system_label",
+    "hardware_class",
+    "cell_id",
+    "engine",
+    "model",
+    "quantization",
+    "workload_id",
+    "workload_key",
+    "max_tokens",
+    "temperature",
+    "concurrency",
+    "request_rate",
+    "input_tokens",
+    "output_tokens",
+    "aggregate_tokens_per_sec",
+    "tokens_per_sec_per_user",
+    "requests_per_sec",
+    "goodput_requests_per_sec",
+    "slo_ttft_ms",
+    "slo_tpot_ms",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "prefill_tokens_per_sec_p50",
+    "server_prefill_tokens_per_sec_p50",
+]
+# A workload without its load level (the curves' x runs over its levels).
+FAMILY = ("workload_id", "input_tokens", "output_tokens", "max_tokens", "temperature")
 # One configuration: the same system, engine kind, model (digest) and quantization.
 CONFIG = "workload_key, system_id, engine, coalesce(nullif(model_digest, ''), model), quantization"
 
@@ -269,6 +307,12 @@ class ArchiveView:
             return system_name(max(runs, key=lambda r: (str(r["started_at"]), str(r["run_id"]))))
         return SystemName(system_id, "", system_id[:8])
 
+    def gpu_count(self, system_id: Any) -> int | None:
+        """A system's GPU count from its latest snapshot; None when it has none or it is
+        unknown (its curves are then per system, not per accelerator)."""
+        count = num(self.systems.get(str(system_id), {}).get("gpu_count"))
+        return int(count) if count else None
+
     @cached_property
     def runs_by_system(self) -> dict[str, list[Row]]:
         """Every run of each system, oldest first."""
@@ -309,6 +353,37 @@ class ArchiveView:
             ],
             "signature, started_at, run_id, seq",
         )
+
+    @cached_property
+    def level_rows(self) -> dict[str, list[Row]]:
+        """Curve points by system: the latest comparable warm result of each configuration
+        on each level (closed and open loop) of workloads measured at two or more levels,
+        and of every length workload."""
+        same = " AND ".join(f"w.{c} IS NOT DISTINCT FROM f.{c}" for c in FAMILY)
+        rows = _pylist(
+            self.con,
+            f"""
+            WITH warm AS (
+                SELECT {", ".join(LEVEL_COLUMNS)},
+                       row_number() OVER (PARTITION BY {CONFIG}
+                                          ORDER BY started_at DESC, run_id DESC, cell_id DESC)
+                           AS latest
+                FROM cells
+                WHERE phase = 'warm' AND comparable AND workload_key IS NOT NULL
+            ), latest AS (SELECT * EXCLUDE (latest) FROM warm WHERE latest = 1),
+            families AS (
+                SELECT {", ".join(FAMILY)}, count(DISTINCT workload_key) AS levels
+                FROM latest GROUP BY ALL
+            )
+            SELECT w.* FROM latest w JOIN families f ON {same}
+            WHERE f.levels > 1 OR w.input_tokens IS NOT NULL
+            ORDER BY w.system_id, w.workload_key, w.engine, w.model, w.run_id, w.cell_id
+            """,
+        )
+        out: dict[str, list[Row]] = {}
+        for row in rows:
+            out.setdefault(str(row["system_id"]), []).append(row)
+        return out
 
     def changes(self, limit: int = 100) -> list[Row]:
         """The newest change points (regressions and improvements) of every system."""

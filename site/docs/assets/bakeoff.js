@@ -407,6 +407,10 @@
           el.appendChild(h("p", {}, [link(block.text, block.href)]));
           return;
         }
+        if (block.kind === "badge") {
+          el.appendChild(h("p", {}, [h("span", { class: "bo-badge bo-off-target" }, [block.text])]));
+          return;
+        }
         if (block.kind === "notice") {
           el.appendChild(h("div", { class: "admonition warning bo-notice" }, [
             h("p", { class: "admonition-title" }, ["Not comparable"]),
