@@ -108,29 +108,24 @@ RESULT_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("tokens/s", "tokens_per_sec_mean", 1),
     ("ITL p50 ms", "itl_p50_ms", 2),
     ("agg tokens/s", "aggregate_tokens_per_sec", 1),
-    ("tokens/s per user", "tokens_per_sec_per_user", 1),
-    ("req/s", "requests_per_sec", 2),
-    ("goodput req/s", "goodput_requests_per_sec", 2),
-    ("TTFT p99 ms", "ttft_p99_ms", 1),
-    ("prefill tok/s (client)", "prefill_tokens_per_sec_p50", 0),
-    ("prefill tok/s (engine)", "server_prefill_tokens_per_sec_p50", 0),
-    ("off-target calls", "off_target_calls", 0),
     ("ROUGE-L", "rougeL_mean", 3),
     ("J/token", "joules_per_output_token", 3),
 )
 # Columns shown only when some row has a value.
-_OPTIONAL = {
-    "aggregate_tokens_per_sec",
-    "tokens_per_sec_per_user",
-    "requests_per_sec",
-    "goodput_requests_per_sec",
-    "ttft_p99_ms",
-    "prefill_tokens_per_sec_p50",
-    "server_prefill_tokens_per_sec_p50",
-    "off_target_calls",
-    "rougeL_mean",
-    "joules_per_output_token",
-}
+_OPTIONAL = {"aggregate_tokens_per_sec", "rougeL_mean", "joules_per_output_token"}
+# (title, field, decimals) of the run page's load-level table (levels and length workloads).
+LEVEL_COLUMNS: tuple[tuple[str, str, int, str], ...] = (
+    ("agg tok/s", "aggregate_tokens_per_sec", 1, "output tokens/s of all streams together"),
+    ("tok/s/user", "tokens_per_sec_per_user", 1, "tokens/s per user: 1000 / TPOT p50"),
+    ("req/s", "requests_per_sec", 2, "successful requests per second"),
+    ("goodput", "goodput_requests_per_sec", 2, "requests/s that met the SLO"),
+    ("SLO met", "slo_attainment", 2, "share of the level's calls that met the SLO"),
+    ("TTFT p99", "ttft_p99_ms", 1, "ms"),
+    ("TPOT p50", "tpot_p50_ms", 2, "ms per output token after the first"),
+    ("prefill client", "prefill_tokens_per_sec_p50", 0, "prompt tokens / TTFT, tokens/s p50"),
+    ("prefill engine", "server_prefill_tokens_per_sec_p50", 0, "the engine's own, tokens/s"),
+    ("off target", "off_target_calls", 0, "calls more than 1 % off a length target"),
+)
 _CELL_FIELDS = (
     *RESULT_FIELDS,
     "phase",
@@ -513,6 +508,7 @@ class RunDocuments:
             return labels.get(cell_id) or str(cell_id)
 
         calls = self.reader("calls", run_id)
+        blocks += level_table(warm, short)
         blocks += efficiency_block(warm, short)
         blocks += off_target_blocks(warm, calls, short)
         for title, spec in levels.level_charts(
@@ -621,6 +617,50 @@ class RunDocuments:
 def _known(value: Any, reason: Any, text: str) -> str:
     """A value's text, or why it is unknown (never a bare blank)."""
     return text if num(value) is not None else f"— ({reason or 'not measured'})"
+
+
+def _has_levels(row: Row) -> bool:
+    conc = num(row.get("concurrency"))
+    return (
+        num(row.get("request_rate")) is not None
+        or row.get("input_tokens") is not None
+        or (conc is not None and conc > 1)
+    )
+
+
+def level_table(warm: Sequence[Row], short: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """The load levels and length workloads of a run, one row per level, with the numbers
+    its curves draw; nothing for a run without them."""
+    rows = [r for r in warm if _has_levels(r)]
+    if not rows:
+        return []
+    shown = [c for c in LEVEL_COLUMNS if any(num(r.get(c[1])) is not None for r in rows)]
+    return [
+        {
+            "kind": "table",
+            "title": "Load levels",
+            "columns": [
+                {"title": "engine · model", "wrap": True},
+                "workload",
+                "level",
+                *({"title": title, "hint": hint, "numeric": True} for title, _, _, hint in shown),
+            ],
+            "rows": [
+                [
+                    short(r.get("cell_id")),
+                    str(r.get("workload_id")),
+                    level_text(r.get("concurrency"), r.get("request_rate")),
+                    *(_rounded(r.get(field), digits) for _, field, digits, _ in shown),
+                ]
+                for r in rows
+            ],
+        }
+    ]
+
+
+def _rounded(value: Any, digits: int) -> float | None:
+    f = num(value)
+    return None if f is None else round(f, digits)
 
 
 def efficiency_block(warm: Sequence[Row], short: Callable[[Any], str]) -> list[dict[str, Any]]:
