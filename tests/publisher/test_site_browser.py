@@ -735,7 +735,7 @@ def test_load_level_charts_draw(page: tuple[Any, Watch], site: Site, scheme: str
         "[...document.querySelector('table.bo-table').querySelectorAll('th')]"
         ".map(t => t.textContent)"
     )
-    assert {"BW eff.", "tok/s per W", "cost / M tok"} <= set(heads), heads
+    assert {"BW eff.", "tok/s per W", "cost / M tok (EUR)"} <= set(heads), heads
     reasons = pg.evaluate(
         "[...document.querySelectorAll('table.bo-table .bo-null')].map(s => s.title)"
     )

@@ -20,6 +20,8 @@ import pytest
 
 from publisher import publish as pipeline
 from publisher.site.pages.common import system_page
+from publisher.site.pages.leaderboards import leaderboard_table
+from publisher.site.pages.view import Entry, Workload
 from tests.publisher.test_site_data import read_data
 from tests.synthetic import make_run
 
@@ -115,6 +117,12 @@ def test_rate_levels_are_labelled_by_rate(generated: Path) -> None:
     assert {r["level"] for r in closed} == {"c1"}
     table = next(b for b in docs[0]["blocks"] if b["kind"] == "results")
     assert ["level", "level", -1] in table["columns"]
+    # the system's history names its rate levels by rate (the history table has no
+    # request_rate yet: the site takes it from the cells of the same signature)
+    page = system_page(SYSTEM).removesuffix(".html")
+    system = (generated / "systems" / f"{page}.md").read_text(encoding="utf-8")
+    tabs = re.findall(r'<label for="__tabbed_1_[0-9]+">([^<]*)</label>', system)
+    assert any(re.match(r"L-512-64 [12] req/s · ", t) for t in tabs), tabs
 
 
 def test_a_rate_level_is_ranked_by_its_aggregate_not_one_stream(generated: Path) -> None:
@@ -157,8 +165,9 @@ def test_efficiency_energy_and_cost_show_where_known_and_say_why_not(generated: 
     with_eff = [text for text in pages.values() if "BW eff." in text]
     assert with_eff, "no leaderboard shows bandwidth efficiency"
     text = with_eff[0]
-    assert "cost / M tok" in text and "tok/s per W" in text
-    assert re.search(r'<td data-sort="[0-9.e+-]+">[0-9.,]+ EUR</td>', text), "cost with currency"
+    assert "tok/s per W" in text
+    # one cost column per currency: costs in different currencies never rank together
+    assert re.findall(r"<th[^>]*>(cost / M tok[^<]*)</th>", text) == ["cost / M tok (EUR)"]
     assert re.search(r"<td>[0-9.]+%</td>", text), "efficiency as a percentage"
     # the other system has no --bench and no prices: a dash with the reason, and a footnote
     assert re.search(r'<span class="bo-null" title="[^"]*bench[^"]*">—</span>', text), text
@@ -273,3 +282,44 @@ def test_system_and_leaderboard_pages_draw_level_curves(generated: Path) -> None
     spec = _chart(generated, board, "Throughput vs interactivity")
     systems = {t["name"].split(" · ")[0] for t in spec["data"] if t["name"] != "Pareto front"}
     assert len(systems) == 2, systems  # both hardware classes
+
+
+def test_costs_in_two_currencies_are_two_columns() -> None:
+    """A leaderboard whose runs state prices in EUR and USD gets a cost column per currency;
+    a row's cost sits in its own currency's column, the other says where it is."""
+    w = Workload("k1", "P-EASY", "prompt", 256, 0.0, 1)
+
+    def entry(run: str, tps: float, cost: float | None, currency: str | None) -> Entry:
+        row = {
+            "model": "m",
+            "engine": "ollama",
+            "system_id": run,
+            "system_label": run,
+            "hardware_class": "cpu",
+            "tokens_per_sec_mean": tps,
+            "concurrency": 1,
+            "run_id": run,
+            "cost_per_million_tokens": cost,
+            "cost_currency": currency,
+            "cost_reason": None if cost is not None else "no prices stated",
+        }
+        return Entry(row, 1, w)
+
+    html = leaderboard_table(
+        [entry("a", 3.0, 0.5, "EUR"), entry("b", 2.0, 0.7, "USD"), entry("c", 1.0, None, None)],
+        "../",
+    )
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", html)
+    assert [h for h in heads if h.startswith("cost")] == [
+        "cost / M tok (EUR)",
+        "cost / M tok (USD)",
+    ]
+    rows = re.findall(r"<tr>(.*?)</tr>", html)[1:]
+    eur, usd = heads.index("cost / M tok (EUR)"), heads.index("cost / M tok (USD)")
+    cells = [re.findall(r"<td>(.*?)</td>", r) for r in rows]
+    assert cells[0][eur] == "0.50" and 'title="stated in EUR"' in cells[0][usd]
+    assert 'title="stated in USD"' in cells[1][eur] and cells[1][usd] == "0.70"
+    assert (
+        'title="no prices stated"' in cells[2][eur] and 'title="no prices stated"' in cells[2][usd]
+    )
+    assert "no prices stated (1)" in html

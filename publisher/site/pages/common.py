@@ -112,13 +112,10 @@ class Col:
 
 @dataclass(frozen=True)
 class Cell:
-    """A table cell: already-escaped HTML plus the value sorted on. ``keyed`` cells write
-    their sort value into the page (``data-sort``), for cells whose text is not a plain
-    number (a unit or currency beside it)."""
+    """A table cell: already-escaped HTML plus the value sorted on."""
 
     html: str
     sort: str | float | None = None
-    keyed: bool = False
 
 
 def text_cell(value: Any) -> Cell:
@@ -136,19 +133,14 @@ def pct_cell(value: Any) -> Cell:
     return Cell(fmt_pct(value), num(value))
 
 
-def known_cell(
-    value: Any, reason: Any, digits: int = 1, *, pct: bool = False, unit: str = ""
-) -> Cell:
+def known_cell(value: Any, reason: Any, digits: int = 1, *, pct: bool = False) -> Cell:
     """A number that may be unknown for a stated reason: the value (a percentage with
-    ``pct``, ``unit`` after it), else a dash whose tooltip says why it is unknown."""
+    ``pct``), else a dash whose tooltip says why it is unknown."""
     f = num(value)
     if f is None:
         why = str(reason) if reason else "not measured"
         return Cell(f'<span class="bo-null" title="{html_text(why)}">—</span>')
-    text = fmt_pct(f) if pct else fmt(f, digits)
-    if unit:
-        return Cell(f"{text} {html_text(unit)}", f, keyed=True)
-    return Cell(text, f)
+    return Cell(fmt_pct(f) if pct else fmt(f, digits), f)
 
 
 def link_cell(text: Any, href: str | None, title: str | None = None) -> Cell:
@@ -181,17 +173,7 @@ def html_table(
     )
     # Rows stay lean (they dominate page weight): bakeoff.js parses the numbers for sorting
     # and marks the numeric and wrapping columns from the header.
-    body = [
-        "<tr>"
-        + "".join(
-            f'<td data-sort="{cell.sort}">{cell.html}</td>'
-            if cell.keyed and isinstance(cell.sort, float)
-            else f"<td>{cell.html}</td>"
-            for cell in row
-        )
-        + "</tr>"
-        for row in rows
-    ]
+    body = ["<tr>" + "".join(f"<td>{cell.html}</td>" for cell in row) + "</tr>" for row in rows]
     body = body[:max_rows] if max_rows is not None else body
     if not body:
         return '<p class="bo-empty">No results yet.</p>'

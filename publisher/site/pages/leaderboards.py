@@ -65,11 +65,7 @@ def leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) -
         cols.append(Col("ROUGE-L", "summarization quality (F-measure), higher is better", True))
     if _has(entries, "joules_per_output_token"):
         cols.append(Col("J/token", "energy per output token, lower is better", True))
-    cols += [
-        Col(title, hint, True)
-        for column, (title, hint, _) in EFFICIENCY.items()
-        if _has(entries, column)
-    ]
+    cols += efficiency_cols(entries)
     cols += [
         Col("runs", "comparable runs of this configuration", True),
         Col("latest", "the run of this result (its start, UTC)"),
@@ -77,7 +73,9 @@ def leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) -
     return cols
 
 
-# Issue 17's columns: cells column → (title, hint, the column saying why it is null).
+# Issue 17's columns: cells column → (title, hint, the column saying why it is null). Cost
+# gets one column per currency ("cost / M tok (EUR)"): costs in different currencies are
+# never ranked together.
 EFFICIENCY: dict[str, tuple[str, str, str]] = {
     "bandwidth_efficiency": (
         "BW eff.",
@@ -93,20 +91,53 @@ EFFICIENCY: dict[str, tuple[str, str, str]] = {
     ),
     "cost_per_million_tokens": (
         "cost / M tok",
-        "cost per million output tokens from the prices the run states, in their currency; "
-        "sort ascending for the most tokens per currency unit; a dash says why it is unknown",
+        "cost per million output tokens from the prices the run states, lower is better (the "
+        "most tokens per currency unit first when sorted ascending); a dash says why it is "
+        "unknown",
         "cost_reason",
     ),
 }
+COST = "cost_per_million_tokens"
 
 
-def _efficiency_cell(row: Row, column: str, reason: str) -> Cell:
-    if column == "bandwidth_efficiency":
-        return known_cell(row.get(column), row.get(reason), pct=True)
-    if column == "cost_per_million_tokens":
-        unit = str(row.get("cost_currency") or "")
-        return known_cell(row.get(column), row.get(reason), 2, unit=unit)
-    return known_cell(row.get(column), row.get(reason), 2)
+def cost_title(currency: str) -> str:
+    """The header of the cost column of one currency."""
+    return f"{EFFICIENCY[COST][0]} ({currency})"
+
+
+def currencies(entries: Sequence[Entry]) -> list[str]:
+    """The currencies the entries' costs are stated in, sorted."""
+    return sorted(
+        {str(e.row.get("cost_currency")) for e in entries if num(e.row.get(COST)) is not None}
+    )
+
+
+def efficiency_cols(entries: Sequence[Entry]) -> list[Col]:
+    """Issue 17's columns that some entry has a value for."""
+    cols = []
+    for column, (title, hint, _) in EFFICIENCY.items():
+        if column == COST:
+            cols += [Col(cost_title(cur), hint, True) for cur in currencies(entries)]
+        elif _has(entries, column):
+            cols.append(Col(title, hint, True))
+    return cols
+
+
+def efficiency_cells(row: Row, titles: set[str], shown: Sequence[str]) -> list[Cell]:
+    """A row's cells of the shown efficiency columns (``shown``: the cost currencies)."""
+    cells = []
+    for column, (title, _, reason) in EFFICIENCY.items():
+        if column == COST:
+            currency = str(row.get("cost_currency"))
+            for cur in shown:
+                if num(row.get(COST)) is not None and currency != cur:
+                    cells.append(known_cell(None, f"stated in {currency}"))
+                else:
+                    cells.append(known_cell(row.get(COST), row.get(reason), 2))
+        elif title in titles:
+            pct = column == "bandwidth_efficiency"
+            cells.append(known_cell(row.get(column), row.get(reason), 2, pct=pct))
+    return cells
 
 
 def unknown_note(entries: Sequence[Entry], cols: Sequence[Col]) -> str:
@@ -115,7 +146,7 @@ def unknown_note(entries: Sequence[Entry], cols: Sequence[Col]) -> str:
     titles = {c.title for c in cols}
     parts = []
     for column, (title, _, reason) in EFFICIENCY.items():
-        if title not in titles:
+        if title not in titles and not (column == COST and currencies(entries)):
             continue
         why = Counter(
             str(e.row.get(reason) or "not measured")
@@ -133,6 +164,7 @@ def leaderboard_rows(
 ) -> list[list[Cell]]:
     """Table rows, fastest first."""
     titles = {c.title for c in cols}
+    shown = [cur for cur in currencies(entries) if cost_title(cur) in titles]
     rows = []
     for e in sorted(entries, key=Entry.order):
         r = e.row
@@ -152,9 +184,7 @@ def leaderboard_rows(
             cells.append(num_cell(r.get("rougeL_mean"), 3))
         if "J/token" in titles:
             cells.append(num_cell(r.get("joules_per_output_token"), 3))
-        for column, (title, _, reason) in EFFICIENCY.items():
-            if title in titles:
-                cells.append(_efficiency_cell(r, column, reason))
+        cells += efficiency_cells(r, titles, shown)
         cells.append(num_cell(e.runs, 0))
         run_id = r.get("run_id")
         # The run's date keeps the column narrow; the full id is the link's tooltip.
