@@ -113,6 +113,11 @@ def test_rate_levels_are_labelled_by_rate(generated: Path) -> None:
     assert rated
     assert {r["level"] for r in rated} == {"1 req/s", "2 req/s"}
     assert all(r["concurrency"] is None for r in rated)
+    # a length workload's targets are in its results (the compare view labels them)
+    assert all((r["input_tokens"], r["output_tokens"]) == (512, 64) for r in rated)
+    assert not any(
+        "input_tokens" in r for d in docs for r in d["results"] if r["workload_id"] != "L-512-64"
+    )
     closed = [r for d in docs for r in d["results"] if r["request_rate"] is None]
     assert {r["level"] for r in closed} == {"c1"}
     table = next(b for b in docs[0]["blocks"] if b["kind"] == "results")
@@ -219,8 +224,13 @@ def test_run_pages_draw_the_load_level_charts(generated: Path) -> None:
         assert len(lines) == len({r["cell_id"] for r in rated}), lines
         for line in lines:
             assert len(line["x"]) == 2  # 1 and 2 req/s
-        per_user = sorted(r["tokens_per_sec_per_user"] for r in rated)
-        assert sorted(x for t in lines for x in t["x"]) == per_user
+        table = _blocks(doc, "table")["Load levels"]
+        heads = [c if isinstance(c, str) else c["title"] for c in table["columns"]]
+        per_user = sorted(
+            row[heads.index("tok/s/user")] for row in table["rows"] if row[2].endswith("req/s")
+        )
+        drawn = sorted(round(x, 1) for t in lines for x in t["x"])
+        assert drawn == pytest.approx(per_user, abs=0.051)
         goodput = next(t for t in titles if t.startswith("Requests/s and goodput"))
         assert "SLO TTFT ≤ 200 ms, TPOT ≤ 50 ms" in goodput
         spec = charts_[goodput]["spec"]
@@ -244,22 +254,33 @@ def test_off_target_calls_get_a_badge_and_a_table(generated: Path) -> None:
     assert len(table["rows"]) == 1
     row = table["rows"][0]
     assert row[1] == "L-512-64 1 req/s" and row[6:8] == [60, 64]
-    assert any(r["off_target_calls"] == 1 for r in marked[0]["results"])
+    levels = _blocks(marked[0], "table")["Load levels"]
+    heads = [c if isinstance(c, str) else c["title"] for c in levels["columns"]]
+    counts = {(row[0], row[2]): row[heads.index("off target")] for row in levels["rows"]}
+    assert sorted(counts.values()) == [0] * (len(counts) - 1) + [1], counts
 
 
 def test_run_pages_state_efficiency_energy_and_cost_or_why_not(generated: Path) -> None:
+    """The run with --bench and prices: a row per result with the efficiency and the cost in
+    EUR. The others: the reasons, once each when nothing at all is known."""
     for doc in _run_docs(generated):
-        table = _blocks(doc, "table")["Efficiency, energy and cost"]
-        assert len(table["rows"]) == len(doc["results"])
-        for row in table["rows"]:
-            assert all(v for v in row), row  # never a bare blank
-        bench = [r for r in doc["results"] if r["bandwidth_efficiency"] is not None]
-        if bench:
-            assert all(re.fullmatch(r"[0-9.]+%", row[1]) for row in table["rows"])
-            assert all(row[4].endswith(" EUR") for row in table["rows"])
+        blocks = {b.get("title"): b for b in doc["blocks"]}
+        block = blocks["Efficiency, energy and cost"]
+        if block["kind"] == "table":
+            assert len(block["rows"]) == len(doc["results"])
+            for row in block["rows"]:
+                assert all(v for v in row), row  # never a bare blank
+            text = json.dumps(block["rows"], ensure_ascii=False)
         else:
-            assert all(row[1].startswith("— (") for row in table["rows"])
-            assert all("no prices stated" in row[4] for row in table["rows"])
+            assert block["kind"] == "kv"
+            assert all(str(v).startswith("unknown: ") for _, v in block["rows"])
+            text = json.dumps(block["rows"], ensure_ascii=False)
+        if doc["started_at"].startswith("2026-03-02"):  # the run with --bench and prices
+            assert block["kind"] == "table"
+            assert all(re.fullmatch(r"[0-9.]+%", row[1]) for row in block["rows"])
+            assert all(row[4].endswith(" EUR") for row in block["rows"])
+        else:
+            assert "no prices stated" in text and "bench" in text, text
 
 
 def test_system_and_leaderboard_pages_draw_level_curves(generated: Path) -> None:

@@ -60,32 +60,36 @@ RESULT_FIELDS = [
     "temperature",
     "concurrency",
     "request_rate",
-    "workload_kind",
-    "input_tokens",
-    "output_tokens",
     "n",
     "errors",
     "success_rate",
     "ttft_p50_ms",
     "ttft_p95_ms",
-    "ttft_p99_ms",
     "total_p50_ms",
     "tokens_per_sec_mean",
     "itl_p50_ms",
-    "tpot_p50_ms",
     "aggregate_tokens_per_sec",
+    "rougeL_mean",
+    "joules_per_output_token",
+]
+# Fields a result carries only when set: a length workload's targets (the compare view's
+# labels); most results have none, and a run file is read whole by its page.
+SPARSE_FIELDS = ["input_tokens", "output_tokens"]
+# Cells columns the run page's level table, charts and efficiency block read (the run file
+# carries what they draw, not the columns).
+LEVEL_FIELDS = [
+    "workload_kind",
+    "ttft_p99_ms",
+    "tpot_p50_ms",
     "tokens_per_sec_per_user",
     "requests_per_sec",
     "goodput_requests_per_sec",
     "slo_attainment",
     "slo_ttft_ms",
     "slo_tpot_ms",
-    "prompt_tokens_mean",
     "prefill_tokens_per_sec_p50",
     "server_prefill_tokens_per_sec_p50",
     "off_target_calls",
-    "rougeL_mean",
-    "joules_per_output_token",
     "tokens_per_joule",
     "energy_reason",
     "bandwidth_efficiency",
@@ -128,6 +132,8 @@ LEVEL_COLUMNS: tuple[tuple[str, str, int, str], ...] = (
 )
 _CELL_FIELDS = (
     *RESULT_FIELDS,
+    *SPARSE_FIELDS,
+    *LEVEL_FIELDS,
     "phase",
 )
 _RUN_CELL_FIELDS = [
@@ -265,6 +271,7 @@ def _kv(title: str, pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
 
 def _result(row: Row) -> dict[str, Any]:
     out = {k: plain(row.get(k)) for k in RESULT_FIELDS}
+    out.update((k, plain(v)) for k in SPARSE_FIELDS if (v := row.get(k)) is not None)
     out["level"] = level_text(row.get("concurrency"), row.get("request_rate"))
     out["throughput"] = throughput(row)
     return out
@@ -676,6 +683,26 @@ def efficiency_block(warm: Sequence[Row], short: Callable[[Any], str]) -> list[d
     )
     if not any(r.get(f) is not None for r in warm for f in fields):
         return []
+    values = ("bandwidth_efficiency", "tokens_per_joule", "cost_per_million_tokens")
+    if not any(num(r.get(f)) is not None for r in warm for f in values):
+        # nothing known: the reasons once each, not a row of dashes per result
+        return [
+            _kv(
+                "Efficiency, energy and cost",
+                [
+                    (
+                        title,
+                        "unknown: "
+                        + "; ".join(sorted({str(r.get(why) or "not measured") for r in warm})),
+                    )
+                    for title, why in (
+                        ("Bandwidth efficiency", "roofline_reason"),
+                        ("Tokens/s per W (whole device)", "energy_reason"),
+                        ("Cost per M output tokens", "cost_reason"),
+                    )
+                ],
+            )
+        ]
     rows = []
     for r in warm:
         eff, tpj, jpt = (
