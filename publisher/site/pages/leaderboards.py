@@ -74,7 +74,7 @@ def leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) -
 
 
 # Issue 17's columns: cells column → (title, hint, the column saying why it is null). Cost
-# gets one column per currency ("cost / M tok (EUR)"): costs in different currencies are
+# gets one column per currency ("EUR/M tok"): costs in different currencies are
 # never ranked together.
 EFFICIENCY: dict[str, tuple[str, str, str]] = {
     "bandwidth_efficiency": (
@@ -84,7 +84,7 @@ EFFICIENCY: dict[str, tuple[str, str, str]] = {
         "roofline_reason",
     ),
     "tokens_per_joule": (
-        "tok/s per W",
+        "tok/s/W",
         "tokens per joule (= tokens/s per watt) of whole-device energy (CPU package and GPUs), "
         "higher is better; a dash says why it is unknown",
         "energy_reason",
@@ -101,8 +101,8 @@ COST = "cost_per_million_tokens"
 
 
 def cost_title(currency: str) -> str:
-    """The header of the cost column of one currency."""
-    return f"{EFFICIENCY[COST][0]} ({currency})"
+    """The header of the cost column of one currency: ``EUR/M tok``."""
+    return f"{currency}/M tok"
 
 
 def currencies(entries: Sequence[Entry]) -> list[str]:
