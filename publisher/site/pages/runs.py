@@ -748,9 +748,10 @@ def off_target_blocks(
     total = sum(int(num(r.get("off_target_calls")) or 0) for r in warm)
     if "length_off_target" not in calls.column_names:
         return []
-    marked = calls.filter(pc.fill_null(calls.column("length_off_target"), False))
-    if total == 0 and marked.num_rows == 0:
+    mask = pc.fill_null(calls.column("length_off_target"), False)
+    if total == 0 and not pc.any(mask).as_py():  # the common case: no call is marked
         return []
+    marked = calls.filter(mask)
     count = max(total, marked.num_rows)
     blocks: list[dict[str, Any]] = [
         {
