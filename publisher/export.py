@@ -47,12 +47,22 @@ VIEWS: dict[str, str] = {
         FROM cells c JOIN runs r USING (run_id)
         WHERE c.phase = 'warm'""",
     "leaderboard": """
-        SELECT workload_key, workload_id, concurrency, hardware_class, system_id, system_label,
+        SELECT workload_key, workload_id, concurrency, request_rate, input_tokens,
+               output_tokens, hardware_class, system_id, system_label,
                engine, model, quantization, count(DISTINCT run_id) AS runs,
                median(tokens_per_sec_mean) AS tokens_per_sec,
+               median(aggregate_tokens_per_sec) AS aggregate_tokens_per_sec,
+               median(tokens_per_sec_per_user) AS tokens_per_sec_per_user,
+               median(goodput_requests_per_sec) AS goodput_requests_per_sec,
                median(ttft_p50_ms) AS ttft_p50_ms,
                median(total_p50_ms) AS total_p50_ms,
-               avg(success_rate) AS success_rate
+               avg(success_rate) AS success_rate,
+               median(bandwidth_efficiency) AS bandwidth_efficiency,
+               median(tokens_per_joule) AS tokens_per_joule,
+               CASE WHEN count(DISTINCT cost_currency) = 1
+                    THEN median(cost_per_million_tokens) END AS cost_per_million_tokens,
+               CASE WHEN count(DISTINCT cost_currency) = 1
+                    THEN min(cost_currency) END AS cost_currency
         FROM cells
         WHERE phase = 'warm' AND comparable
         GROUP BY ALL

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from bakeoff import stats
-from publisher.compare.sides import Result, RunSide, statistic
+from publisher.compare.sides import Result, RunSide, level_label, statistic
 from publisher.gates import METRICS, Budgets, MetricSpec, RelativeTolerance, Tolerances
 
 _EPS = 1e-9  # "≥ 30%" is inclusive; absorb float noise at the boundary
@@ -104,7 +104,8 @@ def _why_unmatched(r: Result, others: Sequence[Result]) -> str:
             return (
                 "same prompt/task id, engine and model, but the workload differs (prompt text, "
                 f"max_tokens {r.max_tokens} vs {o.max_tokens}, temperature {r.temperature} vs "
-                f"{o.temperature} or concurrency {r.concurrency} vs {o.concurrency})"
+                f"{o.temperature} or load level {level_label(r.concurrency, r.request_rate)} vs "
+                f"{level_label(o.concurrency, o.request_rate)})"
             )
     return "no result with this workload on the other side"
 
@@ -130,6 +131,7 @@ def match(
             "cell_id": r.cell_id,
             "workload_id": r.workload_id,
             "concurrency": r.concurrency,
+            "request_rate": r.request_rate,
             "engine": r.engine,
             "model": r.model,
             "model_digest": r.model_digest,
@@ -397,6 +399,7 @@ def regression_diagnostic(
         "baseline_run_id": bs.run_id,
         "workload_id": c.workload_id,
         "concurrency": c.concurrency,
+        "request_rate": c.request_rate,
         "engine": c.engine,
         "model": c.model,
         "model_digest": c.model_digest,
@@ -437,6 +440,7 @@ def budget_diagnostic(
         "baseline_run_id": None,
         "workload_id": result.workload_id,
         "concurrency": result.concurrency,
+        "request_rate": result.request_rate,
         "engine": result.engine,
         "model": result.model,
         "model_digest": result.model_digest,

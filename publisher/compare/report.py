@@ -90,6 +90,7 @@ def _matched(pair: Pair) -> dict[str, Any]:
         "max_tokens": c.max_tokens,
         "temperature": c.temperature,
         "concurrency": c.concurrency,
+        "request_rate": c.request_rate,
         "engine": c.engine,
         "model": c.model,
         "model_digest": c.model_digest,

@@ -1,9 +1,10 @@
 """The two sides of a comparison: runs resolved from the command line, compiled by the front
 end (``compile_run``, the same as validate and publish), and their warm results.
 
-A *result* is one (cell, workload, concurrency) batch of warm calls. Results are matched by
-workload ``signature`` (``docs/tables.md``), never by cell id: the cell id carries the host
-label, which may differ between the two runs.
+A *result* is one load level's batch of warm calls: (cell, workload, concurrency, request
+rate), where a closed-loop level has a concurrency and an open-loop level a request rate (its
+concurrency is null). Results are matched by workload ``signature`` (``docs/tables.md``), never
+by cell id: the cell id carries the host label, which may differ between the two runs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from publisher.frontend.load import iter_run_dirs
 from publisher.gates import MetricSpec
 
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
+
+
+def level_label(concurrency: int | None, request_rate: float | None) -> str:
+    """A load level as a result key writes it: ``c4`` (closed loop, 4 streams) or ``r0.5``
+    (open loop, 0.5 requests/s)."""
+    if request_rate is not None:
+        return f"r{request_rate:g}"
+    return f"c{concurrency}"
 
 
 def statistic(values: list[float], name: str) -> float | None:
@@ -74,7 +83,8 @@ def parse_ref(text: str, runs_dir: Path) -> RunRef:
 
 @dataclass(frozen=True)
 class Result:
-    """One (cell, workload, concurrency) batch of warm calls of one run."""
+    """One load level's batch of warm calls of one run: (cell, workload, concurrency or
+    request rate)."""
 
     key: str
     signature: str
@@ -88,7 +98,8 @@ class Result:
     workload_id: str
     max_tokens: int | None
     temperature: float
-    concurrency: int
+    concurrency: int | None
+    request_rate: float | None
     n: int
     errors: int
     error_kinds: dict[str, int]
@@ -167,16 +178,25 @@ def side_from_artifact(ref: RunRef, artifact: RunArtifact) -> RunSide:
         )
     cells = _rows(artifact.tables["cells"])
     chosen = _select_cells((r["cell_id"] for r in cells), ref.cell, run_id)
-    columns = ("cell_id", "workload_id", "concurrency", "phase", "error", "error_kind")
+    columns = (
+        "cell_id",
+        "workload_id",
+        "concurrency",
+        "request_rate",
+        "phase",
+        "error",
+        "error_kind",
+    )
     values = ("first_delta_ms", "total_duration_ms", "tokens_per_sec")
     calls_table = artifact.tables["calls"].select([*columns, *values])
     calls: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    # One batch per load level: two open-loop levels share a null concurrency, so the rate
+    # is part of the key (as it is of the cells table's).
     for c in calls_table.to_pylist():
-        calls.setdefault((c["cell_id"], c["workload_id"], c["concurrency"], c["phase"]), []).append(
-            c
-        )
+        batch_key = (c["cell_id"], c["workload_id"], c["concurrency"], c["request_rate"])
+        calls.setdefault((*batch_key, c["phase"]), []).append(c)
     cold = {
-        (r["cell_id"], r["workload_id"], r["concurrency"]): r["ttft_p50_ms"]
+        (r["cell_id"], r["workload_id"], r["concurrency"], r["request_rate"]): r["ttft_p50_ms"]
         for r in cells
         if r["phase"] == "cold"
     }
@@ -184,12 +204,16 @@ def side_from_artifact(ref: RunRef, artifact: RunArtifact) -> RunSide:
     for r in cells:
         if r["phase"] != "warm" or r["cell_id"] not in chosen:
             continue
-        batch = calls.get((r["cell_id"], r["workload_id"], r["concurrency"], "warm"), [])
+        level = (r["cell_id"], r["workload_id"], r["concurrency"], r["request_rate"])
+        batch = calls.get((*level, "warm"), [])
         ok = [c for c in batch if c["error"] is None]
         failed = Counter(str(c["error_kind"] or "unknown") for c in batch if c["error"] is not None)
         results.append(
             Result(
-                key=f"{r['workload_id']}/c{r['concurrency']}/{r['engine']}:{r['model']}",
+                key=(
+                    f"{r['workload_id']}/{level_label(r['concurrency'], r['request_rate'])}/"
+                    f"{r['engine']}:{r['model']}"
+                ),
                 signature=r["signature"],
                 workload_key=r["workload_key"],
                 cell_id=r["cell_id"],
@@ -202,13 +226,14 @@ def side_from_artifact(ref: RunRef, artifact: RunArtifact) -> RunSide:
                 max_tokens=r["max_tokens"],
                 temperature=r["temperature"],
                 concurrency=r["concurrency"],
+                request_rate=r["request_rate"],
                 n=len(batch),
                 errors=len(batch) - len(ok),
                 error_kinds=dict(sorted(failed.items())),
                 samples={
                     name: [float(c[name]) for c in ok if c[name] is not None] for name in values
                 },
-                cold_ttft_ms=cold.get((r["cell_id"], r["workload_id"], r["concurrency"])),
+                cold_ttft_ms=cold.get(level),
             )
         )
     results.sort(key=lambda x: (x.key, x.signature))

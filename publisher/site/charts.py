@@ -322,3 +322,84 @@ def telemetry(
             )
     layout = _stacked_axes([title for title, _ in used], x_title, hovermode="x unified")
     return {"data": data, "layout": layout}
+
+
+# --------------------------------------------------------------------------- load levels
+
+
+@dataclass(frozen=True)
+class LevelPoint:
+    """One load level of a curve: x and y, and what hovering it names (the level)."""
+
+    x: float
+    y: float
+    label: str
+
+
+def curves(
+    series: Mapping[str, Sequence[LevelPoint]],
+    x_title: str,
+    y_title: str,
+    *,
+    dash: Mapping[str, str] | None = None,
+    reference: tuple[str, Sequence[float]] | None = None,
+    frontier: bool = False,
+) -> Spec:
+    """Lines with markers across load levels, one per series (points in x order).
+
+    ``dash`` gives some series a dashed line (a second quantity of the same configuration);
+    ``reference`` draws ``y = x`` over the given x values under its name (the offered rate);
+    ``frontier`` adds the points no other point beats on both axes (higher x and higher y)
+    as a dashed line, InferenceX's Pareto front.
+    """
+    data: list[dict[str, Any]] = []
+    for name, points in sorted(series.items()):
+        pts = sorted(points, key=lambda p: (p.x, p.y, p.label))
+        if not pts:
+            continue
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": chart_text(name),
+            "x": [p.x for p in pts],
+            "y": [p.y for p in pts],
+            "hovertext": [_lines(f"{name}\n{p.label}") for p in pts],
+            "hovertemplate": "%{hovertext}<br>x %{x:.2f}<br>y %{y:.2f}<extra></extra>",
+            "marker": {"size": 8},
+        }
+        if dash and name in dash:
+            trace["line"] = {"dash": dash[name]}
+        data.append(trace)
+    if reference is not None:
+        name, xs = reference
+        span = sorted(set(xs))
+        if span:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": chart_text(name),
+                    "x": [span[0], span[-1]],
+                    "y": [span[0], span[-1]],
+                    "line": {"dash": "dot", "width": 1},
+                    "hoverinfo": "skip",
+                }
+            )
+    if frontier:
+        xy = [(p.x, p.y) for points in series.values() for p in points]
+        # higher x is better here: mirror x so pareto_frontier's "lower x" applies
+        front = [(-x, y) for x, y in pareto_frontier([(-x, y) for x, y in xy])]
+        if len(front) > 1:
+            front.sort()
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": "Pareto front",
+                    "x": [x for x, _ in front],
+                    "y": [y for _, y in front],
+                    "line": {"dash": "dash", "width": 1},
+                    "hoverinfo": "skip",
+                }
+            )
+    return {"data": data, "layout": _layout(x_title, y_title)}

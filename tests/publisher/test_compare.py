@@ -324,6 +324,7 @@ def test_threshold_is_inclusive() -> None:
             max_tokens=64,
             temperature=0.0,
             concurrency=1,
+            request_rate=None,
             n=len(values),
             errors=0,
             error_kinds={},
@@ -353,3 +354,28 @@ def test_previous_picks_the_newest_earlier_run_of_the_same_system(tmp_path: Path
     first = write_run(tmp_path / "first", [100.0] * 5, [400.0] * 5, day=-1)
     with pytest.raises(compare.RunNotFoundError, match="no earlier comparable run of system"):
         run_compare(CompareRequest(("previous", str(first)), runs_dir=runs, allow_synthetic=True))
+
+
+def test_open_loop_levels_are_results_of_their_own(tmp_path: Path) -> None:
+    """Two rate levels of one workload (``concurrency`` null on both) are two results, each
+    with its own calls, keyed and labelled by its rate; the old code merged them into one
+    batch of both levels' calls under duplicate keys ``L-512-64/cNone/…``."""
+    base = make_run(tmp_path / "b", seed=1, profile="rtx4090", with_load=True, error_rate=0.0)
+    cand = make_run(tmp_path / "c", seed=1, profile="rtx4090", with_load=True, error_rate=0.0)
+    report = _compare(base, cand)
+    # identical runs, so no check may fail (not even a level whose batch is mis-assembled)
+    assert report["summary"]["failed"] == 0, report["summary"]
+    keys = [m["result"] for m in report["matched"]]
+    assert len(keys) == len(set(keys)), keys
+    assert not [k for k in keys if "cNone" in k], keys
+    rated = [m for m in report["matched"] if m["request_rate"] is not None]
+    # two cells × two rate levels (1 and 2 requests/s, four requests each)
+    assert sorted({m["request_rate"] for m in rated}) == [1.0, 2.0]
+    assert len(rated) == 4
+    for m in rated:
+        assert m["concurrency"] is None
+        assert f"/r{m['request_rate']:g}/" in m["result"]
+        assert report["metrics"][f"{m['result']}/n/candidate"] == 4
+    ttft = {c["result"]: c for c in report["regression_checks"] if c["metric"] == "ttft_p50_ms"}
+    assert all(ttft[m["result"]]["n_candidate"] == 4 for m in rated)
+    assert "r1/" in compare.render_text(report)

@@ -100,6 +100,32 @@ def test_duckdb_tables_and_views(tmp_path: Path, archive: Path) -> None:
         con.close()
 
 
+def test_leaderboard_view_keeps_load_levels_and_lengths_apart(tmp_path: Path) -> None:
+    """The view groups by request_rate and the two lengths too, so the open-loop levels of a
+    length workload are rows of their own (not merged under a null concurrency), and it
+    carries issue 17's numbers where a run measured them."""
+    runs = tmp_path / "runs"
+    make_run(runs, seed=1, profile="pi5", with_load=True, bench_gbs=20.0)
+    pipeline.publish(config(tmp_path, runs))
+    con = duckdb.connect(str(tmp_path / "out" / "exports" / "bakeoff.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            """SELECT engine, concurrency, request_rate, input_tokens, output_tokens, runs,
+                      bandwidth_efficiency
+               FROM leaderboard WHERE workload_id = 'L-512-64'
+               ORDER BY engine, request_rate NULLS FIRST"""
+        ).fetchall()
+    finally:
+        con.close()
+    engines = sorted({r[0] for r in rows})
+    assert len(rows) == 3 * len(engines), rows  # c1, 1 req/s and 2 req/s per engine
+    for engine in engines:
+        levels = [(r[1], r[2]) for r in rows if r[0] == engine]
+        assert levels == [(1, None), (None, 1.0), (None, 2.0)], levels
+    assert {(r[3], r[4], r[5]) for r in rows} == {(512, 64, 1)}
+    assert all(r[6] is not None and r[6] > 0 for r in rows), rows
+
+
 def test_republish_is_byte_identical_warm_or_cold(tmp_path: Path, archive: Path) -> None:
     pipeline.publish(config(tmp_path, archive))
     first = outputs(tmp_path)

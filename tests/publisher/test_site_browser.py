@@ -646,3 +646,113 @@ def test_history_and_telemetry_charts_render(page: tuple[Any, Watch], site: Site
     )
     assert watch.errors == [], watch.errors
     assert watch.dialogs == [] and watch.external == []
+
+
+LEVEL_CHARTS = (
+    "Throughput vs interactivity (InferenceX view)",
+    "Requests/s and goodput vs offered rate",
+    "TTFT vs offered request rate",
+    "Prefill rate by input tokens (client vs engine)",
+)
+
+
+def _drawn_labels(pg: Any) -> list[str]:
+    """aria-labels of the charts that hold a plotly SVG, once every visible one is drawn."""
+    pg.wait_for_function(
+        """() => [...document.querySelectorAll('.bo-chart')].filter(e => e.offsetWidth > 0)
+                 .every(e => e.getAttribute('data-drawn') === '1')""",
+        timeout=15_000,
+    )
+    labels: list[str] = pg.evaluate(
+        """() => [...document.querySelectorAll('.bo-chart')]
+             .filter(e => e.querySelector('svg.main-svg')).map(e => e.getAttribute('aria-label'))"""
+    )
+    return labels
+
+
+def _length_board(site: Site) -> str:
+    view = ArchiveView.open(site.data.archive.tables, site.data.archive.catalogue)
+    try:
+        w = next(
+            w for w in view.workloads.values() if w.workload_id == "L-512-64" and w.concurrency == 1
+        )
+    finally:
+        view.close()
+    return "generated/leaderboards/" + w.page
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_load_level_charts_draw(page: tuple[Any, Watch], site: Site, scheme: str) -> None:
+    """A run with load levels draws the InferenceX view, goodput and TTFT against the
+    offered rate and the prefill chart, shows the off-target badge and the marked call, and
+    states efficiency, energy and cost or why not; the system page draws the same curves and
+    the length workload's leaderboard its InferenceX view, from disk as over HTTP."""
+    pg, watch = page
+    base = site.base if scheme == "http" else site.file_base
+    first = site.data.run_ids[0]
+    pg.goto(base + f"generated/runs/view.html?id={first}", wait_until="load")
+    _settle(pg, "run")
+    labels = _drawn_labels(pg)
+    for title in LEVEL_CHARTS:
+        assert any(label.startswith(title) for label in labels), (title, labels)
+    goodput = next(label for label in labels if label.startswith(LEVEL_CHARTS[1]))
+    assert "SLO TTFT ≤ 200 ms, TPOT ≤ 50 ms" in goodput
+    ix = pg.evaluate(
+        """(t) => document.querySelector(`.bo-chart[aria-label="${t}"]`).data
+                 .filter(d => d.name.endsWith(' · rates')).map(d => d.x.length)""",
+        LEVEL_CHARTS[0],
+    )
+    assert ix and all(n == 2 for n in ix), ix
+    assert "off target" in pg.inner_text(".bo-run .bo-badge")
+    text = pg.inner_text(".bo-run")
+    assert "Calls off target" in text and "L-512-64 1 req/s" in text
+    assert "Efficiency, energy and cost" in text and "EUR" in text
+    assert "cNone" not in text
+    _shot(pg, f"{scheme}-run-levels")
+    # another system's run says why its efficiency and cost are unknown
+    other = next(
+        r["run_id"]
+        for r in site.data.rows("runs")
+        if r["system_id"] != site.data.run(first)["system_id"] and r["comparable"]
+    )
+    pg.goto(base + f"generated/runs/view.html?id={other}", wait_until="load")
+    _settle(pg, "run")
+    text = pg.inner_text(".bo-run")
+    assert "no --bench result in this run" in text and "no prices stated" in text
+    # the system page's load-level section
+    sid = site.data.run(first)["system_id"]
+    pg.goto(base + f"generated/systems/{slug(sid)}.html", wait_until="load")
+    _settle(pg, "system")
+    labels = _drawn_labels(pg)
+    for title in LEVEL_CHARTS:
+        assert any(label.startswith(title) for label in labels), (title, labels)
+    # the leaderboard: InferenceX view across systems, efficiency columns with reasons
+    pg.goto(base + _length_board(site), wait_until="load")
+    _settle(pg, "leaderboard")
+    labels = _drawn_labels(pg)
+    assert LEVEL_CHARTS[0] in labels, labels
+    heads = pg.evaluate(
+        "[...document.querySelector('table.bo-table').querySelectorAll('th')]"
+        ".map(t => t.textContent)"
+    )
+    assert {"BW eff.", "tok/s/W", "EUR/M tok"} <= set(heads), heads
+    reasons = pg.evaluate(
+        "[...document.querySelectorAll('table.bo-table .bo-null')].map(s => s.title)"
+    )
+    assert "no prices stated" in reasons, reasons
+    assert "no prices stated" in pg.inner_text(".bo-unknown")
+    # sorting by tokens/s per watt puts the highest first (descending on the second click)
+    column = heads.index("tok/s/W")
+    header = pg.locator("table.bo-table th").nth(column)
+    header.click()
+    header.click()
+    values = pg.evaluate(
+        """(i) => [...document.querySelectorAll('table.bo-table tbody tr')]
+                 .map(tr => tr.cells[i].textContent.trim())""",
+        column,
+    )
+    numbers = [float(v.replace(",", "")) for v in values if v != "—"]
+    assert numbers == sorted(numbers, reverse=True) and values[: len(numbers)] != [], values
+    _shot(pg, f"{scheme}-leaderboard-levels")
+    assert watch.errors == [], watch.errors
+    assert watch.dialogs == [] and watch.external == []

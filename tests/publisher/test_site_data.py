@@ -49,6 +49,15 @@ WORKLOADS = [
     ("P-EASY", "prompt", 256, 4),
     ("summarization", "task", 128, 1),
 ]
+# The length workload some runs measure at load levels: (concurrency, request_rate, per-user
+# speed factor, aggregate ÷ per-user, completed ÷ offered, goodput ÷ offered, TTFT factor).
+LENGTH_ID, LENGTH_IN, LENGTH_OUT = "L-512-64", 512, 64
+LOAD_LEVELS: list[tuple[int | None, float | None, float, float, float, float, float]] = [
+    (1, None, 1.0, 1.0, 1.0, 1.0, 1.0),
+    (4, None, 0.8, 3.2, 1.0, 0.9, 1.8),
+    (None, 1.0, 0.95, 1.0, 0.98, 0.9, 1.2),
+    (None, 2.0, 0.85, 1.8, 0.95, 0.6, 1.6),
+]
 # Systems cycle through these: the first and the fourth share a hardware class.
 GPUS = [
     ("NVIDIA", "NVIDIA GeForce RTX 4090", 24.0, 4.0),
@@ -172,6 +181,7 @@ class _Builder:
         mode: str = "full",
         empty: bool = False,
         workloads: list[tuple[str, str, int, int]] = WORKLOADS,
+        load: bool = False,
     ) -> str:
         rng = self.rng
         sid, host, gpu = system["sid"], system["host"], system["gpu"]
@@ -288,9 +298,26 @@ class _Builder:
                                 "rouge2_mean": 0.2 if kind == "task" else None,
                                 "rougeL_mean": rng.uniform(0.3, 0.4) if kind == "task" else None,
                                 "joules_per_output_token": 0.5 / system["speed"] if gpu else None,
+                                **_efficiency(system),
                                 "started_at": _us(started),
                             }
                         )
+                if load and not empty:
+                    n_load = self.load_levels(
+                        run_id,
+                        system,
+                        label,
+                        cell_id,
+                        (engine, version, model, digest, quant),
+                        started,
+                        comparable,
+                        speed=system["speed"] * mspeed / slow,
+                        off_target=r == 0 and not cells_planned,
+                    )
+                    calls_total += n_load
+                    calls_ok += n_load
+                    cell_total += n_load
+                    cell_ok += n_load
                 cells_planned.append(
                     {
                         "run_id": run_id,
@@ -411,6 +438,16 @@ class _Builder:
                 "gpu_ids": ",".join(gpu_ids),
             }
         )
+        if load and not empty:
+            self.rows["run_workloads"].append(
+                {
+                    "run_id": run_id,
+                    "workload_id": LENGTH_ID,
+                    "kind": "length",
+                    "sha256": hashlib.sha256(LENGTH_ID.encode()).hexdigest(),
+                    "max_tokens": LENGTH_OUT,
+                }
+            )
         for wid, kind, max_tokens, _ in workloads:
             if not any(
                 w["run_id"] == run_id and w["workload_id"] == wid
@@ -426,6 +463,147 @@ class _Builder:
                     }
                 )
         return run_id
+
+    def load_levels(
+        self,
+        run_id: str,
+        system: dict[str, Any],
+        label: str,
+        cell_id: str,
+        config: tuple[str, str, str, str, str],
+        started: datetime,
+        comparable: bool,
+        *,
+        speed: float,
+        off_target: bool,
+    ) -> int:
+        """A 512/64 length workload at two closed-loop (c1, c4) and two open-loop levels
+        (1 and 2 req/s), as the front end's cells and calls rows; returns the calls added.
+        ``off_target``: one call of the 1 req/s level ends at 60 of its 64 tokens."""
+        engine, version, model, digest, quant = config
+        rng = self.rng
+        wsha = hashlib.sha256(LENGTH_ID.encode()).hexdigest()
+        per_user = 40.0 * speed
+        ttft = 240.0 / speed
+        added = 0
+        for conc, rate, user, agg, rps, good, lag in LOAD_LEVELS:
+            level: dict[str, Any] = {"concurrency": conc, "request_rate": rate}
+            key_fields = {
+                "workload_id": LENGTH_ID,
+                "workload_sha256": wsha,
+                "max_tokens": LENGTH_OUT,
+                "temperature": 0.0,
+                "concurrency": conc,
+                "input_tokens": LENGTH_IN,
+                "output_tokens": LENGTH_OUT,
+            }
+            if rate is not None:
+                key_fields["request_rate"] = rate
+            wkey = short_hash(key_fields)
+            sig = short_hash({"workload_key": wkey, "engine": engine, "model_digest": digest})
+            u = per_user * user * rng.uniform(0.95, 1.05)
+            t50 = ttft * lag * rng.uniform(0.95, 1.05)
+            marked = 1 if off_target and rate == 1.0 else 0
+            n = 4
+            for i in range(n):
+                short = marked and i == 0
+                tokens = 60 if short else LENGTH_OUT
+                self.rows["calls"].append(
+                    {
+                        "run_id": run_id,
+                        "system_id": system["sid"],
+                        "cell_id": cell_id,
+                        "workload_id": LENGTH_ID,
+                        "workload_key": wkey,
+                        "signature": sig,
+                        "max_tokens": LENGTH_OUT,
+                        "phase": "warm",
+                        "run_idx": i,
+                        **level,
+                        "started_at": _us(started),
+                        "first_delta_ms": round(t50 * rng.uniform(0.9, 1.1), 3),
+                        "total_duration_ms": round(t50 + 1000 * tokens / u, 3),
+                        "tokens_per_sec": round(u, 3),
+                        "itl_p50_ms": round(1000 / u, 3),
+                        "prompt_tokens": LENGTH_IN,
+                        "completion_tokens": tokens,
+                        "target_prompt_tokens": LENGTH_IN,
+                        "target_completion_tokens": LENGTH_OUT,
+                        "length_off_target": bool(short),
+                        "finish_reason": "stop" if short else "length",
+                        "error": None,
+                    }
+                )
+            added += n
+            self.rows["cells"].append(
+                {
+                    "run_id": run_id,
+                    "system_id": system["sid"],
+                    "system_label": label,
+                    "hardware_class": system["hw_class"],
+                    "cell_id": cell_id,
+                    "engine": engine,
+                    "engine_version": version,
+                    "model": model,
+                    "model_digest": digest,
+                    "quantization": quant,
+                    "access_level": "white",
+                    "workload_id": LENGTH_ID,
+                    "workload_kind": "length",
+                    "workload_sha256": wsha,
+                    "max_tokens": LENGTH_OUT,
+                    "temperature": 0.0,
+                    **level,
+                    "input_tokens": LENGTH_IN,
+                    "output_tokens": LENGTH_OUT,
+                    "slo_ttft_ms": 200.0,
+                    "slo_tpot_ms": 50.0,
+                    "workload_key": wkey,
+                    "signature": sig,
+                    "phase": "warm",
+                    "comparable": comparable,
+                    "n": n,
+                    "errors": 0,
+                    "success_rate": 1.0,
+                    "ttft_p50_ms": t50,
+                    "ttft_p95_ms": t50 * 1.3,
+                    "ttft_p99_ms": t50 * 1.5,
+                    "total_p50_ms": t50 + 1000 * LENGTH_OUT / u,
+                    "tokens_per_sec_mean": u,
+                    "tokens_per_sec_p50": u,
+                    "completion_tokens_mean": float(LENGTH_OUT),
+                    "itl_p50_ms": 1000 / u,
+                    "tpot_p50_ms": 1000 / u,
+                    "tokens_per_sec_per_user": u,
+                    "aggregate_tokens_per_sec": u * agg,
+                    "requests_per_sec": rps * (rate or u * agg / LENGTH_OUT),
+                    "goodput_requests_per_sec": good * (rate or u * agg / LENGTH_OUT),
+                    "slo_attainment": good,
+                    "prompt_tokens_mean": float(LENGTH_IN),
+                    "prefill_tokens_per_sec_p50": LENGTH_IN / (t50 / 1000),
+                    "server_prefill_tokens_per_sec_p50": 1.15 * LENGTH_IN / (t50 / 1000),
+                    "off_target_calls": marked,
+                    **_efficiency(system),
+                    "started_at": _us(started),
+                }
+            )
+        return added
+
+
+def _efficiency(system: dict[str, Any]) -> dict[str, Any]:
+    """Issue 17's columns: the first system measured its bandwidth and states prices, GPU
+    systems know their energy; elsewhere a reason says why each is null."""
+    first, gpu = system["i"] == 0, bool(system["gpu"])
+    return {
+        "bandwidth_efficiency": 0.42 * system["speed"] / 4 if first else None,
+        "memory_bandwidth_gbs": 900.0 if first else None,
+        "roofline_reason": None if first else "no --bench result in this run",
+        "tokens_per_joule": 2.0 * system["speed"] if gpu else None,
+        "energy_reason": None if gpu else "no energy counter readable on this host",
+        "cost_per_million_tokens": 3.5 / system["speed"] if first else None,
+        "cost_currency": "EUR" if first else None,
+        "cost_reason": None if first else "no prices stated",
+    }
 
 
 def make_site_input(
@@ -453,7 +631,7 @@ def make_site_input(
             engines = engines if ENGINES[0] in engines else [ENGINES[0], *engines[:1]]
             models = models if MODELS[3] in models else [MODELS[3], *models[:1]]
             slow = SLOWDOWN if r // n_systems == 1 else 1.0
-        b.run(r, system, started, engines, models, slow=slow)
+        b.run(r, system, started, engines, models, slow=slow, load=r % 3 == 0)
     if not_comparable:
         # Newest of all, on a configuration the first system ranks with, and 10× faster: if it
         # ranked it would replace that system's entries and add change points.

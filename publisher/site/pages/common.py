@@ -64,6 +64,27 @@ def fmt_pct(value: Any) -> str:
     return "—" if f is None else f"{100 * f:.1f}%"
 
 
+def level_text(concurrency: Any, request_rate: Any) -> str:
+    """A load level as the site writes it: ``c4`` (closed loop, 4 streams) or ``0.5 req/s``
+    (open loop: its concurrency is null, never 1)."""
+    rate = num(request_rate)
+    if rate is not None:
+        return f"{rate:g} req/s"
+    conc = num(concurrency)
+    return "—" if conc is None else f"c{conc:g}"
+
+
+def throughput(row: Mapping[str, Any]) -> float | None:
+    """The tokens/s a result is ranked by: the aggregate over all streams on a load level
+    (concurrency above 1, or any open-loop rate), else the per-stream decode rate."""
+    agg = num(row.get("aggregate_tokens_per_sec"))
+    conc = num(row.get("concurrency"))
+    loaded = num(row.get("request_rate")) is not None or (conc is not None and conc > 1)
+    if loaded and agg is not None:
+        return agg
+    return num(row.get("tokens_per_sec_mean"))
+
+
 def plain(value: Any) -> Any:
     """JSON-safe scalar: numbers stay numbers (NaN → None), everything else becomes text."""
     if value is None or isinstance(value, bool | int | str):
@@ -110,6 +131,16 @@ def num_cell(value: Any, digits: int = 1) -> Cell:
 def pct_cell(value: Any) -> Cell:
     """A percentage cell sorted by value."""
     return Cell(fmt_pct(value), num(value))
+
+
+def known_cell(value: Any, reason: Any, digits: int = 1, *, pct: bool = False) -> Cell:
+    """A number that may be unknown for a stated reason: the value (a percentage with
+    ``pct``), else a dash whose tooltip says why it is unknown."""
+    f = num(value)
+    if f is None:
+        why = str(reason) if reason else "not measured"
+        return Cell(f'<span class="bo-null" title="{html_text(why)}">—</span>')
+    return Cell(fmt_pct(f) if pct else fmt(f, digits), f)
 
 
 def link_cell(text: Any, href: str | None, title: str | None = None) -> Cell:

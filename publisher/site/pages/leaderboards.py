@@ -9,27 +9,31 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from publisher.site import charts
 from publisher.site.escape import html_text, slug
+from publisher.site.pages import levels
 from publisher.site.pages.common import (
     Cell,
     Col,
     Output,
+    Row,
     Tabs,
     html_table,
+    known_cell,
     link_cell,
     num,
     num_cell,
     page,
     pct_cell,
     run_href,
+    system_name,
     text_cell,
 )
-from publisher.site.pages.view import ArchiveView, Entry, Workload
+from publisher.site.pages.view import FAMILY, ArchiveView, Entry, Workload
 
 # Static table rows per page: keeps every page's HTML well under 300 KB.
 MAX_TABLE_ROWS = 300
@@ -61,6 +65,7 @@ def leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) -
         cols.append(Col("ROUGE-L", "summarization quality (F-measure), higher is better", True))
     if _has(entries, "joules_per_output_token"):
         cols.append(Col("J/token", "energy per output token, lower is better", True))
+    cols += efficiency_cols(entries)
     cols += [
         Col("runs", "comparable runs of this configuration", True),
         Col("latest", "the run of this result (its start, UTC)"),
@@ -68,11 +73,98 @@ def leaderboard_cols(entries: Sequence[Entry], *, show_workload: bool = False) -
     return cols
 
 
+# Issue 17's columns: cells column → (title, hint, the column saying why it is null). Cost
+# gets one column per currency ("EUR/M tok"): costs in different currencies are
+# never ranked together.
+EFFICIENCY: dict[str, tuple[str, str, str]] = {
+    "bandwidth_efficiency": (
+        "BW eff.",
+        "bandwidth efficiency: decode rate × model size ÷ the memory bandwidth the run's --bench "
+        "measured, the share of the memory roofline reached; a dash says why it is unknown",
+        "roofline_reason",
+    ),
+    "tokens_per_joule": (
+        "tok/s/W",
+        "tokens per joule (= tokens/s per watt) of whole-device energy (CPU package and GPUs), "
+        "higher is better; a dash says why it is unknown",
+        "energy_reason",
+    ),
+    "cost_per_million_tokens": (
+        "cost / M tok",
+        "cost per million output tokens from the prices the run states, lower is better (the "
+        "most tokens per currency unit first when sorted ascending); a dash says why it is "
+        "unknown",
+        "cost_reason",
+    ),
+}
+COST = "cost_per_million_tokens"
+
+
+def cost_title(currency: str) -> str:
+    """The header of the cost column of one currency: ``EUR/M tok``."""
+    return f"{currency}/M tok"
+
+
+def currencies(entries: Sequence[Entry]) -> list[str]:
+    """The currencies the entries' costs are stated in, sorted."""
+    return sorted(
+        {str(e.row.get("cost_currency")) for e in entries if num(e.row.get(COST)) is not None}
+    )
+
+
+def efficiency_cols(entries: Sequence[Entry]) -> list[Col]:
+    """Issue 17's columns that some entry has a value for."""
+    cols = []
+    for column, (title, hint, _) in EFFICIENCY.items():
+        if column == COST:
+            cols += [Col(cost_title(cur), hint, True) for cur in currencies(entries)]
+        elif _has(entries, column):
+            cols.append(Col(title, hint, True))
+    return cols
+
+
+def efficiency_cells(row: Row, titles: set[str], shown: Sequence[str]) -> list[Cell]:
+    """A row's cells of the shown efficiency columns (``shown``: the cost currencies)."""
+    cells = []
+    for column, (title, _, reason) in EFFICIENCY.items():
+        if column == COST:
+            currency = str(row.get("cost_currency"))
+            for cur in shown:
+                if num(row.get(COST)) is not None and currency != cur:
+                    cells.append(known_cell(None, f"stated in {currency}"))
+                else:
+                    cells.append(known_cell(row.get(COST), row.get(reason), 2))
+        elif title in titles:
+            pct = column == "bandwidth_efficiency"
+            cells.append(known_cell(row.get(column), row.get(reason), 2, pct=pct))
+    return cells
+
+
+def unknown_note(entries: Sequence[Entry], cols: Sequence[Col]) -> str:
+    """A footnote naming why shown efficiency, energy or cost values are unknown (each
+    reason once, with its count), so a dash is never a bare blank."""
+    titles = {c.title for c in cols}
+    parts = []
+    for column, (title, _, reason) in EFFICIENCY.items():
+        if title not in titles and not (column == COST and currencies(entries)):
+            continue
+        why = Counter(
+            str(e.row.get(reason) or "not measured")
+            for e in entries
+            if num(e.row.get(column)) is None
+        )
+        parts += [f"{html_text(title)}: {html_text(text)} ({n})" for text, n in sorted(why.items())]
+    if not parts:
+        return ""
+    return '<p class="bo-note bo-unknown">Unknown values (—): ' + "; ".join(parts) + ".</p>"
+
+
 def leaderboard_rows(
     entries: Sequence[Entry], cols: Sequence[Col], prefix: str
 ) -> list[list[Cell]]:
     """Table rows, fastest first."""
     titles = {c.title for c in cols}
+    shown = [cur for cur in currencies(entries) if cost_title(cur) in titles]
     rows = []
     for e in sorted(entries, key=Entry.order):
         r = e.row
@@ -92,6 +184,7 @@ def leaderboard_rows(
             cells.append(num_cell(r.get("rougeL_mean"), 3))
         if "J/token" in titles:
             cells.append(num_cell(r.get("joules_per_output_token"), 3))
+        cells += efficiency_cells(r, titles, shown)
         cells.append(num_cell(e.runs, 0))
         run_id = r.get("run_id")
         # The run's date keeps the column narrow; the full id is the link's tooltip.
@@ -113,6 +206,7 @@ def leaderboard_table(
     shown = sorted(entries, key=Entry.order)[:max_rows]  # only the rows written are built
     cols = leaderboard_cols(shown, show_workload=show_workload)
     table = html_table(cols, leaderboard_rows(shown, cols, prefix), csv_href=csv_href)
+    table += unknown_note(shown, cols)
     if len(entries) > max_rows:
         table += (
             f'<p class="bo-note">Showing the {max_rows} fastest of {len(entries)} configurations; '
@@ -126,6 +220,8 @@ CSV_COLUMNS = [
     "workload_key",
     "workload_id",
     "concurrency",
+    "input_tokens",
+    "output_tokens",
     "max_tokens",
     "temperature",
     "hardware_class",
@@ -142,6 +238,13 @@ CSV_COLUMNS = [
     "success_rate",
     "rougeL_mean",
     "joules_per_output_token",
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
     "runs",
     "latest_run_id",
     "latest_started_at",
@@ -198,11 +301,16 @@ def scatter_for(entries: Sequence[Entry]) -> charts.Spec | None:
 
 def workload_facts(w: Workload) -> str:
     """One escaped line describing a workload signature."""
+    lengths = (
+        f"input {html_text(w.input_tokens)} / output {html_text(w.output_tokens)} tokens · "
+        if w.input_tokens is not None or w.output_tokens is not None
+        else ""
+    )
     return (
         f'<p class="bo-facts"><strong>{html_text(w.kind or "workload")}</strong> '
-        f"<code>{html_text(w.workload_id)}</code> · max_tokens {html_text(w.max_tokens)} · "
-        f"temperature {html_text(w.temperature)} · concurrency {html_text(w.concurrency)} · "
-        f"workload key <code>{html_text(w.key)}</code></p>"
+        f"<code>{html_text(w.workload_id)}</code> · {lengths}max_tokens "
+        f"{html_text(w.max_tokens)} · temperature {html_text(w.temperature)} · concurrency "
+        f"{html_text(w.concurrency)} · workload key <code>{html_text(w.key)}</code></p>"
     )
 
 
@@ -221,13 +329,24 @@ def leaderboard_page(view: ArchiveView, w: Workload, out: Output) -> str:
     body = [
         workload_facts(w),
         '<p class="bo-note">Only comparable results with exactly this workload signature (prompt '
-        "or task text, max_tokens, temperature and concurrency) are ranked here; each row is the "
-        "latest warm result of one configuration. Smoke, probe-only and empty runs never rank. "
+        "or task text, input and output lengths, max_tokens, temperature and concurrency) are "
+        "ranked here; each row is the latest warm result of one configuration. Smoke, "
+        "probe-only and empty runs never rank, nor do open-loop (request rate) levels: those "
+        "are curves on run and system pages. "
         'See <a href="../../methodology.html#comparability">comparability</a>.</p>',
     ]
     spec = scatter_for(entries)
     if spec is not None:
         body.append(out.chart(spec, "Throughput vs TTFT", "../"))
+    curve = family_curves(view, entries)
+    if curve is not None:
+        title, curve_spec = curve
+        body.append(
+            f'<p class="bo-chart-title"><strong>{html_text(title)}</strong>: every load level '
+            "of this workload (concurrency or offered rate), the latest result of each "
+            "configuration; one line per system, engine and model.</p>"
+        )
+        body.append(out.chart(curve_spec, title, "../"))
     body.append(leaderboard_table(entries, "../", csv_href=f"../{csv_name(w)}"))
     if related:
         links = "".join(
@@ -239,6 +358,38 @@ def leaderboard_page(view: ArchiveView, w: Workload, out: Output) -> str:
             f"<ul>{links}</ul>"
         )
     return page(f"Leaderboard {w.label}", body)
+
+
+# Lines in a leaderboard's InferenceX view (the configurations with the highest throughput).
+MAX_CURVES = 10
+
+
+def family_curves(view: ArchiveView, entries: Sequence[Entry]) -> tuple[str, charts.Spec] | None:
+    """The InferenceX view over every level of this leaderboard's workload, across systems,
+    or None unless a configuration was measured at two or more levels."""
+    if not entries:
+        return None
+    family = tuple(entries[0].row.get(c) for c in FAMILY)
+    rows = [
+        r
+        for points in view.level_rows.values()
+        for r in points
+        if tuple(r.get(c) for c in FAMILY) == family
+    ]
+
+    def config(r: Row) -> tuple[str, ...]:
+        return (str(r.get("system_id")), str(r.get("engine")), str(r.get("model")))
+
+    best_of: dict[tuple[str, ...], float] = defaultdict(float)
+    for r in rows:
+        best_of[config(r)] = max(best_of[config(r)], num(r.get("aggregate_tokens_per_sec")) or 0)
+    keep = set(sorted(best_of, key=lambda k: (-best_of[k], k))[:MAX_CURVES])
+    gpus = {sid: view.gpu_count(sid) for sid, _, _ in keep}
+    return levels.inferencex(
+        [r for r in rows if config(r) in keep],
+        lambda r: f"{system_name(r).text} · {r.get('engine')} · {r.get('model')}",
+        lambda r: gpus.get(str(r.get("system_id"))),
+    )
 
 
 def best(entries: Sequence[Entry]) -> Entry | None:

@@ -24,16 +24,19 @@ import pyarrow.compute as pc
 from bakeoff.codeid import source_digest
 from publisher.site import charts
 from publisher.site.escape import dumps
+from publisher.site.pages import levels
 from publisher.site.pages.common import (
     SAFE_RUN_ID,
     Output,
     Row,
     data_script,
+    level_text,
     num,
     page,
     plain,
     system_name,
     system_page,
+    throughput,
 )
 from publisher.site.pages.systems import SOFTWARE, comparable_text
 from publisher.site.pages.view import ArchiveView, GroupedRows
@@ -56,6 +59,7 @@ RESULT_FIELDS = [
     "max_tokens",
     "temperature",
     "concurrency",
+    "request_rate",
     "n",
     "errors",
     "success_rate",
@@ -68,12 +72,38 @@ RESULT_FIELDS = [
     "rougeL_mean",
     "joules_per_output_token",
 ]
+# Fields a result carries only when set: a length workload's targets (the compare view's
+# labels); most results have none, and a run file is read whole by its page.
+SPARSE_FIELDS = ["input_tokens", "output_tokens"]
+# Cells columns the run page's level table, charts and efficiency block read (the run file
+# carries what they draw, not the columns).
+LEVEL_FIELDS = [
+    "workload_kind",
+    "ttft_p99_ms",
+    "tpot_p50_ms",
+    "tokens_per_sec_per_user",
+    "requests_per_sec",
+    "goodput_requests_per_sec",
+    "slo_attainment",
+    "slo_ttft_ms",
+    "slo_tpot_ms",
+    "prefill_tokens_per_sec_p50",
+    "server_prefill_tokens_per_sec_p50",
+    "off_target_calls",
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
+]
 # (title, field, decimals) of the run page's results table, in order.
 RESULT_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("engine", "engine", -1),
     ("model", "model", -1),
     ("workload", "workload_id", -1),
-    ("c", "concurrency", 0),
+    ("level", "level", -1),
     ("n", "n", 0),
     ("errors", "errors", 0),
     ("TTFT p50 ms", "ttft_p50_ms", 1),
@@ -87,8 +117,23 @@ RESULT_COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 # Columns shown only when some row has a value.
 _OPTIONAL = {"aggregate_tokens_per_sec", "rougeL_mean", "joules_per_output_token"}
+# (title, field, decimals) of the run page's load-level table (levels and length workloads).
+LEVEL_COLUMNS: tuple[tuple[str, str, int, str], ...] = (
+    ("agg tok/s", "aggregate_tokens_per_sec", 1, "output tokens/s of all streams together"),
+    ("tok/s/user", "tokens_per_sec_per_user", 1, "tokens/s per user: 1000 / TPOT p50"),
+    ("req/s", "requests_per_sec", 2, "successful requests per second"),
+    ("goodput", "goodput_requests_per_sec", 2, "requests/s that met the SLO"),
+    ("SLO met", "slo_attainment", 2, "share of the level's calls that met the SLO"),
+    ("TTFT p99", "ttft_p99_ms", 1, "ms"),
+    ("TPOT p50", "tpot_p50_ms", 2, "ms per output token after the first"),
+    ("prefill client", "prefill_tokens_per_sec_p50", 0, "prompt tokens / TTFT, tokens/s p50"),
+    ("prefill engine", "server_prefill_tokens_per_sec_p50", 0, "the engine's own, tokens/s"),
+    ("off target", "off_target_calls", 0, "calls more than 1 % off a length target"),
+)
 _CELL_FIELDS = (
     *RESULT_FIELDS,
+    *SPARSE_FIELDS,
+    *LEVEL_FIELDS,
     "phase",
 )
 _RUN_CELL_FIELDS = [
@@ -105,7 +150,31 @@ _RUN_CELL_FIELDS = [
     "calls_total",
 ]
 # The call columns a run page charts (warm calls only).
-CALL_FIELDS = ("cell_id", "workload_id", "phase", "first_delta_ms", "itl_p50_ms")
+CALL_FIELDS = (
+    "cell_id",
+    "workload_id",
+    "concurrency",
+    "request_rate",
+    "phase",
+    "first_delta_ms",
+    "itl_p50_ms",
+)
+# The call columns of the table of calls more than 1 % off a length target.
+OFF_TARGET_FIELDS = (
+    "cell_id",
+    "workload_id",
+    "concurrency",
+    "request_rate",
+    "phase",
+    "run_idx",
+    "prompt_tokens",
+    "target_prompt_tokens",
+    "completion_tokens",
+    "target_completion_tokens",
+    "finish_reason",
+)
+# Marked calls listed on a run page (the calls table has every one).
+MAX_OFF_TARGET_ROWS = 100
 
 
 # --------------------------------------------------------------------------- run index
@@ -202,9 +271,9 @@ def _kv(title: str, pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
 
 def _result(row: Row) -> dict[str, Any]:
     out = {k: plain(row.get(k)) for k in RESULT_FIELDS}
-    conc = num(row.get("concurrency")) or 1
-    agg = num(row.get("aggregate_tokens_per_sec"))
-    out["throughput"] = agg if conc > 1 and agg is not None else num(row.get("tokens_per_sec_mean"))
+    out.update((k, plain(v)) for k in SPARSE_FIELDS if (v := row.get(k)) is not None)
+    out["level"] = level_text(row.get("concurrency"), row.get("request_rate"))
+    out["throughput"] = throughput(row)
     return out
 
 
@@ -227,7 +296,11 @@ class RunDocuments:
         self.view = view
         self.reader = reader
         self.cells = GroupedRows(
-            view, "cells", "run_id", _CELL_FIELDS, "cell_id, workload_id, concurrency, phase"
+            view,
+            "cells",
+            "run_id",
+            _CELL_FIELDS,
+            "cell_id, workload_id, concurrency, request_rate, phase",
         )
         self.run_cells = GroupedRows(view, "run_cells", "run_id", _RUN_CELL_FIELDS, "cell_id")
         self.metrics = {
@@ -363,7 +436,7 @@ class RunDocuments:
                     ],
                 }
             )
-        blocks += self._charts(run_id, cells, warm)
+        blocks += self._charts(run_id, cells, warm, len(inputs.gpus))
         metrics = inputs.metrics
         if metrics:
             blocks.append(
@@ -431,13 +504,24 @@ class RunDocuments:
             "blocks": blocks,
         }
 
-    def _charts(self, run_id: str, cells: list[Row], warm: list[Row]) -> list[dict[str, Any]]:
+    def _charts(
+        self, run_id: str, cells: list[Row], warm: list[Row], gpus: int
+    ) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
         # One run has one host: label cells by engine and model (cell ids repeat the host label).
         labels = {c.get("cell_id"): f"{c.get('engine')} · {c.get('model')}" for c in cells}
 
         def short(cell_id: Any) -> str:
             return labels.get(cell_id) or str(cell_id)
+
+        calls = self.reader("calls", run_id)
+        blocks += level_table(warm, short)
+        blocks += efficiency_block(warm, short)
+        blocks += off_target_blocks(warm, calls, short)
+        for title, spec in levels.level_charts(
+            warm, lambda r: short(r.get("cell_id")), lambda r: gpus or None
+        ):
+            blocks.append({"kind": "chart", "title": title, "spec": spec})
 
         cold = {
             (c.get("cell_id"), c.get("workload_key")): c for c in cells if c.get("phase") == "cold"
@@ -482,15 +566,17 @@ class RunDocuments:
             )
         ttft: dict[str, list[float]] = defaultdict(list)
         itl: dict[str, list[float]] = defaultdict(list)
-        calls = self.reader("calls", run_id).select(list(CALL_FIELDS))
-        names: dict[tuple[Any, Any], str] = {}
         columns = [calls.column(f).to_pylist() for f in CALL_FIELDS]
-        for cell_id, workload_id, phase, first_delta_ms, itl_p50_ms in zip(*columns, strict=True):
+        names: dict[tuple[Any, ...], str] = {}
+        for cell_id, workload_id, conc, rate, phase, first_delta_ms, itl_p50_ms in zip(
+            *columns, strict=True
+        ):
             if phase != "warm":
                 continue
-            name = names.get((cell_id, workload_id))
+            key = (cell_id, workload_id, conc, rate)
+            name = names.get(key)
             if name is None:
-                name = names[cell_id, workload_id] = f"{short(cell_id)} · {workload_id}"
+                name = names[key] = f"{short(cell_id)} · {workload_id} {level_text(conc, rate)}"
             if (v := num(first_delta_ms)) is not None:
                 ttft[name].append(v)
             if (v := num(itl_p50_ms)) is not None:
@@ -515,7 +601,8 @@ class RunDocuments:
             prompts = sorted({str(c.get("workload_id")) for c in warm})
             series: dict[str, list[float | None]] = defaultdict(lambda: [None] * len(prompts))
             for c in warm:
-                series[f"{short(c.get('cell_id'))} c{c.get('concurrency')}"][
+                level = level_text(c.get("concurrency"), c.get("request_rate"))
+                series[f"{short(c.get('cell_id'))} {level}"][
                     prompts.index(str(c.get("workload_id")))
                 ] = num(c.get("tokens_per_sec_mean"))
             blocks.append(
@@ -529,6 +616,185 @@ class RunDocuments:
         if telemetry is not None:
             blocks.append(telemetry)
         return blocks
+
+
+# --------------------------------------------------------------------------- issue 17, 15
+
+
+def _known(value: Any, reason: Any, text: str) -> str:
+    """A value's text, or why it is unknown (never a bare blank)."""
+    return text if num(value) is not None else f"— ({reason or 'not measured'})"
+
+
+def _has_levels(row: Row) -> bool:
+    conc = num(row.get("concurrency"))
+    return (
+        num(row.get("request_rate")) is not None
+        or row.get("input_tokens") is not None
+        or (conc is not None and conc > 1)
+    )
+
+
+def level_table(warm: Sequence[Row], short: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """The load levels and length workloads of a run, one row per level, with the numbers
+    its curves draw; nothing for a run without them."""
+    rows = [r for r in warm if _has_levels(r)]
+    if not rows:
+        return []
+    shown = [c for c in LEVEL_COLUMNS if any(num(r.get(c[1])) is not None for r in rows)]
+    return [
+        {
+            "kind": "table",
+            "title": "Load levels",
+            "columns": [
+                {"title": "engine · model", "wrap": True},
+                "workload",
+                "level",
+                *({"title": title, "hint": hint, "numeric": True} for title, _, _, hint in shown),
+            ],
+            "rows": [
+                [
+                    short(r.get("cell_id")),
+                    str(r.get("workload_id")),
+                    level_text(r.get("concurrency"), r.get("request_rate")),
+                    *(_rounded(r.get(field), digits) for _, field, digits, _ in shown),
+                ]
+                for r in rows
+            ],
+        }
+    ]
+
+
+def _rounded(value: Any, digits: int) -> float | None:
+    f = num(value)
+    return None if f is None else round(f, digits)
+
+
+def efficiency_block(warm: Sequence[Row], short: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """Bandwidth efficiency, energy and cost of each warm result, each with the reason it is
+    unknown where it is; nothing for a run whose rows carry neither values nor reasons."""
+    fields = (
+        "bandwidth_efficiency",
+        "roofline_reason",
+        "tokens_per_joule",
+        "energy_reason",
+        "cost_per_million_tokens",
+        "cost_reason",
+    )
+    if not any(r.get(f) is not None for r in warm for f in fields):
+        return []
+    values = ("bandwidth_efficiency", "tokens_per_joule", "cost_per_million_tokens")
+    if not any(num(r.get(f)) is not None for r in warm for f in values):
+        # nothing known: the reasons once each, not a row of dashes per result
+        return [
+            _kv(
+                "Efficiency, energy and cost",
+                [
+                    (
+                        title,
+                        "unknown: "
+                        + "; ".join(sorted({str(r.get(why) or "not measured") for r in warm})),
+                    )
+                    for title, why in (
+                        ("Bandwidth efficiency", "roofline_reason"),
+                        ("Tokens/s per W (whole device)", "energy_reason"),
+                        ("Cost per M output tokens", "cost_reason"),
+                    )
+                ],
+            )
+        ]
+    rows = []
+    for r in warm:
+        eff, tpj, jpt = (
+            num(r.get("bandwidth_efficiency")),
+            num(r.get("tokens_per_joule")),
+            num(r.get("joules_per_output_token")),
+        )
+        cost = num(r.get("cost_per_million_tokens"))
+        rows.append(
+            [
+                f"{short(r.get('cell_id'))} · {r.get('workload_id')} "
+                f"{level_text(r.get('concurrency'), r.get('request_rate'))}",
+                _known(eff, r.get("roofline_reason"), f"{100 * (eff or 0):.1f}%"),
+                _known(tpj, r.get("energy_reason"), f"{tpj or 0:,.2f}"),
+                _known(jpt, r.get("energy_reason"), f"{jpt or 0:,.3f}"),
+                _known(
+                    cost,
+                    r.get("cost_reason"),
+                    f"{cost or 0:,.2f} {r.get('cost_currency') or ''}".rstrip(),
+                ),
+            ]
+        )
+    return [
+        {
+            "kind": "table",
+            "title": "Efficiency, energy and cost",
+            "columns": [
+                "engine · model · workload level",
+                "bandwidth efficiency",
+                "tokens/s per W (tokens/J, whole device)",
+                "J/token",
+                "cost per M output tokens",
+            ],
+            "rows": rows,
+        }
+    ]
+
+
+def off_target_blocks(
+    warm: Sequence[Row], calls: pa.Table, short: Callable[[Any], str]
+) -> list[dict[str, Any]]:
+    """A badge counting a run's calls more than 1 % off a length target, and those calls."""
+    total = sum(int(num(r.get("off_target_calls")) or 0) for r in warm)
+    if "length_off_target" not in calls.column_names:
+        return []
+    mask = pc.fill_null(calls.column("length_off_target"), False)
+    if total == 0 and not pc.any(mask).as_py():  # the common case: no call is marked
+        return []
+    marked = calls.filter(mask)
+    count = max(total, marked.num_rows)
+    blocks: list[dict[str, Any]] = [
+        {
+            "kind": "badge",
+            "text": f"{count} call{'s' if count != 1 else ''} off target: more than 1 % away "
+            "from a length workload's input or output tokens (see the methodology page).",
+        }
+    ]
+    rows = marked.select(list(OFF_TARGET_FIELDS)).slice(0, MAX_OFF_TARGET_ROWS).to_pylist()
+    if rows:
+        blocks.append(
+            {
+                "kind": "table",
+                "title": "Calls off target"
+                + (f" (first {MAX_OFF_TARGET_ROWS})" if marked.num_rows > len(rows) else ""),
+                "columns": [
+                    "engine · model",
+                    "workload level",
+                    "phase",
+                    "call",
+                    "prompt tokens",
+                    "target",
+                    "completion tokens",
+                    "target",
+                    "finish",
+                ],
+                "rows": [
+                    [
+                        short(c["cell_id"]),
+                        f"{c['workload_id']} {level_text(c['concurrency'], c['request_rate'])}",
+                        plain(c["phase"]),
+                        plain(c["run_idx"]),
+                        plain(c["prompt_tokens"]),
+                        plain(c["target_prompt_tokens"]),
+                        plain(c["completion_tokens"]),
+                        plain(c["target_completion_tokens"]),
+                        plain(c["finish_reason"]),
+                    ]
+                    for c in rows
+                ],
+            }
+        )
+    return blocks
 
 
 # --------------------------------------------------------------------------- telemetry

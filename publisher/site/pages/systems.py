@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from publisher.site import charts
 from publisher.site.escape import html_text
+from publisher.site.pages import levels
 from publisher.site.pages.common import (
     Cell,
     Col,
@@ -23,6 +24,7 @@ from publisher.site.pages.common import (
     fmt,
     html_table,
     kv_table,
+    level_text,
     link_cell,
     num,
     num_cell,
@@ -70,10 +72,10 @@ def chart_time(value: Any) -> str:
 
 
 def history_label(row: Row) -> str:
-    """A signature's readable label: workload, concurrency, engine and model."""
+    """A signature's readable label: workload, load level, engine and model."""
     return (
-        f"{row.get('workload_id')} c{row.get('concurrency')} · "
-        f"{row.get('engine')} · {row.get('model')}"
+        f"{row.get('workload_id')} {level_text(row.get('concurrency'), row.get('request_rate'))} "
+        f"· {row.get('engine')} · {row.get('model')}"
     )
 
 
@@ -123,7 +125,9 @@ def change_rows(
         if with_system:
             cells.append(system_name(dict(r)).cell(prefix))
         cells += [
-            text_cell(f"{r.get('workload_id')} c{r.get('concurrency')}"),
+            text_cell(
+                f"{r.get('workload_id')} {level_text(r.get('concurrency'), r.get('request_rate'))}"
+            ),
             text_cell(f"{r.get('engine')} · {r.get('model')}"),
             change_cell(r.get("change")),
             Cell(f'<span class="bo-wrap">{html_text(r.get("change_detail"))}</span>'),
@@ -204,6 +208,30 @@ def history_section(rows: list[Row], counter: list[int], out: Output) -> list[st
         )
     else:
         body.append('<p class="bo-empty">No regressions or improvements on this system.</p>')
+    return body
+
+
+def load_levels_section(view: ArchiveView, system_id: str, out: Output) -> list[str]:
+    """A system's load-level curves (the InferenceX view, goodput and TTFT against the
+    offered rate, prefill by input tokens), latest comparable results; nothing without
+    workloads measured at several levels or lengths."""
+    rows = view.level_rows.get(system_id, [])
+    gpus = view.gpu_count(system_id)
+    found = levels.level_charts(
+        rows, lambda r: f"{r.get('engine')} · {r.get('model')}", lambda r: gpus
+    )
+    if not found:
+        return []
+    body = [
+        "## Load levels",
+        '<p class="bo-note">The latest comparable result of each configuration at each load '
+        "level (concurrency or offered request rate) and input length. Levels are curves, not "
+        "leaderboard rows: a sweep's rates depend on the machine that found them. "
+        '<a href="../../methodology.html#load">How these are measured</a>.</p>',
+    ]
+    for title, spec in found:
+        body.append(f'<p class="bo-chart-title"><strong>{html_text(title)}</strong></p>')
+        body.append(out.chart(spec, title, "../"))
     return body
 
 
@@ -288,6 +316,7 @@ def system_page_md(
             )
         )
     body += history_section(history, counter, out)
+    body += load_levels_section(view, system_id, out)
     if entries:
         body.append("## Latest results")
         body += per_workload_tabs(

@@ -5,6 +5,10 @@ comparable warm result per configuration), the runs and systems (one row each), 
 history points. The ``cells`` table itself (hundreds of thousands of rows in a large archive)
 stays in Arrow.
 
+**Load levels.** A leaderboard ranks closed-loop levels (one concurrency each). Open-loop
+(request rate) levels are curves, not rows: a sweep's rates depend on the machine that found
+them, so they are drawn per run and per system (``load_levels``), never ranked.
+
 **Comparability.** Only rows with ``comparable = true`` rank: leaderboards, model, engine and
 system rankings, the history charts and Recent changes all start from comparable rows, so a
 smoke, probe-only or empty run changes none of them. Such runs stay browsable: the run index
@@ -23,7 +27,14 @@ import pyarrow as pa
 
 from publisher.frontend import tables as table_defs
 from publisher.site.escape import slug
-from publisher.site.pages.common import Row, SystemName, num, system_name
+from publisher.site.pages.common import (
+    Row,
+    SystemName,
+    level_text,
+    num,
+    system_name,
+    throughput,
+)
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 # The cells columns a leaderboard entry carries.
@@ -43,6 +54,9 @@ ENTRY_COLUMNS = [
     "max_tokens",
     "temperature",
     "concurrency",
+    "request_rate",
+    "input_tokens",
+    "output_tokens",
     "workload_key",
     "signature",
     "n",
@@ -56,7 +70,45 @@ ENTRY_COLUMNS = [
     "itl_p50_ms",
     "rougeL_mean",
     "joules_per_output_token",
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
 ]
+# The cells columns a load-level curve point carries (publisher.site.pages.levels).
+LEVEL_COLUMNS = [
+    "run_id",
+    "system_id",
+    "system_label",
+    "hardware_class",
+    "cell_id",
+    "engine",
+    "model",
+    "quantization",
+    "workload_id",
+    "workload_key",
+    "max_tokens",
+    "temperature",
+    "concurrency",
+    "request_rate",
+    "input_tokens",
+    "output_tokens",
+    "aggregate_tokens_per_sec",
+    "tokens_per_sec_per_user",
+    "requests_per_sec",
+    "goodput_requests_per_sec",
+    "slo_ttft_ms",
+    "slo_tpot_ms",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "prefill_tokens_per_sec_p50",
+    "server_prefill_tokens_per_sec_p50",
+]
+# A workload without its load level (the curves' x runs over its levels).
+FAMILY = ("workload_id", "input_tokens", "output_tokens", "max_tokens", "temperature")
 # One configuration: the same system, engine kind, model (digest) and quantization.
 CONFIG = "workload_key, system_id, engine, coalesce(nullif(model_digest, ''), model), quantization"
 
@@ -71,11 +123,21 @@ class Workload:
     max_tokens: Any
     temperature: Any
     concurrency: Any
+    request_rate: Any = None
+    input_tokens: Any = None
+    output_tokens: Any = None
 
     @property
     def label(self) -> str:
-        """Human label, e.g. ``P-EASY · 256 tok · c1``."""
-        return f"{self.workload_id} · {self.max_tokens} tok · c{self.concurrency}"
+        """Human label, e.g. ``P-EASY · 256 tok · c1`` or ``L-512-64 · 512/64 tok · c4``."""
+        tokens = (
+            f"{self.input_tokens}/{self.output_tokens}"
+            if self.input_tokens is not None or self.output_tokens is not None
+            else self.max_tokens
+        )
+        return (
+            f"{self.workload_id} · {tokens} tok · {level_text(self.concurrency, self.request_rate)}"
+        )
 
     @property
     def name(self) -> str:
@@ -96,14 +158,11 @@ class Entry:
     runs: int
     workload: Workload
 
-    @property
+    @cached_property
     def throughput(self) -> float | None:
-        """Aggregate tokens/s under concurrency, else the per-stream decode rate."""
-        conc = num(self.row.get("concurrency")) or 1
-        agg = num(self.row.get("aggregate_tokens_per_sec"))
-        if conc > 1 and agg is not None:
-            return agg
-        return num(self.row.get("tokens_per_sec_mean"))
+        """Aggregate tokens/s under load, else the per-stream decode rate (computed once:
+        every sort asks for it)."""
+        return throughput(self.row)
 
     @property
     def model_label(self) -> str:
@@ -203,6 +262,7 @@ class ArchiveView:
                        count(*) OVER (PARTITION BY {CONFIG}) AS runs
                 FROM cells
                 WHERE phase = 'warm' AND comparable AND workload_key IS NOT NULL
+                      AND request_rate IS NULL
             )
             SELECT * EXCLUDE (latest, started_at), strftime(started_at, '{TIME}') AS started_at
             FROM warm WHERE latest = 1
@@ -220,6 +280,9 @@ class ArchiveView:
                     max_tokens=row.get("max_tokens"),
                     temperature=row.get("temperature"),
                     concurrency=row.get("concurrency"),
+                    request_rate=row.get("request_rate"),
+                    input_tokens=row.get("input_tokens"),
+                    output_tokens=row.get("output_tokens"),
                 )
             runs = int(row.pop("runs"))
             self.entries.setdefault(key, []).append(Entry(row, runs, workload))
@@ -245,6 +308,12 @@ class ArchiveView:
             return system_name(max(runs, key=lambda r: (str(r["started_at"]), str(r["run_id"]))))
         return SystemName(system_id, "", system_id[:8])
 
+    def gpu_count(self, system_id: Any) -> int | None:
+        """A system's GPU count from its latest snapshot; None when it has none or it is
+        unknown (its curves are then per system, not per accelerator)."""
+        count = num(self.systems.get(str(system_id), {}).get("gpu_count"))
+        return int(count) if count else None
+
     @cached_property
     def runs_by_system(self) -> dict[str, list[Row]]:
         """Every run of each system, oldest first."""
@@ -262,13 +331,14 @@ class ArchiveView:
         return GroupedRows(
             self,
             # ISO text sorts as the time does
-            f"(SELECT * REPLACE (strftime(started_at, '{TIME}') AS started_at) FROM history "
+            f"(SELECT * REPLACE (strftime(started_at, '{TIME}') AS started_at) FROM {_HISTORY} "
             f"WHERE {_COMPARABLE_RUN})",
             "system_id",
             [
                 "signature",
                 "workload_id",
                 "concurrency",
+                "request_rate",
                 "engine",
                 "model",
                 "seq",
@@ -285,17 +355,48 @@ class ArchiveView:
             "signature, started_at, run_id, seq",
         )
 
+    @cached_property
+    def level_rows(self) -> dict[str, list[Row]]:
+        """Curve points by system: the latest comparable warm result of each configuration
+        on each level (closed and open loop) of workloads measured at two or more levels,
+        and of every length workload."""
+        same = " AND ".join(f"w.{c} IS NOT DISTINCT FROM f.{c}" for c in FAMILY)
+        rows = _pylist(
+            self.con,
+            f"""
+            WITH warm AS (
+                SELECT {", ".join(LEVEL_COLUMNS)},
+                       row_number() OVER (PARTITION BY {CONFIG}
+                                          ORDER BY started_at DESC, run_id DESC, cell_id DESC)
+                           AS latest
+                FROM cells
+                WHERE phase = 'warm' AND comparable AND workload_key IS NOT NULL
+            ), latest AS (SELECT * EXCLUDE (latest) FROM warm WHERE latest = 1),
+            families AS (
+                SELECT {", ".join(FAMILY)}, count(DISTINCT workload_key) AS levels
+                FROM latest GROUP BY ALL
+            )
+            SELECT w.* FROM latest w JOIN families f ON {same}
+            WHERE f.levels > 1 OR w.input_tokens IS NOT NULL
+            ORDER BY w.system_id, w.workload_key, w.engine, w.model, w.run_id, w.cell_id
+            """,
+        )
+        out: dict[str, list[Row]] = {}
+        for row in rows:
+            out.setdefault(str(row["system_id"]), []).append(row)
+        return out
+
     def changes(self, limit: int = 100) -> list[Row]:
         """The newest change points (regressions and improvements) of every system."""
         return _pylist(
             self.con,
             f"""
-            SELECT workload_id, concurrency, engine, model, run_id, system_id, system_label,
-                   hardware_class, change, change_detail,
+            SELECT workload_id, concurrency, request_rate, engine, model, run_id, system_id,
+                   system_label, hardware_class, change, change_detail,
                    strftime(started_at, '{TIME}') AS started_at
-            FROM history
+            FROM {_HISTORY} AS h
             WHERE change IN ('regression', 'improvement') AND {_COMPARABLE_RUN}
-            ORDER BY history.started_at DESC, run_id DESC, signature, seq
+            ORDER BY h.started_at DESC, run_id DESC, signature, seq
             LIMIT {int(limit)}
             """,
         )
@@ -309,6 +410,16 @@ class ArchiveView:
         """The catalogue's entry of each run (its measured models, engines, …)."""
         return {str(r.get("run_id")): r for r in self.catalogue.get("runs", [])}
 
+
+# History with each point's open-loop rate. Until the history table carries request_rate
+# itself, it comes from the cells of the same signature (the workload key holds the rate, so
+# a signature has one).
+_HISTORY = (
+    "history"
+    if any(name == "request_rate" for name, _ in table_defs.HISTORY)
+    else "(SELECT h.*, lv.request_rate FROM history h LEFT JOIN (SELECT DISTINCT signature, "
+    "request_rate FROM cells WHERE request_rate IS NOT NULL) lv USING (signature))"
+)
 
 # History comes from comparable cells already (publisher.archive); checking the run too keeps
 # a non-comparable run out of the charts even if a table were built otherwise.

@@ -407,6 +407,10 @@
           el.appendChild(h("p", {}, [link(block.text, block.href)]));
           return;
         }
+        if (block.kind === "badge") {
+          el.appendChild(h("p", {}, [h("span", { class: "bo-badge bo-off-target" }, [block.text])]));
+          return;
+        }
         if (block.kind === "notice") {
           el.appendChild(h("div", { class: "admonition warning bo-notice" }, [
             h("p", { class: "admonition-title" }, ["Not comparable"]),
@@ -440,7 +444,10 @@
   }
 
   function resultLabel(r) {
-    return r.workload_id + " · " + r.max_tokens + " tok · c" + r.concurrency + " · " +
+    /* level: "c4" or "0.5 req/s" (an open-loop level has no concurrency) */
+    var level = r.level || (r.request_rate != null ? r.request_rate + " req/s" : "c" + r.concurrency);
+    var tokens = r.input_tokens != null ? r.input_tokens + "/" + r.output_tokens : r.max_tokens;
+    return r.workload_id + " · " + tokens + " tok · " + level + " · " +
       r.engine + " · " + r.model + (r.quantization ? " (" + r.quantization + ")" : "");
   }
 
