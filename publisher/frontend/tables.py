@@ -243,6 +243,7 @@ INTERFACE_TYPE: Columns = _cols("id label description detection", "string")
 HISTORY: Columns = [
     *_cols("system_id system_label signature workload_key workload_id", "string"),
     ("concurrency", "int"),
+    ("request_rate", "float"),
     *_cols("engine engine_version model model_digest hardware_class", "string"),
     ("seq", "int"),
     *_cols("run_id cell_id", "string"),

@@ -411,15 +411,7 @@ class ArchiveView:
         return {str(r.get("run_id")): r for r in self.catalogue.get("runs", [])}
 
 
-# History with each point's open-loop rate. Until the history table carries request_rate
-# itself, it comes from the cells of the same signature (the workload key holds the rate, so
-# a signature has one).
-_HISTORY = (
-    "history"
-    if any(name == "request_rate" for name, _ in table_defs.HISTORY)
-    else "(SELECT h.*, lv.request_rate FROM history h LEFT JOIN (SELECT DISTINCT signature, "
-    "request_rate FROM cells WHERE request_rate IS NOT NULL) lv USING (signature))"
-)
+_HISTORY = "history"
 
 # History comes from comparable cells already (publisher.archive); checking the run too keeps
 # a non-comparable run out of the charts even if a table were built otherwise.
