@@ -606,7 +606,11 @@ class RunConfig(Strict):
     )
     prompts: list[PromptRef] = Field(description="Frozen prompts, with text hashes.")
     tasks: list[TaskRef] = Field(default_factory=list, description="Quality tasks.")
-    temperature: float = Field(ge=0, description="Sampling temperature sent to the engine.")
+    temperature: float | None = Field(
+        ge=0,
+        description="Sampling temperature sent to the engine; null only in an imported run whose "
+        "file does not record it.",
+    )
     seed: int | None = Field(description="Sampling seed sent to the engine.")
     timeouts: Timeouts = Field(description="Request timeouts.")
     concurrency: list[int] = Field(

@@ -451,6 +451,7 @@ def compile_raw(
     if md is not None:
         md_times = {k: times.get(slot_md + i)[0] for i, k in enumerate(_METADATA_TIMES)}
         rules.check_metadata(md, raw.dir_name, md_times, options.allow_synthetic, out)
+        rules.check_imported(md, out)
         span = (md_times["started_at"], md_times["finished_at"])
         if meta_only:
             rules.check_summary(md, None, 0, out)

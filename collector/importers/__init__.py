@@ -1,0 +1,57 @@
+"""``bakeoff import``: result files of other benchmark tools as run directories.
+
+One module per tool parses its files into a ``base.ParsedImport``; ``import_files`` adds the
+hardware block and writes the run. Standard library and the collector's base dependencies
+only (pyyaml reads GuideLLM's YAML reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from collector.importers import aiperf, guidellm, llama_bench, vllm_bench
+from collector.importers.base import ImportFormatError, ImportOptions, InputFile, ParsedImport
+from collector.importers.base import write_run as _write_run
+from collector.models import Metadata
+
+Parser = Callable[[list[InputFile]], ParsedImport]
+# format name -> parser; the name is what `bakeoff import FORMAT` takes.
+FORMATS: dict[str, Parser] = {
+    "llama-bench": llama_bench.parse,
+    "vllm-bench": vllm_bench.parse,
+    "guidellm": guidellm.parse,
+    "aiperf": aiperf.parse,
+}
+
+
+def read_input(path: Path) -> InputFile:
+    """A file given on the command line, by name only (its folder is never recorded)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return InputFile(path.name, data, path.suffix.lstrip(".").lower() or "unknown")
+
+
+def import_files(
+    fmt: str, paths: list[Path], options: ImportOptions
+) -> list[tuple[Path, Metadata]]:
+    """Import result files of one tool; each becomes one run directory.
+
+    AIPerf's per-request ``profile_export.jsonl`` goes with its ``profile_export_aiperf.json``
+    into one run (``aiperf.group``); every other file is a run of its own.
+    """
+    parser = FORMATS.get(fmt)
+    if parser is None:
+        raise ImportFormatError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    inputs = [read_input(p) for p in paths]
+    groups = aiperf.group(inputs) if fmt == "aiperf" else [[f] for f in inputs]
+    out = []
+    for group in groups:
+        parsed = parser(group)
+        out.append(_write_run(parsed, group, options))
+    return out
+
+
+__all__ = ["FORMATS", "ImportFormatError", "ImportOptions", "import_files"]
