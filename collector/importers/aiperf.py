@@ -178,7 +178,7 @@ def parse(files: list[InputFile]) -> ParsedImport:
     server_counts = bool((config.get("tokenizer") or {}).get("use_server_token_count")) or bool(
         endpoint.get("use_server_token_count")
     )
-    for _, record in calls:
+    for record in calls:
         if record["completion_tokens"] is not None:
             record["token_count_source"] = "server_usage" if server_counts else "client_estimate"
     return ParsedImport(

@@ -1,0 +1,143 @@
+"""Imported runs through validate and publish, and what ranks together in the exports.
+
+The vLLM, GuideLLM and AIPerf files are the fixtures of ``tests/fixtures/imports`` (those
+tools cannot run here); llama-bench's real output is tested in
+``tests/collector/test_import_llama_bench.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from bakeoff.jsonio import write_json
+from collector.importers import ImportOptions, import_files
+from publisher import publish as pipeline
+from publisher.frontend.compile import Options, compile_run
+from tests.synthetic import make_run
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+IMPORTS: list[tuple[str, list[str]]] = [
+    ("vllm-bench", ["vllm-detailed.json"]),
+    ("vllm-bench", ["vllm-summary.json"]),
+    ("guidellm", ["guidellm-benchmarks.json"]),
+    ("aiperf", ["profile_export_aiperf.json", "profile_export.jsonl"]),
+    ("aiperf", ["profile_export_aiperf.json"]),
+]
+
+
+def _import_all(runs: Path, host: str = "h1") -> list[Path]:
+    out = []
+    for fmt, names in IMPORTS:
+        options = ImportOptions(out_dir=runs, probe=False, host_label=host)
+        out += [p for p, _ in import_files(fmt, [FIXTURES / n for n in names], options)]
+    return out
+
+
+def _publish(root: Path, runs: Path) -> duckdb.DuckDBPyConnection:
+    config = pipeline.PublishConfig(
+        runs_dir=runs,
+        out_dir=root / "out",
+        catalogue_path=root / "catalogue.json",
+        allow_synthetic=True,
+        jobs=1,
+    )
+    pipeline.publish(config)
+    return duckdb.connect(str(root / "out" / "exports" / "bakeoff.duckdb"), read_only=True)
+
+
+@pytest.mark.parametrize(("fmt", "names"), IMPORTS)
+def test_every_format_validates_for_publication(
+    tmp_path: Path, fmt: str, names: list[str]
+) -> None:
+    [(run, _)] = import_files(
+        fmt, [FIXTURES / n for n in names], ImportOptions(out_dir=tmp_path, probe=False)
+    )
+    artifact = compile_run(run, Options(for_publication=True))
+    assert [f.code for f in artifact.findings] == []
+    assert artifact.tables is not None
+    assert artifact.tables["aggregates"].num_rows > 0
+    assert artifact.tables["runs"].column("source_tool").to_pylist() == [fmt]
+
+
+def test_imported_runs_publish_with_summary_rows_and_aggregates(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _import_all(runs)
+    con = _publish(tmp_path, runs)
+    rows = con.sql(
+        "SELECT source_tool, statistics_source, definitions, n, ttft_p50_ms, "
+        "tokens_per_sec_mean FROM cells ORDER BY source_tool, statistics_source"
+    ).fetchall()
+    by = {(r[0], r[1]): r for r in rows}
+    # A summary-only file: n as the tool states it, and only mapped metrics filled.
+    assert by[("vllm-bench", "summary")][3] == 4
+    assert by[("vllm-bench", "summary")][4:] == (None, None)
+    assert by[("guidellm", "summary")][4:] == (None, None)
+    aiperf_summary = json.loads((FIXTURES / "profile_export_aiperf.json").read_text())
+    assert by[("aiperf", "summary")][4] == aiperf_summary["time_to_first_token"]["p50"]
+    # Per-request files: statistics computed from the call records.
+    assert by[("aiperf", "calls")][5] is not None and by[("aiperf", "calls")][3] == 4
+    assert by[("vllm-bench", "calls")][2] == "vllm-bench"
+    [(n_stats,)] = con.execute("SELECT count(*) FROM aggregates").fetchall()
+    assert n_stats == 6 + 6 + 7 + 5 + 5
+
+
+def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "runs"
+    _import_all(runs, host="h1")
+    # The same AIPerf profile imported from a second host: same workload, same definitions.
+    options = ImportOptions(out_dir=runs, probe=False, host_label="h2")
+    import_files("aiperf", [FIXTURES / "profile_export_aiperf.json"], options)
+    native = make_run(runs, seed=7, n_cells=1, calls_per_cell=6)
+    con = _publish(tmp_path, runs)
+    keys: dict[str, set[str]] = {}
+    for tool, key in con.sql("SELECT source_tool, workload_key FROM cells").fetchall():
+        keys.setdefault(tool or "bakeoff", set()).add(key)
+    # AIPerf's summary, its per-request records and the second host: one leaderboard.
+    assert len(keys["aiperf"]) == 1
+    [board] = con.execute(
+        "SELECT count(DISTINCT system_id), sum(runs) FROM leaderboard WHERE workload_key = ?",
+        [next(iter(keys["aiperf"]))],
+    ).fetchall()
+    # Three runs on one board; --no-probe gives every import its own system (a file does not
+    # identify its machine), so three systems.
+    assert board == (3, 3)
+    # vLLM's run of the same nominal shape (32 in / 8 out, two in flight) follows vLLM's
+    # definitions: never on AIPerf's leaderboard, nor GuideLLM's, nor a native prompt's.
+    assert keys["vllm-bench"].isdisjoint(keys["aiperf"])
+    assert keys["guidellm"].isdisjoint(keys["aiperf"] | keys["vllm-bench"])
+    assert keys["bakeoff"].isdisjoint(keys["aiperf"] | keys["vllm-bench"] | keys["guidellm"])
+    assert native.name in {r[0] for r in con.sql("SELECT run_id FROM runs").fetchall()}
+
+
+def test_a_workload_whose_definitions_were_edited_is_refused(tmp_path: Path) -> None:
+    [run] = [
+        p
+        for p, _ in import_files(
+            "vllm-bench", [FIXTURES / "vllm-summary.json"], ImportOptions(tmp_path, probe=False)
+        )
+    ]
+    md: dict[str, Any] = json.loads((run / "metadata.json").read_text())
+    # Claiming the archive's definitions would put vLLM's TTFT on a bakeoff leaderboard.
+    md["config"]["imported_workloads"][0]["definitions"] = "bakeoff"
+    write_json(run / "metadata.json", md)
+    codes = [f.code for f in compile_run(run).findings]
+    assert codes == ["consistency.imported_workload"]
+
+
+def test_statistics_of_an_unplanned_cell_are_refused(tmp_path: Path) -> None:
+    [(run, _)] = import_files(
+        "guidellm", [FIXTURES / "guidellm-benchmarks.json"], ImportOptions(tmp_path, probe=False)
+    )
+    md: dict[str, Any] = json.loads((run / "metadata.json").read_text())
+    md["aggregates"][0]["cell_id"] = "elsewhere:openai:x"
+    md["aggregates"][1]["workload_id"] = "guidellm:unknown"
+    write_json(run / "metadata.json", md)
+    codes = sorted(f.code for f in compile_run(run).findings)
+    assert codes == ["consistency.unknown_workload", "consistency.unplanned_cell"]
