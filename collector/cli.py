@@ -261,11 +261,10 @@ def report(run_dir: Path) -> None:
 
 
 @click.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(
-    ["llama-bench", "vllm-bench", "guidellm", "aiperf"]))
 @click.argument(
-    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+    "fmt", metavar="FORMAT", type=click.Choice(["llama-bench", "vllm-bench", "guidellm", "aiperf"])
 )
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

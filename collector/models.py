@@ -834,8 +834,10 @@ class AggregateStat(Strict):
     )
     unit: str = Field(description="Unit of every value: ms, tokens/s, requests/s, tokens, ….")
     n: int | None = Field(
-        default=None, ge=0, description="Observations behind the statistics (repetitions, "
-        "requests), as the file states; null when it does not."
+        default=None,
+        ge=0,
+        description="Observations behind the statistics (repetitions, "
+        "requests), as the file states; null when it does not.",
     )
     mean: float | None = Field(default=None, description="Mean as given.")
     std: float | None = Field(default=None, description="Standard deviation as given.")

@@ -39,8 +39,16 @@ SUMMARY = "profile_export_aiperf.json"
 RECORDS = "profile_export.jsonl"
 VERIFIED_FROM = (0, 13)  # the AIPerf version whose TTFT/latency code was read
 _UNITS_MS = {"ms": 1.0, "ns": 1e-6, "us": 1e-3, "s": 1000.0, "sec": 1000.0}
-_STATS = {"mean": "avg", "std": "std", "min": "min", "max": "max", "p50": "p50", "p90": "p90",
-          "p95": "p95", "p99": "p99"}
+_STATS = {
+    "mean": "avg",
+    "std": "std",
+    "min": "min",
+    "max": "max",
+    "p50": "p50",
+    "p90": "p90",
+    "p95": "p95",
+    "p99": "p99",
+}
 
 
 def group(files: list[InputFile]) -> list[list[InputFile]]:
@@ -67,7 +75,8 @@ def _version(text: Any) -> tuple[int, ...] | None:
 
 
 def _metrics(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    block = doc.get("records") if isinstance(doc.get("records"), dict) else doc
+    records = doc.get("records")
+    block: dict[str, Any] = records if isinstance(records, dict) else doc
     return {k: v for k, v in block.items() if isinstance(v, dict) and "unit" in v}
 
 
@@ -231,18 +240,17 @@ def _calls(
     started: datetime,
     finished: datetime,
 ) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for n, rec in enumerate(file.json_lines(), start=1):
         if not isinstance(rec, dict) or "metadata" not in rec or "metrics" not in rec:
-            raise ImportFormatError(f"{file.name} line {n}: not an AIPerf record "
-                                    "({metadata, metrics, error})")
+            raise ImportFormatError(
+                f"{file.name} line {n}: not an AIPerf record ({{metadata, metrics, error}})"
+            )
         meta, metrics = rec["metadata"], rec["metrics"] or {}
         if meta.get("benchmark_phase", "profiling") != "profiling":
             continue  # warm-up requests are not part of the profile
         start_ns = meta.get("request_start_ns")
-        at = (
-            datetime.fromtimestamp(start_ns / 1e9, UTC) if isinstance(start_ns, int) else started
-        )
+        at = datetime.fromtimestamp(start_ns / 1e9, UTC) if isinstance(start_ns, int) else started
         at = min(max(at, started), finished)
         error = rec.get("error")
         ttft = _value(metrics, "time_to_first_token", True)

@@ -488,8 +488,11 @@ def _write(out_dir: Path, metadata: Metadata, calls: list[CallRecord], meta_only
             f"{source.tool_version or '(version not recorded)'} from "
             + ", ".join(f"{f.name} (sha256 {f.sha256})" for f in source.files),
             f"{metadata.created_at} INFO hardware: {source.hardware_source}"
-            + (f"; not recorded: {', '.join(source.hardware_missing)}" if source.hardware_missing
-               else ""),
+            + (
+                f"; not recorded: {', '.join(source.hardware_missing)}"
+                if source.hardware_missing
+                else ""
+            ),
             f"{metadata.created_at} INFO {len(calls)} per-request record(s), "
             f"{len(metadata.aggregates)} summary statistic(s), {len(metadata.cells)} cell(s)",
         ]

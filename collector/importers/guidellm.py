@@ -125,13 +125,23 @@ def parse(files: list[InputFile]) -> ParsedImport:
         else:  # rate-based: the most requests GuideLLM recorded in flight
             concurrency = max(1, math.ceil(_num(conc_block.get("max")) or 1))
         levels.append(concurrency)
-        shape = {"tool": "guidellm", "strategy": kind, "streams": streams, "rate": rate,
-                 "data": data_text, "max_requests": args.get("max_requests"),
-                 "max_seconds": args.get("max_seconds")}
+        shape = {
+            "tool": "guidellm",
+            "strategy": kind,
+            "streams": streams,
+            "rate": rate,
+            "data": data_text,
+            "max_requests": args.get("max_requests"),
+            "max_seconds": args.get("max_seconds"),
+        }
         level = f"c{streams}" if streams else (f"r{rate}" if rate else None)
         wid = f"guidellm:{kind}-{level}" if level else f"guidellm:{kind}"
         workloads[wid] = workload(
-            wid, f"GuideLLM {kind} benchmark{f' ({level})' if level else ''} on data {data_text}", shape, "guidellm", None
+            wid,
+            f"GuideLLM {kind} benchmark{f' ({level})' if level else ''} on data {data_text}",
+            shape,
+            "guidellm",
+            None,
         )
         totals = metrics.get("request_totals") or {}
         n = totals.get("successful") if isinstance(totals.get("successful"), int) else None

@@ -138,8 +138,9 @@ def _sql_rows(file: InputFile) -> list[dict[str, Any]]:
         fields = [f.strip() for f in m.group(1).split(",")]
         values = [v.replace("''", "'") for v in _SQL_VALUE.findall(m.group(2))]
         if len(fields) != len(values):
-            raise ImportFormatError(f"{file.name} line {n}: {len(fields)} fields, "
-                                    f"{len(values)} values")
+            raise ImportFormatError(
+                f"{file.name} line {n}: {len(fields)} fields, {len(values)} values"
+            )
         rows.append(dict(zip(fields, values, strict=True)))
     return rows
 
@@ -147,8 +148,15 @@ def _sql_rows(file: InputFile) -> list[dict[str, Any]]:
 _MD_TEST = re.compile(r"^(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?$")
 _MD_RATE = re.compile(r"^([0-9.]+)\s*±\s*([0-9.]+)$")
 _MD_BUILD = re.compile(r"^build: (\S+) \((\d+)\)")
-_MD_NAMES = {"ngl": "n_gpu_layers", "threads": "n_threads", "fa": "flash_attn", "sm": "split_mode",
-             "nkvo": "no_kv_offload", "dev": "devices", "ts": "tensor_split"}
+_MD_NAMES = {
+    "ngl": "n_gpu_layers",
+    "threads": "n_threads",
+    "fa": "flash_attn",
+    "sm": "split_mode",
+    "nkvo": "no_kv_offload",
+    "dev": "devices",
+    "ts": "tensor_split",
+}
 
 
 def _md_rows(file: InputFile) -> list[dict[str, Any]]:
@@ -165,14 +173,17 @@ def _md_rows(file: InputFile) -> list[dict[str, Any]]:
     for n, line in enumerate(table[2:], start=3):
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) != len(header):
-            raise ImportFormatError(f"{file.name} table row {n}: {len(cells)} columns, "
-                                    f"header has {len(header)}")
+            raise ImportFormatError(
+                f"{file.name} table row {n}: {len(cells)} columns, header has {len(header)}"
+            )
         raw = dict(zip(header, cells, strict=True))
         test = _MD_TEST.match(raw.get("test", ""))
         rate = _MD_RATE.match(raw.get("t/s", ""))
         if not test or not rate or not (test.group(1) or test.group(2)):
-            raise ImportFormatError(f"{file.name} table row {n}: test {raw.get('test')!r} or "
-                                    f"t/s {raw.get('t/s')!r} is not llama-bench's notation")
+            raise ImportFormatError(
+                f"{file.name} table row {n}: test {raw.get('test')!r} or "
+                f"t/s {raw.get('t/s')!r} is not llama-bench's notation"
+            )
         row: dict[str, Any] = {
             "model_type": raw.get("model"),
             "backends": raw.get("backend"),
@@ -250,11 +261,18 @@ def parse(files: list[InputFile]) -> ParsedImport:
         wid = f"llama-bench:{test}"
         mapping = lookup(TOOL, f"avg_ts:{kind}")
         definitions = "bakeoff" if mapping.archive else "llama-bench"
-        shape = {"tool": "llama-bench", "test": kind, "n_prompt": n_prompt, "n_gen": n_gen,
-                 "n_depth": n_depth}
-        what = {"pp": f"prompt processing of {n_prompt} tokens",
-                "tg": f"generation of {n_gen} tokens, one at a time",
-                "pg": f"{n_prompt} prompt tokens then {n_gen} generated tokens, timed together"}
+        shape = {
+            "tool": "llama-bench",
+            "test": kind,
+            "n_prompt": n_prompt,
+            "n_gen": n_gen,
+            "n_depth": n_depth,
+        }
+        what = {
+            "pp": f"prompt processing of {n_prompt} tokens",
+            "tg": f"generation of {n_gen} tokens, one at a time",
+            "pg": f"{n_prompt} prompt tokens then {n_gen} generated tokens, timed together",
+        }
         workloads[wid] = workload(
             wid,
             what[kind] + (f", after {n_depth} tokens of context" if n_depth else ""),
@@ -294,8 +312,10 @@ def parse(files: list[InputFile]) -> ParsedImport:
         )
     if times:
         started, finished = min(t for t, _ in times), max(t for _, t in times)
-        basis = ("started_at: the earliest test_time (UTC, as llama-bench writes it); "
-                 "finished_at: the latest test_time plus that test's timed repetitions")
+        basis = (
+            "started_at: the earliest test_time (UTC, as llama-bench writes it); "
+            "finished_at: the latest test_time plus that test's timed repetitions"
+        )
     else:
         from datetime import UTC, datetime
 
@@ -335,17 +355,24 @@ def _label_cells(cells: list[ImportedCell]) -> None:
     by_model: dict[str, list[ImportedCell]] = {}
     for cell in cells:
         by_model.setdefault(cell.model, []).append(cell)
-    short = {"n_threads": "t", "n_batch": "b", "n_ubatch": "ub", "n_gpu_layers": "ngl",
-             "flash_attn": "fa", "type_k": "ctk", "type_v": "ctv"}
+    short = {
+        "n_threads": "t",
+        "n_batch": "b",
+        "n_ubatch": "ub",
+        "n_gpu_layers": "ngl",
+        "flash_attn": "fa",
+        "type_k": "ctk",
+        "type_v": "ctv",
+    }
     for group in by_model.values():
         if len(group) < 2:
             continue
         keys = sorted({k for c in group for k in c.settings})
         differ = [k for k in keys if len({c.settings.get(k) for c in group}) > 1]
         for cell in group:
-            cell.label = "-".join(
-                f"{short.get(k, k)}{cell.settings.get(k, '')}" for k in differ
-            ) or cell.key
+            cell.label = (
+                "-".join(f"{short.get(k, k)}{cell.settings.get(k, '')}" for k in differ) or cell.key
+            )
 
 
 def _version(row: dict[str, Any]) -> str | None:

@@ -25,8 +25,11 @@ def render(md: dict[str, Any], records: list[dict[str, Any]]) -> str:
         f"Imported from {source['tool']} {source['tool_version'] or '(version not recorded)'}: "
         f"{files}.",
         f"Hardware: {source['hardware_source']}"
-        + (f" (not recorded: {', '.join(source['hardware_missing'])})"
-           if source["hardware_missing"] else "")
+        + (
+            f" (not recorded: {', '.join(source['hardware_missing'])})"
+            if source["hardware_missing"]
+            else ""
+        )
         + ".",
         "",
     ]

@@ -207,8 +207,10 @@ def _calls(
     if not isinstance(ttfts, list):
         return []
     n = len(ttfts)
-    lists = {k: doc.get(k) for k in ("input_lens", "output_lens", "itls", "latencies",
-                                     "start_times", "errors")}
+    lists = {
+        k: doc.get(k)
+        for k in ("input_lens", "output_lens", "itls", "latencies", "start_times", "errors")
+    }
     for name, values in lists.items():
         if values is not None and (not isinstance(values, list) or len(values) != n):
             raise ImportFormatError(f"{name} has {len(values or [])} entries, ttfts has {n}")
@@ -220,8 +222,10 @@ def _calls(
         error = (lists["errors"] or [""] * n)[i] or None
         ttft = float(ttfts[i]) * 1000 if ttfts[i] is not None else None
         latency = (lists["latencies"] or [None] * n)[i]
-        total = float(latency) * 1000 if latency is not None else (
-            ttft + sum(itl) if ttft is not None else None
+        total = (
+            float(latency) * 1000
+            if latency is not None
+            else (ttft + sum(itl) if ttft is not None else None)
         )
         tokens = (lists["output_lens"] or [None] * n)[i]
         if error is not None:

@@ -25,9 +25,7 @@ from collector.models import Hardware, Metadata
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
 
 
-def _import(
-    fmt: str, tmp_path: Path, *names: str, **options: Any
-) -> tuple[Path, dict[str, Any]]:
+def _import(fmt: str, tmp_path: Path, *names: str, **options: Any) -> tuple[Path, dict[str, Any]]:
     paths = [p if isinstance(p, Path) else FIXTURES / p for p in names]
     opts = ImportOptions(out_dir=tmp_path / "runs", probe=False, host_label="h1", **options)
     [(run, metadata)] = import_files(fmt, paths, opts)  # type: ignore[arg-type]
@@ -164,14 +162,14 @@ def test_a_file_of_the_wrong_format_is_one_message_naming_it(
 ) -> None:
     path = tmp_path / "input.json"
     path.write_text(text)
-    with pytest.raises(ImportFormatError, match="input.json") as err:
+    with pytest.raises(ImportFormatError, match=r"input\.json") as err:
         _import(fmt, tmp_path, path)
     assert message in str(err.value)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_aiperf_records_without_their_summary_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ImportFormatError, match="goes after its profile_export_aiperf.json"):
+    with pytest.raises(ImportFormatError, match=r"goes after its profile_export_aiperf\.json"):
         _import("aiperf", tmp_path, "profile_export.jsonl")
 
 
@@ -193,8 +191,13 @@ def test_probe_refuses_a_file_measured_on_another_cpu(tmp_path: Path) -> None:
     from collector.importers import llama_bench
     from collector.importers.base import InputFile, check_same_host
 
-    row = {"cpu_info": "AMD Ryzen 9 7950X 16-Core Processor", "n_prompt": 8, "n_gen": 0,
-           "avg_ts": 10.0, "model_filename": "m.gguf"}
+    row = {
+        "cpu_info": "AMD Ryzen 9 7950X 16-Core Processor",
+        "n_prompt": 8,
+        "n_gen": 0,
+        "avg_ts": 10.0,
+        "model_filename": "m.gguf",
+    }
     parsed = llama_bench.parse([InputFile("lb.json", json.dumps([row]).encode(), "json")])
     hardware = Hardware.model_validate(_probe_like(cpu="Intel(R) Xeon(R) Platinum 8375C"))
     with pytest.raises(HardwareMismatchError, match="--no-probe"):
@@ -234,9 +237,17 @@ def test_redact_home_keeps_the_shape_of_a_command() -> None:
 def test_cli_import_writes_a_run_and_says_what_it_translated(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,
-        ["import", "aiperf", str(FIXTURES / "profile_export_aiperf.json"),
-         str(FIXTURES / "profile_export.jsonl"), "--out", str(tmp_path), "--no-probe",
-         "--host-label", "lab-1"],
+        [
+            "import",
+            "aiperf",
+            str(FIXTURES / "profile_export_aiperf.json"),
+            str(FIXTURES / "profile_export.jsonl"),
+            "--out",
+            str(tmp_path),
+            "--no-probe",
+            "--host-label",
+            "lab-1",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "4 per-request record(s)" in result.output

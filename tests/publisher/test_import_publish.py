@@ -51,9 +51,7 @@ def _publish(root: Path, runs: Path) -> duckdb.DuckDBPyConnection:
 
 
 @pytest.mark.parametrize(("fmt", "names"), IMPORTS)
-def test_every_format_validates_for_publication(
-    tmp_path: Path, fmt: str, names: list[str]
-) -> None:
+def test_every_format_validates_for_publication(tmp_path: Path, fmt: str, names: list[str]) -> None:
     [(run, _)] = import_files(
         fmt, [FIXTURES / n for n in names], ImportOptions(out_dir=tmp_path, probe=False)
     )

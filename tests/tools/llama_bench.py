@@ -71,8 +71,11 @@ def _cmake(work: Path) -> str:
     if found:
         return found
     target = work / "cmake-pypi"
-    _run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "cmake"],
-         None, "installing cmake from PyPI")
+    _run(
+        [sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "cmake"],
+        None,
+        "installing cmake from PyPI",
+    )
     return str(target / "bin" / "cmake")
 
 
@@ -87,8 +90,19 @@ def ensure_llama_bench(force: bool = False, jobs: int | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="llama-bench-build-") as tmp:
         work = Path(tmp)
         _run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-             f"{PACKAGE}=={version}", "-d", str(work)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"{PACKAGE}=={version}",
+                "-d",
+                str(work),
+            ],
             None,
             f"downloading the {PACKAGE} {version} sdist",
         )
@@ -104,7 +118,15 @@ def ensure_llama_bench(force: bool = False, jobs: int | None = None) -> Path:
         cmake = _cmake(work)
         _run([cmake, "-S", str(sources), "-B", str(build), *CMAKE_OPTIONS], None, "cmake configure")
         _run(
-            [cmake, "--build", str(build), "--target", TARGET, "-j", str(jobs or os.cpu_count() or 2)],
+            [
+                cmake,
+                "--build",
+                str(build),
+                "--target",
+                TARGET,
+                "-j",
+                str(jobs or os.cpu_count() or 2),
+            ],
             None,
             f"building {TARGET}",
         )
@@ -113,9 +135,13 @@ def ensure_llama_bench(force: bool = False, jobs: int | None = None) -> Path:
             raise BuildError(f"the build produced no {TARGET} binary under {build}")
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built, binary)
-    record = {"package": PACKAGE, "version": version, "target": TARGET,
-              "build_seconds": round(time.monotonic() - started, 1),
-              "cmake_options": list(CMAKE_OPTIONS)}
+    record = {
+        "package": PACKAGE,
+        "version": version,
+        "target": TARGET,
+        "build_seconds": round(time.monotonic() - started, 1),
+        "cmake_options": list(CMAKE_OPTIONS),
+    }
     (home / "build.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return binary
 
