@@ -82,7 +82,10 @@ def hardware_class(hardware: Mapping[str, Any]) -> str:
         return " + ".join(parts)
     hw = hardware["system_hardware"]
     threads = hw.get("cpu_threads")
-    arch = hw.get("architecture") or "?"  # null only in an imported run's file hardware
+    arch = hw.get("architecture")
+    if arch is None:
+        # An imported run's file hardware: the CPU name is all that is known.
+        return f"cpu {hw.get('cpu_model') or '?'} (imported, RAM?)"
     return f"cpu {arch} {threads or '?'}t {ram_bucket(hw.get('ram_total_gb'))}"
 
 
