@@ -27,8 +27,8 @@ from collector.importers.base import (
     ImportFormatError,
     InputFile,
     ParsedImport,
+    load_workload,
     parse_utc,
-    workload,
 )
 from collector.importers.definitions import MAPPINGS, lookup, metric_name
 from collector.measure import percentile
@@ -120,27 +120,21 @@ def parse(files: list[InputFile]) -> ParsedImport:
     isl = (prompt.get("input_tokens") or {}).get("mean")
     osl = (prompt.get("output_tokens") or {}).get("mean")
     rate = loadgen.get("request_rate")
-    shape = {
-        "tool": "aiperf",
-        "endpoint_type": endpoint.get("type"),
-        "streaming": endpoint.get("streaming"),
-        "input_tokens_mean": isl,
-        "output_tokens_mean": osl,
-        "concurrency": concurrency,
-        "request_rate": rate,
-        "request_count": loadgen.get("request_count"),
-    }
     # The workload's metrics follow the archive's definitions only where every ranked one does.
     definitions = "bakeoff" if verified else "aiperf"
-    wid = f"aiperf:{isl or '?'}/{osl or '?'}@c{concurrency}" + (f"-r{rate}" if rate else "")
-    wl = workload(
-        wid,
-        f"AIPerf profile: ~{isl} input / ~{osl} output tokens, concurrency {concurrency}"
-        + (f", {rate} requests/s" if rate else ""),
-        shape,
+    achieved = _metrics(doc)
+    mean_in = _stat(achieved.get("input_sequence_length") or {}, "avg", 1.0)
+    mean_out = _stat(achieved.get("output_sequence_length") or {}, "avg", 1.0)
+    wl = load_workload(
+        cell.api,
+        mean_in if mean_in is not None else _num(isl),
+        mean_out if mean_out is not None else _num(osl),
+        concurrency,
+        _num(rate),
         definitions,
-        int(osl) if isinstance(osl, int | float) and osl >= 1 else None,
+        extra=f"AIPerf profile, {loadgen.get('request_count')} requests",
     )
+    wid = wl.id
     known = {m.source for m in MAPPINGS if m.tool == TOOL}
     aggregates: list[tuple[str, AggregateStat]] = []
     for tag, block in sorted(_metrics(doc).items()):
@@ -210,6 +204,12 @@ def parse(files: list[InputFile]) -> ParsedImport:
         concurrency=[concurrency],
         notes=notes,
     )
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _time(value: Any, name: str) -> datetime:

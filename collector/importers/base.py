@@ -88,6 +88,39 @@ def workload(
     )
 
 
+def load_workload(
+    api: str,
+    input_tokens: float | None,
+    output_tokens: float | None,
+    concurrency: int | None,
+    rate: float | None,
+    definitions: str,
+    extra: str = "",
+) -> ImportedWorkload:
+    """A load generator's workload in tool-neutral terms: the API, the achieved mean input and
+    output lengths (rounded to whole tokens), the cap on requests in flight and the arrival
+    rate (null for a closed loop). vLLM, GuideLLM and AIPerf runs of the same shape get the
+    same id and shape, so only their ``definitions`` can keep them apart."""
+    n_in = round(input_tokens) if input_tokens is not None else None
+    n_out = round(output_tokens) if output_tokens is not None else None
+    parts = [f"c{concurrency}" if concurrency else "", f"r{_text(rate)}" if rate else ""]
+    wid = f"load:{api}:{n_in}/{n_out}@" + ("-".join(p for p in parts if p) or "open")
+    shape = {
+        "api": api,
+        "input_tokens": n_in,
+        "output_tokens": n_out,
+        "concurrency": concurrency,
+        "request_rate": rate,
+    }
+    what = (
+        f"{api} requests of ~{n_in} input and ~{n_out} output tokens"
+        + (f", at most {concurrency} in flight" if concurrency else "")
+        + (f", {_text(rate)} requests/s" if rate else "")
+        + (f" ({extra})" if extra else "")
+    )
+    return workload(wid, what, shape, definitions, n_out if n_out and n_out >= 1 else None)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

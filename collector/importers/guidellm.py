@@ -30,7 +30,7 @@ from collector.importers.base import (
     ImportFormatError,
     InputFile,
     ParsedImport,
-    workload,
+    load_workload,
 )
 from collector.importers.definitions import MAPPINGS, lookup, metric_name
 from collector.models import AggregateStat, ImportTool
@@ -125,24 +125,20 @@ def parse(files: list[InputFile]) -> ParsedImport:
         else:  # rate-based: the most requests GuideLLM recorded in flight
             concurrency = max(1, math.ceil(_num(conc_block.get("max")) or 1))
         levels.append(concurrency)
-        shape = {
-            "tool": "guidellm",
-            "strategy": kind,
-            "streams": streams,
-            "rate": rate,
-            "data": data_text,
-            "max_requests": args.get("max_requests"),
-            "max_seconds": args.get("max_seconds"),
-        }
-        level = f"c{streams}" if streams else (f"r{rate}" if rate else None)
-        wid = f"guidellm:{kind}-{level}" if level else f"guidellm:{kind}"
-        workloads[wid] = workload(
-            wid,
-            f"GuideLLM {kind} benchmark{f' ({level})' if level else ''} on data {data_text}",
-            shape,
+        prompt = _successful(metrics.get("prompt_token_count")) or {}
+        output = _successful(metrics.get("output_token_count")) or {}
+        closed = kind in ("synchronous", "concurrent") or isinstance(streams, int)
+        wl = load_workload(
+            cell.api,
+            _num(prompt.get("mean")),
+            _num(output.get("mean")),
+            concurrency if closed or kind == "throughput" else None,
+            _num(rate) if not closed else None,
             "guidellm",
-            None,
+            extra=f"GuideLLM {kind} benchmark on data {data_text}",
         )
+        wid = wl.id
+        workloads[wid] = wl
         totals = metrics.get("request_totals") or {}
         n = totals.get("successful") if isinstance(totals.get("successful"), int) else None
         for name in known:

@@ -25,7 +25,7 @@ from collector.importers.base import (
     ImportFormatError,
     InputFile,
     ParsedImport,
-    workload,
+    load_workload,
 )
 from collector.importers.definitions import lookup, metric_name
 from collector.measure import percentile
@@ -86,7 +86,7 @@ def parse(files: list[InputFile]) -> ParsedImport:
     levels = []
     notes = [
         "vLLM's result file records no vLLM version, hardware or dataset name; the workload is "
-        "identified by its request count, rate, concurrency cap and achieved mean lengths"
+        "identified by its API, achieved mean lengths and concurrency cap (or arrival rate)"
     ]
     for doc in docs:
         backend = str(doc.get("backend") or doc.get("endpoint_type") or "openai")
@@ -106,27 +106,20 @@ def parse(files: list[InputFile]) -> ParsedImport:
         rate = doc.get("request_rate", "inf")
         concurrency = int(cap) if isinstance(cap, int) and cap > 0 else int(num_prompts or 1)
         levels.append(concurrency)
-        mean_in = round(doc.get("total_input_tokens", 0) / completed) if completed else None
-        mean_out = round(doc.get("total_output_tokens", 0) / completed) if completed else None
-        shape = {
-            "tool": "vllm-bench",
-            "backend": backend,
-            "num_prompts": num_prompts,
-            "request_rate": rate,
-            "burstiness": doc.get("burstiness"),
-            "max_concurrency": cap,
-            "input_tokens_mean": mean_in,
-            "output_tokens_mean": mean_out,
-        }
-        wid = f"vllm-bench:{mean_in}/{mean_out}@{rate}rps" + (f"-c{cap}" if cap else "")
-        workloads[wid] = workload(
-            wid,
-            f"{num_prompts} requests of ~{mean_in} input / ~{mean_out} output tokens at "
-            f"{rate} requests/s" + (f", at most {cap} in flight" if cap else ""),
-            shape,
+        mean_in = doc.get("total_input_tokens", 0) / completed if completed else None
+        mean_out = doc.get("total_output_tokens", 0) / completed if completed else None
+        finite = rate not in ("inf", None)
+        wl = load_workload(
+            cell.api,
+            mean_in,
+            mean_out,
+            concurrency if cap or not finite else None,
+            float(rate) if finite else None,
             "vllm-bench",
-            None,
+            extra=f"vllm bench serve, {num_prompts} requests, request rate {rate}",
         )
+        wid = wl.id
+        workloads[wid] = wl
         for metric in _LATENCIES:
             if f"mean_{metric}_ms" not in doc:
                 continue

@@ -75,7 +75,14 @@ def test_vllm_detailed_requests_become_call_records_in_vllms_definitions(
     assert stats["vllm-bench:ttft"]["p99"] == pytest.approx(source["p99_ttft_ms"])
     assert stats["vllm-bench:tpot"]["p50"] == pytest.approx(source["median_tpot_ms"])
     [wl] = md["config"]["imported_workloads"]
-    assert wl["definitions"] == "vllm-bench" and wl["shape"]["max_concurrency"] == "2"
+    assert wl["definitions"] == "vllm-bench"
+    assert wl["id"] == "load:completions:32/8@c2"
+    assert wl["shape"] == {
+        "api": "completions",
+        "input_tokens": "32",
+        "output_tokens": "8",
+        "concurrency": "2",
+    }
 
 
 def test_vllm_summary_only_file_is_aggregate_rows_never_calls(tmp_path: Path) -> None:
@@ -271,11 +278,13 @@ def test_the_definitions_are_part_of_the_workload_key() -> None:
     from collector.importers.base import workload
     from publisher.frontend.derive import workload_key
 
-    shape = {"tool": "aiperf", "input_tokens_mean": 32, "output_tokens_mean": 8}
-    ours = workload("aiperf:32/8", "x", shape, "bakeoff", 8)
-    theirs = workload("aiperf:32/8", "x", shape, "aiperf", 8)
+    shape = {"api": "completions", "input_tokens": 32, "output_tokens": 8, "concurrency": 2}
+    ours = workload("load:completions:32/8@c2", "x", shape, "bakeoff", 8)
+    theirs = workload("load:completions:32/8@c2", "x", shape, "aiperf", 8)
     assert ours.sha256 != theirs.sha256
     keys = {workload_key(w.id, w.sha256, w.max_tokens, None, 2) for w in (ours, theirs)}
     assert len(keys) == 2
-    again = workload("aiperf:32/8", "y", dict(reversed(list(shape.items()))), "bakeoff", 8)
+    again = workload(
+        "load:completions:32/8@c2", "y", dict(reversed(list(shape.items()))), "bakeoff", 8
+    )
     assert again.sha256 == ours.sha256  # key order and description do not matter

@@ -87,6 +87,10 @@ def test_imported_runs_publish_with_summary_rows_and_aggregates(tmp_path: Path) 
 def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     tmp_path: Path,
 ) -> None:
+    """vLLM's, AIPerf's and GuideLLM's fixtures all measured 32-token prompts, 8-token outputs
+    on the completions API (vLLM and AIPerf with two requests in flight): the same workload
+    id and shape. Only AIPerf's metrics follow the archive's definitions, so vLLM's run gets
+    a leaderboard of its own although its workload is the same."""
     runs = tmp_path / "runs"
     _import_all(runs, host="h1")
     # The same AIPerf profile imported from a second host: same workload, same definitions.
@@ -94,9 +98,16 @@ def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     import_files("aiperf", [FIXTURES / "profile_export_aiperf.json"], options)
     native = make_run(runs, seed=7, n_cells=1, calls_per_cell=6)
     con = _publish(tmp_path, runs)
+    rows = con.sql(
+        "SELECT DISTINCT source_tool, workload_id, definitions, workload_key FROM cells"
+    ).fetchall()
+    ids = {(tool or "bakeoff"): (wid, definitions) for tool, wid, definitions, _ in rows}
     keys: dict[str, set[str]] = {}
-    for tool, key in con.sql("SELECT source_tool, workload_key FROM cells").fetchall():
+    for tool, _, _, key in rows:
         keys.setdefault(tool or "bakeoff", set()).add(key)
+    assert ids["aiperf"] == ("load:completions:32/8@c2", "bakeoff")
+    assert ids["vllm-bench"] == ("load:completions:32/8@c2", "vllm-bench")
+    assert ids["guidellm"] == ("load:completions:32/8@c1", "guidellm")
     # AIPerf's summary, its per-request records and the second host: one leaderboard.
     assert len(keys["aiperf"]) == 1
     [board] = con.execute(
@@ -106,11 +117,15 @@ def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     # Three runs on one board; --no-probe gives every import its own system (a file does not
     # identify its machine), so three systems.
     assert board == (3, 3)
-    # vLLM's run of the same nominal shape (32 in / 8 out, two in flight) follows vLLM's
-    # definitions: never on AIPerf's leaderboard, nor GuideLLM's, nor a native prompt's.
+    # Same workload, vLLM's definitions: never on AIPerf's board, and never on a native one.
     assert keys["vllm-bench"].isdisjoint(keys["aiperf"])
-    assert keys["guidellm"].isdisjoint(keys["aiperf"] | keys["vllm-bench"])
     assert keys["bakeoff"].isdisjoint(keys["aiperf"] | keys["vllm-bench"] | keys["guidellm"])
+    vllm_boards = con.execute(
+        "SELECT DISTINCT workload_key FROM leaderboard WHERE workload_key IN "
+        "(SELECT workload_key FROM cells WHERE source_tool = 'aiperf')"
+        " AND workload_key IN (SELECT workload_key FROM cells WHERE source_tool = 'vllm-bench')"
+    ).fetchall()
+    assert vllm_boards == []
     assert native.name in {r[0] for r in con.sql("SELECT run_id FROM runs").fetchall()}
 
 
