@@ -47,6 +47,14 @@ def import_files(
         raise ImportFormatError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
     inputs = [read_input(p) for p in paths]
     groups = aiperf.group(inputs) if fmt == "aiperf" else [[f] for f in inputs]
+    imported = _already_imported(options.out_dir)
+    for group in groups:
+        earlier = imported.get(frozenset(f.sha256 for f in group))
+        if earlier is not None:
+            raise DuplicateImportError(
+                f"{', '.join(f.name for f in group)}: already imported as {earlier} (same "
+                "sha256); importing it again would count the same results twice"
+            )
     out = []
     for group in groups:
         parsed = parser(group)
@@ -54,4 +62,32 @@ def import_files(
     return out
 
 
-__all__ = ["FORMATS", "ImportFormatError", "ImportOptions", "import_files"]
+class DuplicateImportError(ImportFormatError):
+    """The same source files were imported before into this runs folder."""
+
+
+def _already_imported(runs: Path) -> dict[frozenset[str], Path]:
+    """The source files (by sha256) of every imported run already in ``runs``."""
+    import json
+
+    found: dict[frozenset[str], Path] = {}
+    if not runs.is_dir():
+        return found
+    for md_path in sorted(runs.glob("*/metadata.json")):
+        try:
+            source = json.loads(md_path.read_text(encoding="utf-8")).get("source")
+        except (OSError, ValueError):
+            continue
+        if isinstance(source, dict) and isinstance(source.get("files"), list):
+            key = frozenset(str(f.get("sha256")) for f in source["files"] if isinstance(f, dict))
+            found[key] = md_path.parent
+    return found
+
+
+__all__ = [
+    "FORMATS",
+    "DuplicateImportError",
+    "ImportFormatError",
+    "ImportOptions",
+    "import_files",
+]

@@ -288,3 +288,26 @@ def test_the_definitions_are_part_of_the_workload_key() -> None:
         "load:completions:32/8@c2", "y", dict(reversed(list(shape.items()))), "bakeoff", 8
     )
     assert again.sha256 == ours.sha256  # key order and description do not matter
+
+
+def test_the_same_files_imported_twice_are_refused(tmp_path: Path) -> None:
+    from collector.importers import DuplicateImportError
+
+    first, _ = _import("vllm-bench", tmp_path, "vllm-summary.json")
+    with pytest.raises(DuplicateImportError, match=f"already imported as .*{first.name}"):
+        _import("vllm-bench", tmp_path, "vllm-summary.json")
+    # Another file of the same run is not a duplicate.
+    _import("vllm-bench", tmp_path, "vllm-detailed.json")
+
+
+def test_bakeoff_report_regenerates_an_imported_runs_page(tmp_path: Path) -> None:
+    from collector.report import write_report
+
+    run, _ = _import("aiperf", tmp_path, "profile_export_aiperf.json", "profile_export.jsonl")
+    before = (run / "run.md").read_text()
+    (run / "run.md").write_text("stale\n")
+    write_report(run)
+    assert (run / "run.md").read_text() == before
+    summary_only, _ = _import("vllm-bench", tmp_path / "b", "vllm-summary.json")
+    write_report(summary_only)  # no run.jsonl: rendered from the metadata alone
+    assert "(imported)" in (summary_only / "run.md").read_text()
