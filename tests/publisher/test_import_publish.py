@@ -93,9 +93,13 @@ def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     a leaderboard of its own although its workload is the same."""
     runs = tmp_path / "runs"
     _import_all(runs, host="h1")
-    # The same AIPerf profile imported from a second host: same workload, same definitions.
+    # The same AIPerf profile from a second host: same workload, same definitions.
+    second = json.loads((FIXTURES / "profile_export_aiperf.json").read_text())
+    second["benchmark_id"] = "second-host-run"
+    (tmp_path / "h2").mkdir()
+    write_json(tmp_path / "h2" / "profile_export_aiperf.json", second)
     options = ImportOptions(out_dir=runs, probe=False, host_label="h2")
-    import_files("aiperf", [FIXTURES / "profile_export_aiperf.json"], options)
+    import_files("aiperf", [tmp_path / "h2" / "profile_export_aiperf.json"], options)
     native = make_run(runs, seed=7, n_cells=1, calls_per_cell=6)
     con = _publish(tmp_path, runs)
     rows = con.sql(
