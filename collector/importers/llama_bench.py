@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.importers.base import (
@@ -317,8 +317,6 @@ def parse(files: list[InputFile]) -> ParsedImport:
             "finished_at: the latest test_time plus that test's timed repetitions"
         )
     else:
-        from datetime import UTC, datetime
-
         started = finished = datetime.now(UTC)
         basis = "the file records no time (markdown output): started_at is the import time"
     first = rows[0]

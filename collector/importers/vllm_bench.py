@@ -37,7 +37,6 @@ _SCALARS = ("output_throughput", "request_throughput", "request_goodput")
 
 
 def _documents(file: InputFile) -> list[dict[str, Any]]:
-    text = file.text().strip()
     try:
         docs = [file.json()]
     except ImportFormatError:
@@ -51,7 +50,6 @@ def _documents(file: InputFile) -> list[dict[str, Any]]:
             raise ImportFormatError(
                 f"{where}: not a `vllm bench serve --save-result` file (no {', '.join(missing)})"
             )
-    del text
     return docs
 
 
