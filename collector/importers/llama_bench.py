@@ -239,7 +239,8 @@ def parse(files: list[InputFile]) -> ParsedImport:
         test, kind = _test_name(n_prompt, n_gen, n_depth)
         model = base_name(str(row.get("model_filename") or row.get("model_type") or "unknown"))
         settings = {k: _text(row[k]) for k in SETTINGS if k in row and row[k] is not None}
-        key = (model, tuple(sorted(settings.items())))
+        # Pasted results mix builds: a cell is one model at one build with one set of settings.
+        key = (model, _version(row), tuple(sorted(settings.items())))
         if key not in cells:
             cells[key] = ImportedCell(
                 key=f"c{len(cells)}",
@@ -349,7 +350,8 @@ def parse(files: list[InputFile]) -> ParsedImport:
 
 
 def _label_cells(cells: list[ImportedCell]) -> None:
-    """Settings that differ between cells of one model, as a short label (``t4-fa1``)."""
+    """Builds and settings that differ between cells of one model, as a short label
+    (``t4-fa1``, ``b5000-fa0``)."""
     by_model: dict[str, list[ImportedCell]] = {}
     for cell in cells:
         by_model.setdefault(cell.model, []).append(cell)
@@ -365,12 +367,15 @@ def _label_cells(cells: list[ImportedCell]) -> None:
     for group in by_model.values():
         if len(group) < 2:
             continue
-        keys = sorted({k for c in group for k in c.settings})
-        differ = [k for k in keys if len({c.settings.get(k) for c in group}) > 1]
-        for cell in group:
-            cell.label = (
-                "-".join(f"{short.get(k, k)}{cell.settings.get(k, '')}" for k in differ) or cell.key
-            )
+        facts = [{**c.settings, "build": c.engine_version or "?"} for c in group]
+        keys = sorted({k for f in facts for k in f})
+        differ = [k for k in keys if len({f.get(k) for f in facts}) > 1]
+        for cell, fact in zip(group, facts, strict=True):
+            parts = [
+                fact["build"] if k == "build" else f"{short.get(k, k)}{fact.get(k, '')}"
+                for k in differ
+            ]
+            cell.label = "-".join(parts) or cell.key
 
 
 def _version(row: dict[str, Any]) -> str | None:

@@ -311,3 +311,33 @@ def test_bakeoff_report_regenerates_an_imported_runs_page(tmp_path: Path) -> Non
     summary_only, _ = _import("vllm-bench", tmp_path / "b", "vllm-summary.json")
     write_report(summary_only)  # no run.jsonl: rendered from the metadata alone
     assert "(imported)" in (summary_only / "run.md").read_text()
+
+
+def test_pasted_llama_bench_tables_of_two_builds_and_settings_are_separate_cells(
+    tmp_path: Path,
+) -> None:
+    """Community results are pasted markdown tables, builds and flash-attention mixed; the
+    table and build line follow llama-bench's markdown_printer."""
+    text = (
+        "| model | size | params | backend | threads | fa | test | t/s |\n"
+        "| ----- | ---: | -----: | ------- | ------: | -: | ---: | --: |\n"
+        "| llama 8B Q4_0 | 4.33 GiB | 8.03 B | CPU | 8 | 0 | pp512 | 120.50 ± 1.25 |\n"
+        "| llama 8B Q4_0 | 4.33 GiB | 8.03 B | CPU | 8 | 1 | pp512 | 131.00 ± 0.75 |\n"
+        "| llama 8B Q4_0 | 4.33 GiB | 8.03 B | CPU | 8 | 1 | tg128 @ d512 | 9.80 ± 0.02 |\n"
+        "\nbuild: 1a2b3c4d (5000)\n"
+    )
+    path = tmp_path / "pasted.md"
+    path.write_text(text)
+    _, md = _import("llama-bench", tmp_path, path)
+    assert sorted(c["cell_id"] for c in md["cells"]) == [
+        "h1:llamacpp:llama 8B Q4_0:fa0",
+        "h1:llamacpp:llama 8B Q4_0:fa1",
+    ]
+    assert {c["engine_version"] for c in md["cells"]} == {"b5000"}
+    rates = {(a["cell_id"][-3:], a["workload_id"]): a for a in md["aggregates"]}
+    assert rates[("fa1", "llama-bench:tg128@d512")]["mean"] == 9.8
+    assert rates[("fa1", "llama-bench:tg128@d512")]["std"] == 0.02
+    assert rates[("fa0", "llama-bench:pp512")]["metric"] == "engine_prefill_tokens_per_sec"
+    assert all(a["n"] is None for a in md["aggregates"])  # the table does not say
+    assert md["cells"][0]["quantization"] is None or "Q4_0" in md["cells"][0]["quantization"]
+    assert "markdown" in md["source"]["notes"][0]
