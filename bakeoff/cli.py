@@ -29,7 +29,7 @@ _HELP = {
     "probe": "Show this host's hardware and software block.",
     "run": "Benchmark engines and write runs/<run_id>/.",
     "report": "Regenerate run.md from a run directory's ledger.",
-    "import": "Import llama-bench, vLLM bench, GuideLLM or AIPerf results as runs.",
+    "import": "Import llama-bench, vLLM, GuideLLM or AIPerf results as runs.",
     "validate": "Validate run directories against the schemas.",
     "publish": "Build catalogue.json, exports and site pages.",
     "site": "Build or serve the comparison site.",

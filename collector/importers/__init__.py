@@ -7,13 +7,17 @@ only (pyyaml reads GuideLLM's YAML reports).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from collector.errors import ConfigError
 from collector.importers import aiperf, guidellm, llama_bench, vllm_bench
 from collector.importers.base import ImportFormatError, ImportOptions, InputFile, ParsedImport
 from collector.importers.base import write_run as _write_run
 from collector.models import Metadata
+
+HOST_LABEL = Metadata.model_fields["host_label"].metadata[0].pattern
 
 Parser = Callable[[list[InputFile]], ParsedImport]
 # format name -> parser; the name is what `bakeoff import FORMAT` takes.
@@ -45,6 +49,12 @@ def import_files(
     parser = FORMATS.get(fmt)
     if parser is None:
         raise ImportFormatError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    label = options.host_label
+    if label is not None and not re.fullmatch(HOST_LABEL, label):
+        raise ConfigError(
+            f"--host-label {label!r}: use letters, digits, '.', '_' and '-' (at most 64, "
+            "starting with a letter or digit), e.g. --host-label lab-box-1"
+        )
     inputs = [read_input(p) for p in paths]
     groups = aiperf.group(inputs) if fmt == "aiperf" else [[f] for f in inputs]
     imported = _already_imported(options.out_dir)

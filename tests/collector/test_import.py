@@ -341,3 +341,22 @@ def test_pasted_llama_bench_tables_of_two_builds_and_settings_are_separate_cells
     assert all(a["n"] is None for a in md["aggregates"])  # the table does not say
     assert md["cells"][0]["quantization"] is None or "Q4_0" in md["cells"][0]["quantization"]
     assert "markdown" in md["source"]["notes"][0]
+
+
+def test_a_host_label_the_contract_refuses_is_one_message(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "import",
+            "vllm-bench",
+            str(FIXTURES / "vllm-summary.json"),
+            "--out",
+            str(tmp_path),
+            "--no-probe",
+            "--host-label",
+            "my box",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "error: --host-label 'my box'" in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
