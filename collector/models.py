@@ -794,7 +794,7 @@ class ImportedWorkload(Strict):
     id: str = Field(
         min_length=1,
         description="Workload id, '<tool>:<test>', e.g. llama-bench:pp512, "
-        "llama-bench:tg128@d512, vllm-bench:random-1024/128.",
+        "llama-bench:tg128-d512, load:completions:1024/128:c8 (no @: it reads as user@host).",
     )
     description: str = Field(description="What the workload did, in words.")
     shape: dict[str, str] = Field(

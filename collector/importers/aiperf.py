@@ -105,21 +105,26 @@ def parse(files: list[InputFile]) -> ParsedImport:
     verified = (_version(version) or (0,)) >= VERIFIED_FROM
     config = doc["input_config"]
     endpoint = config.get("endpoint") or {}
-    loadgen = config.get("loadgen") or {}
-    models = endpoint.get("model_names") or ["unknown"]
+    # Two layouts of input_config: the documented one (endpoint.model_names, loadgen,
+    # input.prompt) and AIPerf 0.13's (models.items, phases, datasets[].prompts).
+    loadgen = config.get("loadgen") or _profiling_phase(config)
+    items = (config.get("models") or {}).get("items") or []
+    models = endpoint.get("model_names") or [i.get("name") for i in items if i.get("name")]
     url = str(endpoint.get("url") or (endpoint.get("urls") or [""])[0] or "")
     cell = ImportedCell(
         key="c0",
         engine="openai",
         api="chat" if endpoint.get("type", "chat") == "chat" else "completions",
-        model=str(models[0]),
+        model=str(models[0]) if models else "unknown",
         endpoint_kind=endpoint_kind(url if "://" in url else f"http://{url}") if url else "unknown",
     )
     concurrency = int(loadgen.get("concurrency") or 1)
     prompt = (config.get("input") or {}).get("prompt") or {}
-    isl = (prompt.get("input_tokens") or {}).get("mean")
-    osl = (prompt.get("output_tokens") or {}).get("mean")
-    rate = loadgen.get("request_rate")
+    datasets = config.get("datasets") or [{}]
+    prompts = datasets[0].get("prompts") or {} if isinstance(datasets[0], dict) else {}
+    isl = (prompt.get("input_tokens") or prompts.get("isl") or {}).get("mean")
+    osl = (prompt.get("output_tokens") or prompts.get("osl") or {}).get("mean")
+    rate = loadgen.get("request_rate", loadgen.get("rate"))
     # The workload's metrics follow the archive's definitions only where every ranked one does.
     definitions = "bakeoff" if verified else "aiperf"
     achieved = _metrics(doc)
@@ -204,6 +209,14 @@ def parse(files: list[InputFile]) -> ParsedImport:
         concurrency=[concurrency],
         notes=notes,
     )
+
+
+def _profiling_phase(config: dict[str, Any]) -> dict[str, Any]:
+    """AIPerf 0.13's load settings: the profiling phase of ``input_config.phases``."""
+    for phase in config.get("phases") or []:
+        if isinstance(phase, dict) and phase.get("kind", phase.get("name")) == "profiling":
+            return {**phase, "request_count": phase.get("requests")}
+    return {}
 
 
 def _num(value: Any) -> float | None:

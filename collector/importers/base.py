@@ -67,6 +67,21 @@ def redact_home(text: str) -> str:
     return _HOME.sub("~", text)
 
 
+_URL_HOST = re.compile(r"(?P<scheme>https?://)(?P<host>\[[^\]]*\]|[^/\s'\"]+)")
+
+
+def redact_command(text: str) -> str:
+    """A recorded command line as the run keeps it: home folders become ``~`` and the host of
+    every URL that is not loopback becomes ``<host>`` (the run records endpoint_kind)."""
+    from collector.engines.base import endpoint_kind
+
+    def host(m: re.Match[str]) -> str:
+        url = m.group(0)
+        return url if endpoint_kind(url) == "loopback" else f"{m.group('scheme')}<host>"
+
+    return _URL_HOST.sub(host, redact_home(text))
+
+
 def base_name(path: str) -> str:
     """The last component of a path as a tool recorded it (either slash)."""
     return re.split(r"[/\\]", path.rstrip("/\\"))[-1] or path
@@ -104,7 +119,8 @@ def load_workload(
     n_in = round(input_tokens) if input_tokens is not None else None
     n_out = round(output_tokens) if output_tokens is not None else None
     parts = [f"c{concurrency}" if concurrency else "", f"r{_text(rate)}" if rate else ""]
-    wid = f"load:{api}:{n_in}/{n_out}@" + ("-".join(p for p in parts if p) or "open")
+    # No "@" in ids: "8@c2" reads as user@host to the privacy rules.
+    wid = f"load:{api}:{n_in}/{n_out}:" + ("-".join(p for p in parts if p) or "open")
     shape = {
         "api": api,
         "input_tokens": n_in,
@@ -118,7 +134,8 @@ def load_workload(
         + (f", {_text(rate)} requests/s" if rate else "")
         + (f" ({extra})" if extra else "")
     )
-    return workload(wid, what, shape, definitions, n_out if n_out and n_out >= 1 else None)
+    # The files do not all record the output bound asked for (vLLM does not): none is stated.
+    return workload(wid, what, shape, definitions, None)
 
 
 def _text(value: Any) -> str:
@@ -288,7 +305,7 @@ def write_run(
         tool_build=parsed.tool_build,
         format_version=parsed.format_version,
         files=[f.source() for f in files],
-        command=redact_home(parsed.command) if parsed.command else None,
+        command=redact_command(parsed.command) if parsed.command else None,
         recorded_at=parsed.recorded_at,
         time_basis=parsed.time_basis,
         imported_at=imported_at,

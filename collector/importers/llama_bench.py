@@ -210,7 +210,8 @@ def _test_name(n_prompt: int, n_gen: int, n_depth: int) -> tuple[str, str]:
         name, kind = f"tg{n_gen}", "tg"
     else:
         name, kind = f"pp{n_prompt}+tg{n_gen}", "pg"
-    return (f"{name}@d{n_depth}" if n_depth else name), kind
+    # llama-bench writes "tg128 @ d512"; "@" would read as user@host to the privacy rules.
+    return (f"{name}-d{n_depth}" if n_depth else name), kind
 
 
 def parse(files: list[InputFile]) -> ParsedImport:
@@ -308,9 +309,11 @@ def parse(files: list[InputFile]) -> ParsedImport:
         _label_cells(list(cells.values()))
     if fmt == "md":
         notes.append(
-            "markdown table: no per-repetition samples, no test time, size and parameter "
-            "count rounded (not read); n is unknown"
+            "markdown table: no per-repetition samples (n unknown), no test time; size and "
+            "parameter count are rounded there, so not read"
         )
+    elif fmt in ("csv", "sql"):
+        notes.append(f"{fmt} output: no per-repetition samples (n unknown)")
     if times:
         started, finished = min(t for t, _ in times), max(t for _, t in times)
         basis = (

@@ -76,7 +76,7 @@ def test_vllm_detailed_requests_become_call_records_in_vllms_definitions(
     assert stats["vllm-bench:tpot"]["p50"] == pytest.approx(source["median_tpot_ms"])
     [wl] = md["config"]["imported_workloads"]
     assert wl["definitions"] == "vllm-bench"
-    assert wl["id"] == "load:completions:32/8@c2"
+    assert wl["id"] == "load:completions:32/8:c2"
     assert wl["shape"] == {
         "api": "completions",
         "input_tokens": "32",
@@ -279,13 +279,13 @@ def test_the_definitions_are_part_of_the_workload_key() -> None:
     from publisher.frontend.derive import workload_key
 
     shape = {"api": "completions", "input_tokens": 32, "output_tokens": 8, "concurrency": 2}
-    ours = workload("load:completions:32/8@c2", "x", shape, "bakeoff", 8)
-    theirs = workload("load:completions:32/8@c2", "x", shape, "aiperf", 8)
+    ours = workload("load:completions:32/8:c2", "x", shape, "bakeoff", 8)
+    theirs = workload("load:completions:32/8:c2", "x", shape, "aiperf", 8)
     assert ours.sha256 != theirs.sha256
     keys = {workload_key(w.id, w.sha256, w.max_tokens, None, 2) for w in (ours, theirs)}
     assert len(keys) == 2
     again = workload(
-        "load:completions:32/8@c2", "y", dict(reversed(list(shape.items()))), "bakeoff", 8
+        "load:completions:32/8:c2", "y", dict(reversed(list(shape.items()))), "bakeoff", 8
     )
     assert again.sha256 == ours.sha256  # key order and description do not matter
 
@@ -335,12 +335,12 @@ def test_pasted_llama_bench_tables_of_two_builds_and_settings_are_separate_cells
     ]
     assert {c["engine_version"] for c in md["cells"]} == {"b5000"}
     rates = {(a["cell_id"][-3:], a["workload_id"]): a for a in md["aggregates"]}
-    assert rates[("fa1", "llama-bench:tg128@d512")]["mean"] == 9.8
-    assert rates[("fa1", "llama-bench:tg128@d512")]["std"] == 0.02
+    assert rates[("fa1", "llama-bench:tg128-d512")]["mean"] == 9.8
+    assert rates[("fa1", "llama-bench:tg128-d512")]["std"] == 0.02
     assert rates[("fa0", "llama-bench:pp512")]["metric"] == "engine_prefill_tokens_per_sec"
     assert all(a["n"] is None for a in md["aggregates"])  # the table does not say
     assert md["cells"][0]["quantization"] is None or "Q4_0" in md["cells"][0]["quantization"]
-    assert "markdown" in md["source"]["notes"][0]
+    assert "no per-repetition samples" in md["source"]["notes"][0]
 
 
 def test_a_host_label_the_contract_refuses_is_one_message(tmp_path: Path) -> None:
@@ -360,3 +360,30 @@ def test_a_host_label_the_contract_refuses_is_one_message(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "error: --host-label 'my box'" in result.output and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_real_aiperf_013_output_of_the_embedded_engine(tmp_path: Path) -> None:
+    """``aiperf profile`` 0.13.0 run against the embedded llama-cpp-python server (completions,
+    streaming, concurrency 2, 8 requests after 1 warm-up; tests/fixtures/imports/README.md
+    says how): its input_config has AIPerf 0.13's layout (models.items, phases, datasets)."""
+    folder = FIXTURES / "aiperf-0.13"
+    run, md = _import(
+        "aiperf", tmp_path, folder / "profile_export_aiperf.json", folder / "profile_export.jsonl"
+    )
+    records = [json.loads(x) for x in (folder / "profile_export.jsonl").read_text().splitlines()]
+    profiled = [r for r in records if r["metadata"]["benchmark_phase"] == "profiling"]
+    calls = _calls(run)
+    assert len(calls) == len(profiled) == 8
+    for call, rec in zip(calls, profiled, strict=True):
+        assert call["first_delta_ms"] == rec["metrics"]["time_to_first_token"]["value"]
+        assert call["total_duration_ms"] == rec["metrics"]["request_latency"]["value"]
+        assert call["completion_tokens"] == rec["metrics"]["output_sequence_length"]["value"]
+    assert md["cells"][0]["model"] == "gemma-3-270m-q4_k_m"
+    assert md["cells"][0]["endpoint_kind"] == "loopback"
+    assert md["source"]["tool_version"] == "0.13.0" and md["source"]["format_version"] == "1.4"
+    summary = json.loads((folder / "profile_export_aiperf.json").read_text())
+    mapped = {a["metric"]: a for a in md["aggregates"] if a["mapped"]}
+    assert mapped["first_delta_ms"]["p50"] == summary["time_to_first_token"]["p50"]
+    assert mapped["total_duration_ms"]["n"] == 8
+    [wl] = md["config"]["imported_workloads"]
+    assert wl["shape"]["concurrency"] == "2" and wl["shape"]["input_tokens"] == "32"

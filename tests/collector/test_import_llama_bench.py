@@ -97,7 +97,7 @@ def test_published_cells_give_llama_benchs_rates_with_this_hosts_hardware(
     }
     checked = 0
     for row in rows:
-        depth = f"@d{row['n_depth']}" if row["n_depth"] else ""
+        depth = f"-d{row['n_depth']}" if row["n_depth"] else ""
         if row["n_gen"] == 0:
             prefill, decode, n, source = cells[f"llama-bench:pp{row['n_prompt']}{depth}"]
             assert prefill == pytest.approx(row["avg_ts"], rel=1e-3) and decode is None
@@ -133,13 +133,16 @@ def test_every_output_format_imports_and_validates(
     for stat in metadata.aggregates:
         assert stat.mapped == ("+" not in stat.workload_id)
         assert stat.mean is not None and stat.mean > 0
-        # md rounds to two decimals and lists no samples; every other format keeps them.
-        assert (stat.n is None) == (fmt == "md")
-    if fmt == "md":
-        assert any("markdown" in note for note in metadata.source.notes)
+        # Only json and jsonl list the repetitions (samples_ns); csv, sql and md do not.
+        assert (stat.n is None) == (fmt in ("csv", "sql", "md"))
+        assert (stat.n is None) == (stat.samples == [])
+    if fmt in ("csv", "sql", "md"):
+        assert any("no per-repetition samples" in note for note in metadata.source.notes)
     else:
         assert metadata.started_at < (metadata.finished_at or "")
-    # The file records the model's path; the run keeps its file name only.
+    # The file records the model's path; the run keeps its file name only (the markdown
+    # table names the model by llama.cpp's description instead).
     model = embedded_model().path
-    assert metadata.cells[0].model == model.name
+    expected = "gemma3 270M Q4_K - Medium" if fmt == "md" else model.name
+    assert metadata.cells[0].model == expected
     assert str(model.parent) not in (run / "metadata.json").read_text()

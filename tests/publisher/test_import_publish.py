@@ -50,7 +50,13 @@ def _publish(root: Path, runs: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(root / "out" / "exports" / "bakeoff.duckdb"), read_only=True)
 
 
-@pytest.mark.parametrize(("fmt", "names"), IMPORTS)
+@pytest.mark.parametrize(
+    ("fmt", "names"),
+    [
+        *IMPORTS,
+        ("aiperf", ["aiperf-0.13/profile_export_aiperf.json", "aiperf-0.13/profile_export.jsonl"]),
+    ],
+)
 def test_every_format_validates_for_publication(tmp_path: Path, fmt: str, names: list[str]) -> None:
     [(run, _)] = import_files(
         fmt, [FIXTURES / n for n in names], ImportOptions(out_dir=tmp_path, probe=False)
@@ -109,9 +115,9 @@ def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     keys: dict[str, set[str]] = {}
     for tool, _, _, key in rows:
         keys.setdefault(tool or "bakeoff", set()).add(key)
-    assert ids["aiperf"] == ("load:completions:32/8@c2", "bakeoff")
-    assert ids["vllm-bench"] == ("load:completions:32/8@c2", "vllm-bench")
-    assert ids["guidellm"] == ("load:completions:32/8@c1", "guidellm")
+    assert ids["aiperf"] == ("load:completions:32/8:c2", "bakeoff")
+    assert ids["vllm-bench"] == ("load:completions:32/8:c2", "vllm-bench")
+    assert ids["guidellm"] == ("load:completions:32/8:c1", "guidellm")
     # AIPerf's summary, its per-request records and the second host: one leaderboard.
     assert len(keys["aiperf"]) == 1
     [board] = con.execute(
