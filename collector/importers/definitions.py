@@ -158,7 +158,8 @@ MAPPINGS: tuple[Mapping, ...] = (
         None,
         "ms",
         "(request latency − TTFT) / (output tokens − 1): vLLM's TPOT over GuideLLM's "
-        "own latency and TTFT",
+        "own latency and TTFT; its distribution weights each request by its output tokens "
+        "− 1 (count = Σ(n − 1))",
         "same formula as tpot_ms over inputs defined differently",
         GUIDELLM_SRC,
     ),
@@ -167,7 +168,8 @@ MAPPINGS: tuple[Mapping, ...] = (
         "time_per_output_token_ms",
         None,
         "ms",
-        "request latency / output tokens: includes the first token (guidellm#1144)",
+        "request latency / output tokens: includes the first token (guidellm#1144); "
+        "weighted by output tokens (count = Σn)",
         "includes prefill; no archive metric is defined this way",
         GUIDELLM_SRC,
     ),

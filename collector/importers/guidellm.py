@@ -65,6 +65,15 @@ def _load(file: InputFile) -> dict[str, Any]:
     return doc
 
 
+def _data_text(source: Any) -> str:
+    """A data source of the scenario in a few words (kind and lengths), never a path."""
+    if not isinstance(source, dict):
+        return str(source)
+    keys = ("prompt_tokens", "output_tokens")
+    lengths = ",".join(f"{k}={source[k]}" for k in keys if source.get(k) is not None)
+    return f"{source.get('kind', '?')}" + (f"({lengths})" if lengths else "")
+
+
 def _successful(block: Any) -> dict[str, Any] | None:
     if not isinstance(block, dict):
         return None
@@ -85,30 +94,44 @@ def parse(files: list[InputFile]) -> ParsedImport:
     file = files[0]
     doc = _load(file)
     files[0] = InputFile(file.name, file.data, doc.pop("_format"), file.role)
+    # The report's arguments: ``config.spec`` (GuideLLM 0.8's BenchmarkScenario) or ``args``.
     args = doc.get("args") or {}
+    spec = (doc.get("config") or {}).get("spec") or {}
+    backend_spec = spec.get("backend") or {}
     meta = doc.get("metadata") or {}
     benchmarks = doc["benchmarks"]
     if not isinstance(benchmarks, list) or not benchmarks:
         raise ImportFormatError(f"{file.name}: the report holds no benchmark")
-    target = str(args.get("target") or "")
+    target = str(args.get("target") or backend_spec.get("target") or "")
     cells: dict[str, ImportedCell] = {}
     workloads = {}
     aggregates: list[tuple[str, AggregateStat]] = []
     levels = []
     spans = []
     known = [m.source for m in MAPPINGS if m.tool == TOOL]
-    data = args.get("data")
+    data = args.get("data") or [_data_text(d) for d in spec.get("data") or []]
     data_text = json.dumps(data, sort_keys=True) if not isinstance(data, str) else data
     for i, bench in enumerate(benchmarks):
         config = bench.get("config") or {}
         backend = config.get("backend") or {}
-        model = str(backend.get("model") or args.get("model") or "unknown")
+        model = str(
+            backend.get("model") or args.get("model") or backend_spec.get("model") or "unknown"
+        )
         if model not in cells:
-            request_type = str(args.get("request_type") or backend.get("request_format") or "")
+            request_type = str(
+                args.get("request_type")
+                or backend.get("request_format")
+                or backend_spec.get("request_format")
+                or ""
+            )
             cells[model] = ImportedCell(
                 key=f"c{len(cells)}",
                 engine="openai",
-                api="completions" if "text" in request_type else "chat",
+                # text_completions (args) or /v1/completions (0.8's request_format)
+                api="completions"
+                if "text" in request_type
+                or (request_type.endswith("/completions") and "chat" not in request_type)
+                else "chat",
                 model=model,
                 endpoint_kind=endpoint_kind(target) if target else "unknown",
             )

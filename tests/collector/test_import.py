@@ -138,7 +138,7 @@ def test_guidellm_report_json_and_yaml_give_the_same_statistics(tmp_path: Path) 
     assert not tpot["mapped"]
     src = report["benchmarks"][0]["metrics"]["time_per_output_token_ms"]["successful"]
     assert tpot["mean"] == src["mean"] and tpot["p95"] == src["percentiles"]["p95"]
-    assert from_json["source"]["tool_version"] == "0.6.0"
+    assert from_json["source"]["tool_version"] == "0.8.1"
     assert from_json["cells"][0]["endpoint_kind"] == "loopback"  # classified, never stored
     assert "127.0.0.1" not in json.dumps(from_json)
 
