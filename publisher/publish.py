@@ -25,14 +25,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib
-import multiprocessing
 import os
 import platform
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +49,18 @@ from publisher.frontend import tables
 from publisher.frontend.compile import Context, Options, RunArtifact, compile_raw, default_context
 from publisher.frontend.finding import Finding, finding_from_dict
 from publisher.frontend.load import iter_run_dirs, load_run
-from publisher.store import ArtifactStore, ContentIndex, stat_signature
+from publisher.store import (
+    JOBS,
+    ArtifactStore,
+    ContentIndex,
+    code_key,
+    obtain,
+    obtain_all,
+    stat_signature,
+)
 
 Log = Callable[[str], None]
 STEPS = 6
-JOBS = int(os.environ.get("BAKEOFF_PUBLISH_JOBS", str(min(2, os.cpu_count() or 1))))
-WORKER_CHUNK = 50  # runs per worker task
-PARALLEL_FROM = 100  # changed runs from which worker processes pay off
 JOURNAL = ".publish-journal.json"
 LOCK = ".publish.lock"
 STAGING = ".staging-"
@@ -220,52 +222,6 @@ class ArchiveState:
 # --------------------------------------------------------------------------- step 1
 
 
-def _compile_one(
-    path: Path, store: ArtifactStore, options: Options, ctx: Context
-) -> tuple[RunArtifact, bool]:
-    raw = load_run(path)
-    cached = store.get(raw.dir_name, raw.content_sha256)
-    if cached is not None:
-        return cached, True
-    artifact = compile_raw(raw, options, ctx)
-    store.put(artifact)
-    return artifact, False
-
-
-def _worker(
-    paths: Sequence[str], folder: str, options: Options, key: str
-) -> list[tuple[RunArtifact, bool]]:
-    """Compile a chunk of run directories in a worker process."""
-    store = ArtifactStore(Path(folder), options, key)
-    ctx = default_context()
-    return [_compile_one(Path(p), store, options, ctx) for p in paths]
-
-
-def _compile_changed(
-    paths: Sequence[Path], store: ArtifactStore, options: Options, jobs: int
-) -> Iterator[tuple[RunArtifact, bool]]:
-    """Artifacts of the given run directories: from the store, or compiled (in ``jobs`` worker
-    processes when there are many)."""
-    if jobs <= 1 or len(paths) < PARALLEL_FROM:
-        ctx = default_context()
-        for p in paths:
-            yield _compile_one(p, store, options, ctx)
-        return
-    # Spawned, not forked: a worker starts small and inherits no DuckDB connection or thread.
-    context = multiprocessing.get_context("spawn")
-    chunks = [paths[i : i + WORKER_CHUNK] for i in range(0, len(paths), WORKER_CHUNK)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        pending: deque[Future[list[tuple[RunArtifact, bool]]]] = deque()
-        for chunk in chunks:
-            pending.append(
-                pool.submit(_worker, [str(p) for p in chunk], str(store.folder), options, store.key)
-            )
-            if len(pending) >= 2 * jobs:  # bounded: results never pile up in the parent
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
-
-
 @dataclass
 class Collected:
     """The archive after step 1: its state, and what changed."""
@@ -297,7 +253,7 @@ def collect(config: PublishConfig, log: Log = _nolog) -> Collected:
     removed = set(state.runs) - present
     artifacts = []
     result = Collected(state, store, unchanged=len(paths) - len(todo))
-    for artifact, cached in _compile_changed(todo, store, options, config.jobs or JOBS):
+    for artifact, cached in obtain_all(todo, store, options, config.jobs or JOBS):
         artifacts.append(artifact)
         index.record(artifact.dir_name, signatures.get(artifact.dir_name), artifact.content_sha256)
         if cached:
@@ -433,7 +389,9 @@ def commit(pairs: Sequence[tuple[Path, Path]], out_dir: Path) -> None:
 # --------------------------------------------------------------------------- publish
 
 
-def _site_pages(archive: Archive, reader: Any, out_dir: Path, log: Log) -> str:
+def _site_pages(
+    archive: Archive, reader: Any, out_dir: Path, previous: Path | None, log: Log
+) -> str:
     try:
         pages = importlib.import_module("publisher.site.pages")
     except ModuleNotFoundError as exc:
@@ -441,7 +399,7 @@ def _site_pages(archive: Archive, reader: Any, out_dir: Path, log: Log) -> str:
             raise
         log(f"step 5/{STEPS} site pages: skipped (publisher.site.pages is not available)")
         return "skipped"
-    pages.build_pages(archive, reader, out_dir)
+    pages.build_pages(archive, reader, out_dir, previous)
     return "written"
 
 
@@ -466,6 +424,8 @@ class LargeTables:
         self.store = store
         self.state = state
         self.config = config
+        # Names the version of every run's rows: with a run's content hash, they are fixed.
+        self.key = f"{store.key}:{store.options}"
 
     def __call__(self, table: str, run_id: str) -> pa.Table:
         """One run's rows of ``table`` (``calls`` or ``samples``)."""
@@ -474,8 +434,12 @@ class LargeTables:
             raise ExportError(f"{run_id} is not a published run")
         artifact = self.store.get(run_id, entry.content, tables=(table,))
         if artifact is None:
-            artifact, _ = _compile_one(
-                self.config.runs_dir / run_id, self.store, self.config.options, default_context()
+            artifact, _ = obtain(
+                self.config.runs_dir / run_id,
+                self.store,
+                self.config.options,
+                default_context(),
+                (table,),
             )
             if artifact.content_sha256 != entry.content:
                 raise ExportError(
@@ -555,7 +519,7 @@ def _publish(config: PublishConfig, log: Log) -> PublishReport:
                 strict=True,
             )
         ),
-        collected.store.key,
+        f"{collected.store.key}\0{code_key('publisher.export')}",  # artifacts and the encoder
     )
     reader = LargeTables(collected.store, state, config)
     published = {
@@ -570,7 +534,9 @@ def _publish(config: PublishConfig, log: Log) -> PublishReport:
         def pages() -> None:  # while the DuckDB file is written
             if staged_site is not None:
                 staged_site.parent.mkdir(parents=True, exist_ok=True)
-                report.site = _site_pages(archive, reader, staged_site, site_lines.append)
+                report.site = _site_pages(
+                    archive, reader, staged_site, config.site_dir, site_lines.append
+                )
 
         try:
             report.manifest = export_tables(

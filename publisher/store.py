@@ -2,8 +2,9 @@
 
 An artifact is what ``compile_run`` made of one run directory — its findings and its tables —
 so an unchanged run is never compiled twice. It is keyed by the run's content (sha256 over its
-files) and by ``code_key()`` (the whole publisher and the shared ``bakeoff`` code, the schemas,
-the seeds and the versions of the libraries that decode and encode). A file is trusted only
+files) and by ``code_key()`` (the source of every module the front end and the store import,
+found by reading their imports, the schemas, the seeds and the versions of the libraries
+that decode and encode). A file is trusted only
 when everything in its header matches what is asked for and its payload's sha256 matches the
 header: a truncated, corrupt, stale or swapped file is a miss (it is rebuilt), never an error.
 
@@ -19,12 +20,17 @@ have changed again within the clock's resolution): the run is read and hashed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import multiprocessing
 import os
 import stat
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +38,13 @@ import msgspec
 import pyarrow as pa
 
 from bakeoff import __version__
+from bakeoff.codeid import import_closure
 from bakeoff.jsonio import write_atomic
 from bakeoff.resources import schemas_dir, seeds_dir
-from publisher.frontend.compile import Options, RunArtifact
+from publisher.frontend import tables
+from publisher.frontend.compile import Context, Options, RunArtifact, compile_raw, default_context
 from publisher.frontend.finding import Finding, finding_from_dict
+from publisher.frontend.load import load_run
 
 MAGIC = b"BAKEOFF\x01"
 FORMAT = 1
@@ -44,28 +53,30 @@ RACY_NS = 2_000_000_000
 _HEADER = struct.Struct("<I")
 
 
-def code_files() -> list[Path]:
-    """Every file whose content can change what a run compiles to: the sources of the
-    ``publisher`` and ``bakeoff`` packages, the schemas and the seeds."""
-    here = Path(__file__).resolve().parent
-    files: list[Path] = []
-    for root in (here, here.parent / "bakeoff"):
-        files += sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+# The libraries whose behaviour reaches an artifact or an export file.
+_LIBRARIES = ("msgspec", "pyarrow", "duckdb", "numpy", "google-re2")
+
+
+def code_files(*modules: str) -> list[Path]:
+    """Every file whose content can change what a run compiles to: the import closure of
+    this module (the front end, the store and the ``bakeoff`` code they use), plus that of
+    ``modules``, the schemas and the seeds. The site, the archive SQL and the CLI are outside
+    it: editing them does not recompile the archive."""
+    files = import_closure(__name__, *modules)
     files += sorted(schemas_dir().glob("*.json")) + sorted(seeds_dir().iterdir())
     return [p for p in files if p.is_file()]
 
 
 @cache
-def code_key() -> str:
-    """What besides a run's bytes decides its artifact: ``code_files()`` and the versions of
-    the libraries that decode and encode."""
-    import duckdb
-
+def code_key(*modules: str) -> str:
+    """What besides a run's bytes decides its artifact: ``code_files(*modules)`` and the
+    versions of the libraries that decode and encode."""
     h = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
-    for lib in (msgspec, pa, duckdb):
-        h.update(f"{lib.__name__} {lib.__version__}\0".encode())
-    for path in code_files():
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for lib in _LIBRARIES:
+        h.update(f"{lib} {metadata.version(lib)}\0".encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in code_files(*modules):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -294,3 +305,82 @@ def _now_ns() -> int:
 def findings_of(artifacts: Mapping[str, RunArtifact]) -> list[Finding]:
     """Every finding of the given artifacts, in run order."""
     return [f for name in sorted(artifacts) for f in artifacts[name].findings]
+
+
+# --------------------------------------------------------------------------- compiling
+
+# Worker processes compiling changed runs (BAKEOFF_PUBLISH_JOBS; 1 compiles in-process).
+JOBS = int(os.environ.get("BAKEOFF_PUBLISH_JOBS", str(min(2, os.cpu_count() or 1))))
+WORKER_CHUNK = 50  # runs per worker task
+PARALLEL_FROM = 100  # changed runs from which worker processes pay off
+
+
+def obtain(
+    path: Path,
+    store: ArtifactStore,
+    options: Options,
+    ctx: Context,
+    wanted: Sequence[str] = tables.SMALL,
+) -> tuple[RunArtifact, bool]:
+    """One run directory's artifact with the ``wanted`` tables: from the store when it holds
+    this content, else compiled and stored. Returns (artifact, from the store)."""
+    raw = load_run(path)
+    cached = store.get(raw.dir_name, raw.content_sha256, tables=wanted)
+    if cached is not None:
+        return cached, True
+    artifact = compile_raw(raw, options, ctx)
+    store.put(artifact)
+    if artifact.tables is not None:
+        kept = {name: artifact.tables[name] for name in wanted}
+        artifact = dataclasses.replace(artifact, tables=kept)
+    return artifact, False
+
+
+def _worker(
+    paths: Sequence[str], folder: str, options: Options, key: str
+) -> list[tuple[str, str, bool]]:
+    """Compile a chunk of run directories in a worker process; returns (directory, content
+    sha256, from the store) for each. The parent reads the small tables from the store:
+    sending Arrow tables back through the pipe cost as much as compiling them."""
+    store = ArtifactStore(Path(folder), options, key)
+    ctx = default_context()
+    out = []
+    for p in paths:
+        artifact, cached = obtain(Path(p), store, options, ctx, ())
+        out.append((artifact.dir_name, artifact.content_sha256, cached))
+    return out
+
+
+def obtain_all(
+    paths: Sequence[Path], store: ArtifactStore, options: Options, jobs: int = JOBS
+) -> Iterator[tuple[RunArtifact, bool]]:
+    """``obtain`` for many run directories (small tables), in ``jobs`` worker processes when
+    many are to be compiled. Results arrive in ``paths`` order."""
+    ctx = default_context()
+    if jobs <= 1 or len(paths) < PARALLEL_FROM:
+        for p in paths:
+            yield obtain(p, store, options, ctx)
+        return
+    # Spawned, not forked: a worker starts small (this module's imports, not the publisher's)
+    # and inherits no DuckDB connection or thread.
+    context = multiprocessing.get_context("spawn")
+    chunks = [paths[i : i + WORKER_CHUNK] for i in range(0, len(paths), WORKER_CHUNK)]
+    by_name = {p.name: p for p in paths}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending: deque[Future[list[tuple[str, str, bool]]]] = deque()
+
+        def results() -> Iterator[tuple[RunArtifact, bool]]:
+            for name, content, cached in pending.popleft().result():
+                artifact = store.get(name, content, tables=tables.SMALL)
+                if artifact is None:  # replaced or damaged since: compile it here
+                    yield obtain(by_name[name], store, options, ctx)
+                else:
+                    yield artifact, cached
+
+        for chunk in chunks:
+            names = [str(p) for p in chunk]
+            pending.append(pool.submit(_worker, names, str(store.folder), options, store.key))
+            if len(pending) >= 2 * jobs:  # bounded: results never pile up in the parent
+                yield from results()
+        while pending:
+            yield from results()

@@ -10,4 +10,6 @@ bakeoff run "$@"
 bakeoff validate
 bakeoff publish
 bakeoff site build --exports out/exports
-echo "site: $(pwd)/site/build/index.html"
+# A file:// URL opens the site from disk (it works without a server); `bakeoff site serve`
+# serves it on http://127.0.0.1:8000/ instead.
+echo "site: $(python -c 'import pathlib; print(pathlib.Path("site/build/index.html").resolve().as_uri())')"

@@ -168,12 +168,15 @@ def make_run(
     error_rate: float = 0.05,
     scorer: RougeScorer | None = None,
     mode: str = "full",
+    bench_gbs: float | None = None,
+    cost_inputs: dict[str, Any] | None = None,
 ) -> Path:
     """Write one synthetic, schema-valid run directory under ``tmp_dir`` and return it.
 
     ``mode`` "smoke" writes what ``bakeoff run --smoke`` records (one cold call per cell on the
     first prompt; not comparable); "empty" a run whose every cell was skipped (status
-    ``empty``, no call; not comparable).
+    ``empty``, no call; not comparable). ``bench_gbs`` adds a ``--bench`` block measuring that
+    memory bandwidth, and dense-model sizes to the cells; ``cost_inputs`` the stated prices.
     """
     rng = random.Random(seed)
     prof_name = profile or sorted(PROFILES)[seed % len(PROFILES)]
@@ -221,6 +224,10 @@ def make_run(
                 "cold_kind": "process_restart" if engine == "llamacpp" else "unloaded",
                 "prompt_cache": "disabled",
                 "load_time_ms": round(rng.uniform(500, 4000), 3),
+                "model_size_bytes": 247_000_000 if bench_gbs else None,
+                "model_parameters": 268_098_176 if bench_gbs else None,
+                "model_expert_count": 0 if bench_gbs else None,
+                "model_size_source": "gguf_file" if bench_gbs else None,
                 "available": mode != "empty",
                 "skip_reason": "health check failed: connection refused (synthetic)"
                 if mode == "empty"
@@ -300,7 +307,7 @@ def make_run(
             "for_publication": False,
         },
         "cells": cells,
-        "hardware": _hardware(prof, system_id, seed),
+        "hardware": {**_hardware(prof, system_id, seed), "benchmarks": _bench(start, bench_gbs)},
         "run_hardware_metrics": _metrics(rng, system_id, cells, calls, bool(prof["gpus"])),
         "summary": {
             "calls_total": len(calls),
@@ -321,6 +328,7 @@ def make_run(
             ],
         },
         "license": "CC-BY-4.0",
+        "cost_inputs": cost_inputs,
     }
     run_dir = tmp_dir / run_id
     run_dir.mkdir(parents=True)
@@ -453,6 +461,48 @@ def _call(
     if failed:
         call.update(TIMEOUT_FAILURE, output_text=None, output_sha256=None)
     return call
+
+
+def _bench(start: datetime, gbs: float | None) -> dict[str, Any] | None:
+    """A ``--bench`` block that measured ``gbs`` GB/s (best copy) and 40 GFLOP/s fp32."""
+    if gbs is None:
+        return None
+
+    def row(kernel: str, scope: str, unit: str, best: float, precision: str | None) -> Any:
+        return {
+            "target": "host",
+            "gpu_slot": None,
+            "device_name": None,
+            "kernel": kernel,
+            "scope": scope,
+            "precision": precision,
+            "unit": unit,
+            "median": round(best * 0.9, 3),
+            "min": round(best * 0.7, 3),
+            "max": best,
+            "repetitions": 5,
+            "workers": 1 if scope == "one_core" else None,
+            "size_bytes": 512 << 20 if unit == "GB/s" else None,
+            "matrix_n": 2048 if kernel == "matmul" else None,
+            "method": "synthetic",
+            "reason": None,
+        }
+
+    return {
+        "started_at": _ts(start),
+        "wall_time_s": 12.5,
+        "load_avg_start": [0.1, 0.1, 0.1],
+        "memory_bandwidth_gbs": gbs,
+        "memory_bandwidth_one_core_gbs": round(gbs * 0.8, 3),
+        "last_level_cache_bytes": 32 << 20,
+        "libraries": {"numpy": "2.0"},
+        "results": [
+            row("copy", "one_core", "GB/s", round(gbs * 0.8, 3), None),
+            row("copy", "all_cores", "GB/s", gbs, None),
+            row("matmul", "all_cores", "GFLOP/s", 40.0, "fp32"),
+            row("matmul", "all_cores", "GFLOP/s", 20.0, "fp64"),
+        ],
+    }
 
 
 def _hardware(prof: dict[str, Any], system_id: str, seed: int) -> dict[str, Any]:

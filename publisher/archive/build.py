@@ -28,8 +28,7 @@ from publisher.archive.history import build_history
 from publisher.frontend import derive, tables
 from publisher.frontend.finding import Finding, finding
 
-# Per-run tables that the archive keeps (calls and samples are partitioned, see export).
-SMALL = tuple(t for t in tables.PER_RUN if t not in tables.LARGE)
+SMALL = tables.SMALL
 _HARDWARE = (
     "cpu_model",
     "cpu_cores",
@@ -112,8 +111,17 @@ def system_hardware(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, list[Hard
                s.started_at AS last_run_at, s.runs_count,
                (SELECT count(*) FROM _snap c WHERE c.system_id = s.system_id AND c.changed)
                    AS hardware_changes,
-               '' AS system_label
-        FROM _snap s WHERE s.seq = s.runs_count ORDER BY s.system_id
+               '' AS system_label,
+               b.memory_bandwidth_gbs, b.memory_bandwidth_one_core_gbs, b.matmul_fp32_gflops,
+               b.matmul_fp64_gflops, b.run_id AS benchmarks_run_id
+        FROM _snap s
+        LEFT JOIN (
+            -- The microbenchmarks of the latest run that has them (not every run measures).
+            SELECT DISTINCT ON (system_id) *
+            FROM _snap WHERE memory_bandwidth_gbs IS NOT NULL OR matmul_fp32_gflops IS NOT NULL
+            ORDER BY system_id, started_at DESC, run_id DESC
+        ) b ON b.system_id = s.system_id
+        WHERE s.seq = s.runs_count ORDER BY s.system_id
         """,
         "system_hardware",
     )

@@ -398,6 +398,7 @@ def compile_raw(
         return RunArtifact(raw.dir_name, content, out.finish())
 
     md: dict[str, Any] | None = None
+    md_times: list[tuple[str, str | None]] = []
     md_data = raw.data("metadata.json")
     if md_data is not None:
         value, problem = _versioned(md_data, decode.metadata_type(), METADATA_STEPS)
@@ -405,6 +406,7 @@ def compile_raw(
             _add_problem(out, problem, "schema.metadata", "metadata.json")
         else:
             md = msgspec.to_builtins(value)
+            md_times = decode.metadata_type().timestamp_values(value)
     if md is not None and md["run_id"] == raw.dir_name:
         out.run_id = md["run_id"]
     meta_only = bool(md["meta_only"]) if md is not None else None
@@ -430,9 +432,9 @@ def compile_raw(
         skipped_at = [r["at"] for _, r in ledger.skipped]
         slot_skipped = times.add(skipped_at, "run.jsonl", [n for n, _ in ledger.skipped], "/at")
     if md is not None:
-        for key in _METADATA_TIMES:
-            times.add([md.get(key)], "metadata.json", [None], f"/{key}")
-        slot_md = len(times.spans) - len(_METADATA_TIMES)
+        for pointer, text in md_times:
+            times.add([text], "metadata.json", [None], pointer)
+        slot_md = len(times.spans) - len(md_times)
     times.parse(out)
     if calls is not None:
         calls = CallColumns(calls.columns, calls.lines, times.get(slot_calls))
@@ -449,10 +451,11 @@ def compile_raw(
 
     artifact_tables: dict[str, pa.Table] | None = None
     if md is not None:
-        md_times = {k: times.get(slot_md + i)[0] for i, k in enumerate(_METADATA_TIMES)}
-        rules.check_metadata(md, raw.dir_name, md_times, options.allow_synthetic, out)
+        at = {p: times.get(slot_md + i)[0] for i, (p, _) in enumerate(md_times)}
+        top = {key: at.get(f"/{key}") for key in _METADATA_TIMES}
+        rules.check_metadata(md, raw.dir_name, top, options.allow_synthetic, out)
         rules.check_imported(md, out)
-        span = (md_times["started_at"], md_times["finished_at"])
+        span = (top["started_at"], top["finished_at"])
         if meta_only:
             rules.check_summary(md, None, 0, out)
         elif ledger is not None and calls is not None:
@@ -481,16 +484,18 @@ def compile_raw(
                 )
         if calls is not None and not out.has_errors():
             out.extend(check_rouge(md, calls, datasets, dataset_sha256, ctx))
-        if not out.has_errors() and md_times["started_at"] is not None:
+        if not out.has_errors() and top["started_at"] is not None:
             empty_calls = CallColumns({n: [] for n in _call_struct().__struct_fields__}, [], [])
             artifact_tables = derive.derive_tables(
                 md,
                 calls if calls is not None else empty_calls,
                 derive.samples_table(md["run_id"], sample_columns, times.get(slot_samples)),
                 content,
-                md_times["started_at"],
-                md_times["finished_at"],
+                top["started_at"],
+                top["finished_at"],
+                at.get("/hardware/benchmarks/started_at"),
             )
+            rules.check_roofline(artifact_tables["cells"], out)
     _privacy(raw, md, artifact_tables, out)
     findings = out.finish()
     if has_errors(findings):

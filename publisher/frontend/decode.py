@@ -189,7 +189,7 @@ class _Generator:
             if not prop.isidentifier() or keyword.iskeyword(prop):
                 raise ValueError(f"{name}.{prop}: not a Python identifier")
             if _is_timestamp(sub, self.defs):
-                self.timestamps.add(f"{name}.{prop}")
+                self.timestamps.add(f"{self.prefix}{name}.{prop}")
             annotation = self.annotation(sub, f"{name}.{prop}")
             if prop in required:
                 fields.append((prop, annotation))
@@ -229,11 +229,34 @@ def _default(schema: dict[str, Any], hint: str) -> Any:
 
 @dataclass(frozen=True)
 class DocumentType:
-    """A decoder for one kind of document, and the timestamp fields of its Structs."""
+    """A decoder for one kind of document, and the timestamp fields of its Structs
+    (``"<Struct name>.<field>"``)."""
 
     decoder: msgspec.json.Decoder[Any]
     root: Any
     timestamps: frozenset[str]
+
+    def timestamp_values(self, value: Any, path: str = "") -> list[tuple[str, str | None]]:
+        """(JSON pointer, text) of every timestamp field in a decoded document, wherever it
+        is nested, for ``timestamps_us`` to check."""
+        out: list[tuple[str, str | None]] = []
+        if isinstance(value, msgspec.Struct):
+            kind = type(value).__name__
+            for name in value.__struct_fields__:
+                field = getattr(value, name)
+                if f"{kind}.{name}" in self.timestamps:
+                    out.append((f"{path}/{name}", field))
+                elif isinstance(field, msgspec.Struct | list | dict):
+                    out += self.timestamp_values(field, f"{path}/{name}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, msgspec.Struct | list | dict):
+                    out += self.timestamp_values(item, f"{path}/{i}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, msgspec.Struct | list | dict):
+                    out += self.timestamp_values(item, f"{path}/{key}")
+        return out
 
 
 def _compile(name: str, prefix: str, root_def: str | None = None) -> DocumentType:

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from bakeoff import stats
 from bakeoff.jsonio import dumps_line
-from publisher.frontend import tables
+from publisher.frontend import efficiency, tables
 from publisher.frontend.tables import GPU_SPEC_FIELDS
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -286,8 +286,12 @@ def derive_tables(
     content_sha256: str,
     started_us: int,
     finished_us: int | None,
+    bench_started_us: int | None = None,
 ) -> dict[str, pa.Table]:
-    """Every per-run table (``tables.PER_RUN``) of one valid run."""
+    """Every per-run table (``tables.PER_RUN``) of one valid run.
+
+    ``bench_started_us`` is when the run's microbenchmarks started (None without ``--bench``).
+    """
     run_id = md["run_id"]
     hw = md["hardware"]
     sid = hw["system_hardware"]["system_id"]
@@ -336,6 +340,15 @@ def derive_tables(
     energy = {
         c["cell_id"]: c["joules_per_output_token"] for c in md["run_hardware_metrics"]["cells"]
     }
+    no_energy = next(
+        (
+            u["reason"]
+            for u in md["run_hardware_metrics"]["unavailable"]
+            if u["field"] == "energy_j"
+        ),
+        "energy was not measured on this host",
+    )
+    prices = md.get("cost_inputs")
     cell_rows = []
     for key in sorted(groups, key=lambda k: tuple(_order(v) for v in k)):
         cell_id, wid, conc, phase = key
@@ -365,8 +378,8 @@ def derive_tables(
                 "signature": sig,
                 "phase": phase,
                 "comparable": comparable,
-                **batch_statistics(cols, calls.started_us, groups[key]),
-                "joules_per_output_token": energy.get(cell_id),
+                **(stats_row := batch_statistics(cols, calls.started_us, groups[key])),
+                **_meaning(cell, hw, energy.get(cell_id), no_energy, prices, stats_row),
                 "started_at": started_us,
                 "source_tool": source_tool,
                 "statistics_source": "calls",
@@ -543,7 +556,15 @@ def derive_tables(
                     "gpu_summary": ", ".join(g["name"] for g in hw["gpus"]) or None,
                     "hardware_class": hclass,
                     "gpu_ids": ",".join(sorted(g["gpu_id"] for g in gpus)),
+                    **bench_headlines(hw.get("benchmarks")),
                 }
+            ],
+        ),
+        "benchmarks": tables.from_rows(
+            "benchmarks",
+            [
+                {**r, "run_id": run_id, "system_id": sid, "started_at": bench_started_us}
+                for r in (hw.get("benchmarks") or {}).get("results", [])
             ],
         ),
         "run_gpus": tables.from_rows(
@@ -567,6 +588,62 @@ def derive_tables(
                 for wid, wl in sorted(wls.items())
             ],
         ),
+    }
+
+
+def bench_headlines(bench: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """The headline numbers of a run's microbenchmarks (``tables.BENCH_HEADLINES``)."""
+    if not bench:
+        return {name: None for name, _ in tables.BENCH_HEADLINES}
+
+    def best_matmul(precision: str) -> float | None:
+        rates = [
+            r["max"]
+            for r in bench["results"]
+            if r["target"] == "host"
+            and r["kernel"] == "matmul"
+            and r["precision"] == precision
+            and r["max"] is not None
+        ]
+        return max(rates) if rates else None
+
+    return {
+        "memory_bandwidth_gbs": bench.get("memory_bandwidth_gbs"),
+        "memory_bandwidth_one_core_gbs": bench.get("memory_bandwidth_one_core_gbs"),
+        "matmul_fp32_gflops": best_matmul("fp32"),
+        "matmul_fp64_gflops": best_matmul("fp64"),
+    }
+
+
+def _meaning(
+    cell: Mapping[str, Any],
+    hardware: Mapping[str, Any],
+    joules: float | None,
+    no_energy: str,
+    prices: Mapping[str, Any] | None,
+    row: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Energy, roofline and cost columns of one batch (``publisher.frontend.efficiency``)."""
+    ratio, roofline_reason = efficiency.bandwidth_efficiency(
+        row["tokens_per_sec_mean"], cell, hardware
+    )
+    cost, cost_reason = efficiency.cost_per_million_tokens(
+        row["aggregate_tokens_per_sec"], joules, prices
+    )
+    bench = hardware.get("benchmarks") or {}
+    return {
+        "joules_per_output_token": joules,
+        "tokens_per_joule": efficiency.tokens_per_joule(joules),
+        "energy_reason": None if joules is not None else no_energy,
+        "model_size_bytes": cell.get("model_size_bytes"),
+        "model_parameters": cell.get("model_parameters"),
+        "model_expert_count": cell.get("model_expert_count"),
+        "memory_bandwidth_gbs": bench.get("memory_bandwidth_gbs"),
+        "bandwidth_efficiency": ratio,
+        "roofline_reason": roofline_reason,
+        "cost_per_million_tokens": cost,
+        "cost_currency": prices.get("currency") if prices and cost is not None else None,
+        "cost_reason": cost_reason,
     }
 
 

@@ -154,8 +154,14 @@ CODES: dict[str, tuple[Severity, str]] = {
     "plausibility.duration": ("warning", "Check the timings of this call."),
     "plausibility.hardware": ("warning", "Check the probe's output for this host."),
     "plausibility.no_cold_call": ("warning", "A cold call was planned but not recorded."),
+    "plausibility.roofline": (
+        "warning",
+        "The decode rate reads more bytes per second than the run measured its memory can "
+        "deliver. Check for a mixture-of-experts model, weights offloaded to a GPU, a machine "
+        "busier during --bench than during the run, or an edited ledger.",
+    ),
 }
-FOR_PUBLICATION = frozenset({"publication.no_calls"})
+FOR_PUBLICATION = frozenset({"publication.no_calls", "plausibility.roofline"})
 
 
 @dataclass(frozen=True, order=True)

@@ -549,6 +549,38 @@ def check_skipped(
             )
 
 
+def check_roofline(cells: Any, out: Findings) -> None:
+    """A batch whose decode rate exceeds what the measured memory bandwidth allows (with a
+    margin: ``efficiency.PLAUSIBLE_EFFICIENCY``) is implausible; the numbers are named."""
+    from publisher.frontend.efficiency import PLAUSIBLE_EFFICIENCY
+
+    rows = cells.select(
+        [
+            "cell_id",
+            "workload_id",
+            "concurrency",
+            "phase",
+            "tokens_per_sec_mean",
+            "model_size_bytes",
+            "memory_bandwidth_gbs",
+            "bandwidth_efficiency",
+        ]
+    ).to_pylist()
+    for r in rows:
+        ratio = r["bandwidth_efficiency"]
+        if ratio is None or ratio <= PLAUSIBLE_EFFICIENCY:
+            continue
+        read = r["tokens_per_sec_mean"] * r["model_size_bytes"] / 1e9
+        out.add(
+            "plausibility.roofline",
+            "run.jsonl",
+            f"{r['cell_id']} {r['workload_id']} c{r['concurrency']} {r['phase']}: "
+            f"{r['tokens_per_sec_mean']:.4g} tokens/s × {r['model_size_bytes'] / 1e6:.4g} MB "
+            f"per token = {read:.4g} GB/s read, {ratio:.3g}× the "
+            f"{r['memory_bandwidth_gbs']:.4g} GB/s this run measured",
+        )
+
+
 # --------------------------------------------------------------------------- imported runs
 
 

@@ -55,6 +55,7 @@ PUBLISHED = (
     "gpu_hardware",
     "system_gpu_link",
     "run_hardware_metrics",
+    "benchmarks",
     "interface_type",
     "history",
     "samples",
@@ -69,12 +70,15 @@ PER_RUN = (
     "system_software",
     "system_gpu_link",
     "run_hardware_metrics",
+    "benchmarks",
     "samples",
     "system_snapshots",
     "run_gpus",
     "run_workloads",
     "aggregates",
 )
+# The per-run tables the archive keeps in memory (the large ones are read one run at a time).
+SMALL = tuple(t for t in PER_RUN if t not in LARGE)
 
 
 def _cols(spec: str, kind: ColumnType) -> Columns:
@@ -128,6 +132,13 @@ CELLS: Columns = [
     ("comparable", "bool"),
     *STATISTICS,
     ("joules_per_output_token", "float"),
+    ("tokens_per_joule", "float"),
+    ("energy_reason", "string"),
+    *_cols("model_size_bytes model_parameters model_expert_count", "int"),
+    *_cols("memory_bandwidth_gbs bandwidth_efficiency", "float"),
+    ("roofline_reason", "string"),
+    ("cost_per_million_tokens", "float"),
+    *_cols("cost_currency cost_reason", "string"),
     ("started_at", "timestamp"),
     # Imported results (methodology page, "Imported results"): who measured the row, whether
     # its statistics come from call records or a tool's summary, whose definitions its
@@ -156,6 +167,12 @@ RUN_CELLS: Columns = [
     *_cols("calls_total calls_ok", "int"),
 ]
 
+# The headline numbers of a run's ``--bench`` (best repetitions: STREAM's "best rate").
+BENCH_HEADLINES: Columns = _cols(
+    "memory_bandwidth_gbs memory_bandwidth_one_core_gbs matmul_fp32_gflops matmul_fp64_gflops",
+    "float",
+)
+
 SYSTEM_HARDWARE: Columns = [
     *_cols("system_id system_label publisher_id cpu_model", "string"),
     *_cols("cpu_cores cpu_threads", "int"),
@@ -168,9 +185,12 @@ SYSTEM_HARDWARE: Columns = [
     *_cols("gpu_summary hardware_class snapshot_run_id", "string"),
     *_cols("first_run_at last_run_at", "timestamp"),
     *_cols("runs_count hardware_changes", "int"),
+    *BENCH_HEADLINES,
+    ("benchmarks_run_id", "string"),
 ]
 # One row per run: the hardware identity the run saw (deduplicated into system_hardware).
 _PER_SYSTEM = {
+    "benchmarks_run_id",
     "system_label",
     "snapshot_run_id",
     "first_run_at",
@@ -210,6 +230,17 @@ SYSTEM_GPU_LINK: Columns = [
     ("system_id", "string"),
     ("slot", "int"),
     ("gpu_id", "string"),
+]
+
+BENCHMARKS: Columns = [
+    *_cols("run_id system_id", "string"),
+    ("started_at", "timestamp"),
+    ("target", "string"),
+    ("gpu_slot", "int"),
+    *_cols("device_name kernel scope precision unit", "string"),
+    *_cols("median min max", "float"),
+    *_cols("repetitions workers size_bytes matrix_n", "int"),
+    *_cols("method reason", "string"),
 ]
 
 RUN_WORKLOADS: Columns = [
@@ -338,6 +369,7 @@ _FIXED: dict[str, Columns] = {
     "run_gpus": RUN_GPUS,
     "system_gpu_link": SYSTEM_GPU_LINK,
     "run_workloads": RUN_WORKLOADS,
+    "benchmarks": BENCHMARKS,
     "interface_type": INTERFACE_TYPE,
     "history": HISTORY,
     "aggregates": AGGREGATES,

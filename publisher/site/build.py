@@ -1,4 +1,5 @@
-"""Render the MkDocs project: vendor plotly.js, add downloads, run ``mkdocs build --strict``.
+"""Render the MkDocs project: check the vendored libraries, add downloads, run
+``mkdocs build --strict``.
 
 Only this module knows the layout of ``site/``; ``pages.build_pages`` writes into
 ``site/docs/generated/`` and never runs MkDocs.
@@ -7,8 +8,8 @@ Only this module knows the layout of ``site/``; ``pages.build_pages`` writes int
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
-import importlib.resources
 import json
 import os
 import shutil
@@ -20,11 +21,10 @@ from pathlib import Path
 
 from publisher.errors import SiteError
 from publisher.export import MANIFEST
-from publisher.site.pages import MARKER, build_pages_from_rows, downloads_snippet
+from publisher.site import vendor
+from publisher.site.pages import MARKER, MARKER_TEXT, build_empty, downloads_snippet
 
-VENDOR_PLOTLY = Path("docs/assets/vendor/plotly.min.js")
 GENERATED = Path("docs/generated")
-HOME_SNIPPET = Path("_snippets/home.md")
 
 
 @dataclass(frozen=True)
@@ -34,31 +34,6 @@ class BuildResult:
     build_dir: Path
     pages: int
     seconds: float
-
-
-def plotly_source() -> Path:
-    """The plotly.min.js shipped inside the installed ``plotly`` package."""
-    try:
-        path = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
-    except ModuleNotFoundError as exc:
-        raise SiteError(
-            "the plotly package is not installed; install it with: pip install 'bakeoff[publish]'"
-        ) from exc
-    if not path.is_file():
-        raise SiteError(f"plotly.min.js not found at {path}; reinstall plotly")
-    return path
-
-
-def vendor_assets(site_dir: Path) -> Path:
-    """Copy plotly.min.js into the site's assets (once; skipped when already identical)."""
-    src = plotly_source()
-    dest = site_dir / VENDOR_PLOTLY
-    if not dest.is_file() or dest.stat().st_size != src.stat().st_size:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    return dest
 
 
 def add_downloads(exports_dir: Path, generated_dir: Path) -> list[tuple[str, int, str]]:
@@ -108,11 +83,23 @@ def build_site(
     if not config.is_file():
         raise SiteError(f"no mkdocs.yml in {site_dir}; pass --site-dir pointing at site/")
     build_dir = (build_dir or site_dir / "build").resolve()
-    vendor_assets(site_dir)
+    problems = vendor.check(site_dir)
+    if problems:
+        raise SiteError(
+            "the vendored browser libraries are not as site/vendor.json records them:\n  "
+            + "\n  ".join(problems)
+            + "\nrestore them with `git checkout site/` or run `python -m publisher.site.vendor`"
+        )
     generated = site_dir / GENERATED
-    if not (generated / MARKER).exists() or not (generated / HOME_SNIPPET).exists():
-        # Nothing published yet (or pages from an older layout): an empty archive still builds.
-        build_pages_from_rows({}, {}, generated)
+    marker = generated / MARKER
+    if not marker.exists():
+        # Nothing published yet: an empty archive still builds.
+        build_empty(generated)
+    elif marker.read_text(encoding="utf-8") != MARKER_TEXT:
+        raise SiteError(
+            f"the pages in {generated} were written by another version of bakeoff; "
+            "run `bakeoff publish` to write them again"
+        )
     if exports_dir is not None:
         add_downloads(Path(exports_dir), generated)
     env = dict(os.environ)
@@ -133,14 +120,41 @@ def build_site(
     return BuildResult(build_dir=build_dir, pages=pages, seconds=seconds)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+# Text files a static host sends compressed (GitHub Pages, Netlify and nginx's gzip do).
+COMPRESSED = {".html", ".js", ".css", ".json", ".xml", ".csv", ".txt", ".svg", ".map"}
+
+
+class _StaticHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site as a static host would: text files gzip-compressed for clients
+    that accept it, everything else as is; no request log."""
+
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def do_GET(self) -> None:
+        """Send a text file gzip-compressed when the client accepts gzip."""
+        path = Path(self.translate_path(self.path))
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not accepts or path.suffix not in COMPRESSED or not path.is_file():
+            super().do_GET()
+            return
+        try:
+            body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        except OSError:
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def make_server(
     build_dir: Path, host: str = "127.0.0.1", port: int = 8000
 ) -> http.server.ThreadingHTTPServer:
     """A static file server for the built site (the caller runs and closes it)."""
-    handler = functools.partial(_QuietHandler, directory=str(build_dir))
+    handler = functools.partial(_StaticHandler, directory=str(build_dir))
     return http.server.ThreadingHTTPServer((host, port), handler)

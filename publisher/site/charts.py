@@ -14,16 +14,24 @@ from typing import Any
 from publisher.site.escape import chart_text
 
 Spec = dict[str, Any]
+TOOLBAR_MARGIN = 36
 
 
 @dataclass(frozen=True)
 class Point:
-    """One result in a throughput-vs-latency scatter."""
+    """One result in a throughput-vs-latency scatter: ``label`` (lines separated by newlines)
+    is shown on hover, ``short`` next to the point when the chart labels its points."""
 
     latency_ms: float
     throughput: float
     group: str
     label: str
+    short: str = ""
+
+
+def _lines(text: str) -> str:
+    """Escaped plotly text with newlines as line breaks."""
+    return "<br>".join(chart_text(line) for line in text.split("\n"))
 
 
 def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -41,7 +49,8 @@ def _layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "xaxis": {"title": {"text": x_title}, "automargin": True},
         "yaxis": {"title": {"text": y_title}, "automargin": True},
-        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        # The top margin keeps plotly's toolbar (top right, shown on hover) off the plot area.
+        "margin": {"l": 10, "r": 10, "t": TOOLBAR_MARGIN, "b": 10},
         "legend": {"orientation": "h", "y": -0.25},
         "hovermode": "closest",
         # An explicit height: with autosize plotly would take the container's height, which
@@ -52,28 +61,34 @@ def _layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
-def throughput_latency(points: Sequence[Point], throughput_title: str) -> Spec:
+def throughput_latency(
+    points: Sequence[Point], throughput_title: str, *, show_labels: bool = False
+) -> Spec:
     """Scatter of throughput (y, higher is better) vs TTFT p50 (x, lower is better).
 
-    One trace per group (engine) plus the best frontier as a dashed line.
+    One trace per group (engine) plus the best frontier as a dashed line. Hovering a point
+    names it (``label``); with ``show_labels`` its ``short`` label is also drawn beside it.
     """
     groups: dict[str, list[Point]] = {}
     for p in sorted(points, key=lambda p: (p.group, p.latency_ms, p.throughput, p.label)):
         groups.setdefault(p.group, []).append(p)
     data: list[dict[str, Any]] = []
     for group, members in sorted(groups.items()):
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": chart_text(group),
-                "x": [p.latency_ms for p in members],
-                "y": [p.throughput for p in members],
-                "text": [chart_text(p.label) for p in members],
-                "hovertemplate": "%{text}<br>TTFT p50 %{x:.1f} ms<br>%{y:.1f}<extra></extra>",
-                "marker": {"size": 10},
-            }
-        )
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "markers+text" if show_labels else "markers",
+            "name": chart_text(group),
+            "x": [p.latency_ms for p in members],
+            "y": [p.throughput for p in members],
+            "hovertext": [_lines(p.label) for p in members],
+            "hovertemplate": "%{hovertext}<br>TTFT p50 %{x:.1f} ms<br>%{y:.1f}<extra></extra>",
+            "marker": {"size": 10},
+        }
+        if show_labels:
+            trace["text"] = [chart_text(p.short) for p in members]
+            trace["textposition"] = "top center"
+            trace["textfont"] = {"size": 10}
+        data.append(trace)
     front = pareto_frontier([(p.latency_ms, p.throughput) for p in points])
     if len(front) > 1:
         data.append(
@@ -97,8 +112,14 @@ def throughput_latency(points: Sequence[Point], throughput_title: str) -> Spec:
 
 def bars(labels: Sequence[str], values: Sequence[float | None], value_title: str) -> Spec:
     """Horizontal bars, one per label (largest first), for comparing configurations."""
+    # plotly merges bars of equal category names: a repeated label gets a number.
+    seen: dict[str, int] = {}
+    unique = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
     pairs = sorted(
-        ((label, v) for label, v in zip(labels, values, strict=True) if v is not None),
+        ((label, v) for label, v in zip(unique, values, strict=True) if v is not None),
         key=lambda lv: (lv[1], lv[0]),
     )
     return {

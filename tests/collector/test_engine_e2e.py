@@ -137,6 +137,46 @@ def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None
     assert (run / "run.md").read_bytes() == before
 
 
+def test_bench_run_publishes_roofline_efficiency(tmp_path: Path, config_home: Path) -> None:
+    """`bakeoff run --bench` on the embedded engine: the host's measured memory bandwidth and
+    the GGUF's size give each warm cell a bandwidth efficiency, physically possible (0-100 %),
+    that the publisher's tables carry, with the bandwidth it was computed from."""
+    from publisher.frontend.compile import Options, compile_run
+
+    cells = CellsFile(
+        cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
+        runs=2,
+    )
+    options = RunOptions(
+        cells=cells,
+        out_dir=tmp_path / "runs",
+        prompts=["P-EASY"],
+        allow_dirty=True,
+        force_load=True,
+        bench=True,
+    )
+    result = execute(options)
+    assert result.status == "complete"
+    metadata = json.loads((result.path / "metadata.json").read_text())
+    bench = metadata["hardware"]["benchmarks"]
+    assert bench["memory_bandwidth_gbs"] > 0
+    artifact = compile_run(result.path, Options(allow_synthetic=False))
+    assert not [f for f in artifact.findings if f.severity == "error"], artifact.findings
+    assert artifact.tables is not None
+    warm = [c for c in artifact.tables["cells"].to_pylist() if c["phase"] == "warm"]
+    assert warm
+    for cell in warm:
+        assert cell["memory_bandwidth_gbs"] == pytest.approx(bench["memory_bandwidth_gbs"])
+        assert cell["roofline_reason"] is None
+        expected = (
+            embedded_model().path.stat().st_size
+            * cell["tokens_per_sec_mean"]
+            / (cell["memory_bandwidth_gbs"] * 1e9)
+        )
+        assert cell["bandwidth_efficiency"] == pytest.approx(expected, rel=1e-6)
+        assert 0 < cell["bandwidth_efficiency"] < 1
+
+
 def test_summarization_task_end_to_end(tmp_path: Path, config_home: Path) -> None:
     """`--tasks summarization` on the real engine: every call keeps its item id, output text
     and ROUGE scores, and the scores recompute exactly from the run directory alone."""

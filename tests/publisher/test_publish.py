@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from bakeoff import codeid
 from publisher import publish as pipeline
 from publisher import store
 from publisher.errors import OutputError, RunsInvalidError, StaleCatalogueError
@@ -111,17 +112,15 @@ def test_republish_is_byte_identical_warm_or_cold(tmp_path: Path, archive: Path)
     assert outputs(tmp_path) == first
 
 
-def test_worker_processes_give_the_same_bytes(tmp_path: Path, archive: Path) -> None:
+def test_worker_processes_give_the_same_bytes(
+    tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline.publish(config(tmp_path / "one", archive))
     for seed in range(4, 8):
         make_run(archive, seed=seed, n_cells=1, calls_per_cell=3)
     pipeline.publish(config(tmp_path / "one", archive))
-    old = pipeline.PARALLEL_FROM
-    pipeline.PARALLEL_FROM = 2  # force the process pool on this small archive
-    try:
-        report = pipeline.publish(config(tmp_path / "two", archive, jobs=2))
-    finally:
-        pipeline.PARALLEL_FROM = old
+    monkeypatch.setattr(store, "PARALLEL_FROM", 2)  # force the process pool on this archive
+    report = pipeline.publish(config(tmp_path / "two", archive, jobs=2))
     assert report.compiled == 8
     assert outputs(tmp_path / "two") == outputs(tmp_path / "one")
 
@@ -206,15 +205,34 @@ def test_swapped_artifacts_are_never_trusted(tmp_path: Path, archive: Path) -> N
     )  # compiled again and stored under the right names
 
 
-def test_code_key_covers_every_source_schema_and_seed() -> None:
-    """The old cache key listed modules by hand and missed several (samples, bulk, quality…)."""
+def test_code_key_covers_what_compiles_and_nothing_else() -> None:
+    """The old cache key listed modules by hand and missed several (samples, bulk, quality…);
+    the key now follows the imports of the front end and the store: every module they reach
+    is covered, with the schemas and seeds, while site code is not (editing a page template
+    must not recompile the archive)."""
     root = Path(store.__file__).resolve().parent.parent
     covered = {p.resolve() for p in store.code_files()}
-    expected = set((root / "publisher").rglob("*.py")) | set((root / "bakeoff").rglob("*.py"))
+    expected = set((root / "publisher" / "frontend").glob("*.py"))
+    expected |= {root / "publisher" / "store.py", root / "publisher" / "errors.py"}
+    expected |= {root / "bakeoff" / m for m in ("quality.py", "stats.py", "timefmt.py")}
     expected |= set((root / "schemas").glob("*.json")) | set((root / "seeds").iterdir())
-    expected = {p.resolve() for p in expected if "__pycache__" not in p.parts}
-    assert expected <= covered
-    assert root / "bakeoff" / "quality.py" in covered
+    assert {p.resolve() for p in expected} <= covered
+    assert not any("site" in p.relative_to(root).parts for p in covered)
+    assert root / "publisher" / "export.py" not in covered
+    assert root / "publisher" / "export.py" in set(store.code_files("publisher.export"))
+    assert store.code_key() != store.code_key("publisher.export")
+
+
+def test_import_closure_follows_function_level_imports() -> None:
+    """An import inside a function reaches the key as surely as one at the top."""
+    closure = set(codeid.import_closure("publisher.frontend.rules"))
+    root = Path(store.__file__).resolve().parent.parent
+    source = (root / "publisher" / "frontend" / "rules.py").read_text()
+    assert "    from publisher.frontend.efficiency import" in source  # inside a function
+    assert root / "publisher" / "frontend" / "efficiency.py" in closure
+    assert root / "publisher" / "frontend" / "__init__.py" in closure  # parents run on import
+    assert root / "publisher" / "__init__.py" in closure
+    assert root / "publisher" / "frontend" / "compile.py" not in closure  # not reached
 
 
 def test_invalid_run_is_refused_and_outputs_untouched(tmp_path: Path, archive: Path) -> None:
@@ -378,3 +396,38 @@ def test_the_duckdb_file_is_patched_and_holds_what_a_fresh_build_holds(tmp_path:
     fresh = _duckdb_content(tmp_path / "b" / "out" / "exports" / "bakeoff.duckdb")
     assert patched == fresh
     assert {r[-1] for r in patched["calls"]} == {"2026-02", "2026-03"}  # the month column
+
+
+def _run_files(root: Path) -> dict[str, tuple[int, bytes]]:
+    folder = root / "site" / "generated" / "data" / "runs"
+    return {p.name: (p.stat().st_ino, p.read_bytes()) for p in sorted(folder.glob("*.js"))}
+
+
+def test_unchanged_run_pages_are_linked_and_equal_a_fresh_build(
+    tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A republish links each unchanged run's data file from the last build (same inode)
+    instead of rebuilding it; a file altered since, a changed run and changed page code are
+    rebuilt, and every byte equals a build from nothing."""
+    pipeline.publish(config(tmp_path / "a", archive, site=True))
+    first = _run_files(tmp_path / "a")
+    assert len(first) == 4  # every run, the meta-only one included
+    victim, other = sorted(first)[:2]
+    generated = tmp_path / "a" / "site" / "generated"
+    tampered = generated / "data" / "runs" / victim
+    tampered.unlink()
+    tampered.write_bytes(b"tampered")
+    added = make_run(archive, seed=77, n_cells=1, calls_per_cell=2)
+    pipeline.publish(config(tmp_path / "a", archive, site=True))
+    second = _run_files(tmp_path / "a")
+    pipeline.publish(config(tmp_path / "fresh", archive, site=True))
+    fresh = _run_files(tmp_path / "fresh")
+    assert {k: v[1] for k, v in second.items()} == {k: v[1] for k, v in fresh.items()}
+    assert second[other][0] == first[other][0]  # linked
+    assert second[victim][1] == first[victim][1]  # rebuilt to the right bytes
+    assert f"{added.name}.js" in second
+    monkeypatch.setattr("publisher.site.pages.runs.source_digest", lambda *m: "new page code")
+    pipeline.publish(config(tmp_path / "a", archive, site=True))
+    third = _run_files(tmp_path / "a")
+    assert all(third[k][0] != second[k][0] for k in third)  # nothing reused
+    assert {k: v[1] for k, v in third.items()} == {k: v[1] for k, v in fresh.items()}
