@@ -164,3 +164,23 @@ def test_statistics_of_an_unplanned_cell_are_refused(tmp_path: Path) -> None:
     write_json(run / "metadata.json", md)
     codes = sorted(f.code for f in compile_run(run).findings)
     assert codes == ["consistency.unknown_workload", "consistency.unplanned_cell"]
+
+
+def test_a_failed_vllm_request_is_a_failed_call_record_not_dropped(tmp_path: Path) -> None:
+    doc = json.loads((FIXTURES / "vllm-detailed.json").read_text())
+    doc["errors"][1] = "ClientConnectorError: connection reset"
+    doc["output_lens"][1] = 0
+    doc["completed"], doc["failed"] = 3, 1
+    path = tmp_path / "vllm-failed.json"
+    path.write_text(json.dumps(doc))
+    [(run, metadata)] = import_files(
+        "vllm-bench", [path], ImportOptions(out_dir=tmp_path / "runs", probe=False)
+    )
+    assert (metadata.summary.calls_total, metadata.summary.calls_ok) == (4, 3)
+    artifact = compile_run(run, Options(for_publication=True))
+    assert [f.code for f in artifact.findings] == []
+    assert artifact.tables is not None
+    [row] = artifact.tables["cells"].to_pylist()
+    assert (row["n"], row["errors"], row["success_rate"]) == (4, 1, 0.75)
+    calls = artifact.tables["calls"].to_pylist()
+    assert calls[1]["error_kind"] == "other" and calls[1]["first_delta_ms"] is None
