@@ -323,7 +323,7 @@ def write_run(
         started_at=started,
         finished_at=finished,
         meta_only=meta_only,
-        harness=Harness(version=__version__, git_sha=None, git_dirty=None),
+        harness=_harness(),
         publisher_id=hardware.system_hardware.publisher_id,
         host_label=host_label,
         environment=Environment(load_avg_start=None),
@@ -365,6 +365,21 @@ def write_run(
     )
     Metadata.model_validate(metadata.model_dump())
     return _write(options.out_dir, metadata, calls, meta_only), metadata
+
+
+def _harness() -> Harness:
+    """The importer's version and, from a checkout, its commit: the translation is code."""
+    from bakeoff.resources import repo_root
+    from collector.guards import git_state
+
+    git = git_state(repo_root())
+    return Harness(
+        version=__version__,
+        git_sha=git.sha,
+        git_describe=git.describe,
+        git_dirty=git.dirty,
+        dirty_files=git.dirty_files,
+    )
 
 
 def _cell_info(cell: ImportedCell, cid: str, calls: list[CallRecord]) -> CellInfo:
@@ -521,8 +536,8 @@ def _write(out_dir: Path, metadata: Metadata, calls: list[CallRecord], meta_only
                 type="meta",
                 run_id=metadata.run_id,
                 harness_version=metadata.harness.version,
-                git_sha=None,
-                git_dirty=None,
+                git_sha=metadata.harness.git_sha,
+                git_dirty=metadata.harness.git_dirty,
                 started_at=metadata.started_at,
                 host_label=metadata.host_label,
                 load_avg_start=None,
