@@ -130,8 +130,9 @@ def ensure_llama_bench(force: bool = False, jobs: int | None = None) -> Path:
             None,
             f"building {TARGET}",
         )
-        built = next(build.rglob(TARGET), None)
-        if built is None or not built.is_file():
+        # build/bin/llama-bench; build/tools/llama-bench is a folder of the same name.
+        built = next((p for p in build.rglob(TARGET) if p.is_file()), None)
+        if built is None:
             raise BuildError(f"the build produced no {TARGET} binary under {build}")
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built, binary)
