@@ -33,6 +33,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "hardware": (cm.Hardware, "The hardware block that `bakeoff probe --json` prints."),
     "catalogue": (pm.Catalogue, "catalogue.json at the archive root, written by publish."),
     "seed-prompts": (cm.PromptsSeed, "seeds/prompts.json: the frozen prompts."),
+    "seed-text": (cm.TextSeed, "seeds/context_text.json: the text of length workloads."),
     "seed-interface-types": (cm.InterfaceTypesSeed, "seeds/interface_types.json."),
     "seed-dataset-item": (cm.DatasetItem, "One line of a summarization dataset (JSONL)."),
     "sample": (cm.Sample, "One line of samples.jsonl: live hardware telemetry."),

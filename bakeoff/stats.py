@@ -11,6 +11,8 @@ command computed it. Definitions (the methodology page of the site says the same
 * Standard deviation: sample (n − 1); None for fewer than two values.
 * Outliers: counted with the 1.5×IQR rule (quartiles by the percentile above), never dropped.
 * Aggregate tokens/s: Σ completion tokens of the successful calls ÷ (last end − first start).
+* Request throughput and goodput: successful calls, and successful calls that met every
+  latency objective (``meets_slo``), ÷ the same span.
 
 Every function returns None instead of a non-finite number: nothing downstream (JSON, the
 site, comparisons) can hold one.
@@ -125,3 +127,41 @@ def aggregate_tokens_per_sec(spans: Iterable[tuple[int, float, int]]) -> float |
         return None
     seconds = last - first
     return finite(tokens / seconds) if seconds > 0 else None
+
+
+def span_seconds(spans: Iterable[tuple[int, float]]) -> float | None:
+    """Last end − first start in seconds over ``(start_us, duration_ms)`` of calls; None when
+    there is none or the span is not positive."""
+    first: float | None = None
+    last: float | None = None
+    for start_us, duration_ms in spans:
+        start = start_us / 1e6
+        end = start + duration_ms / 1e3
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
+    if first is None or last is None or not last > first:
+        return None
+    return finite(last - first)
+
+
+def per_second(count: int, seconds: float | None) -> float | None:
+    """``count`` ÷ ``seconds``; None without a positive span."""
+    return finite(count / seconds) if seconds else None
+
+
+def meets_slo(
+    ttft_ms: float | None,
+    tpot_ms: float | None,
+    completion_tokens: int | None,
+    slo_ttft_ms: float | None,
+    slo_tpot_ms: float | None,
+) -> bool:
+    """Whether one successful call met the latency objectives that are set: TTFT ≤
+    ``slo_ttft_ms`` and TPOT ≤ ``slo_tpot_ms``. A call with at most one output token has no
+    TPOT and meets that objective (vLLM counts its TPOT as 0); one whose TPOT is unknown for
+    another reason (no token count) does not."""
+    if slo_ttft_ms is not None and (ttft_ms is None or ttft_ms > slo_ttft_ms):
+        return False
+    if slo_tpot_ms is not None and tpot_ms is None:
+        return completion_tokens is not None and completion_tokens <= 1
+    return slo_tpot_ms is None or (tpot_ms is not None and tpot_ms <= slo_tpot_ms)

@@ -74,6 +74,14 @@ def probe(as_json: bool, publisher_id: str | None, bench: bool) -> None:
 @click.option("--prompts", help="Comma-separated prompt ids (default P-EASY,P-MEDIUM,P-HARD).")
 @click.option("--tasks", help="Comma-separated task ids, e.g. summarization.")
 @click.option(
+    "--lengths",
+    help="Comma-separated length workloads, input/output tokens (default 512/64; '' for none).",
+)
+@click.option("--rates", help="Comma-separated open-loop request rates per second, e.g. 0.5,1,2.")
+@click.option(
+    "--sweep", is_flag=True, help="Sweep request rates between synchronous and saturated (long)."
+)
+@click.option(
     "--dataset", type=click.Path(dir_okay=False, path_type=Path), help="JSONL dataset for tasks."
 )
 @click.option(
@@ -134,6 +142,9 @@ def run(
     runs: int | None,
     prompts: str | None,
     tasks: str | None,
+    lengths: str | None,
+    rates: str | None,
+    sweep: bool,
     dataset: Path | None,
     out: Path | None,
     publisher_id: str | None,
@@ -179,6 +190,9 @@ def run(
         mode="smoke" if smoke else "probe_only" if probe_only else "full",
         prompts=_split(prompts),
         tasks=_split(tasks),
+        lengths=_split(lengths),
+        rates=_rates(rates),
+        sweep=sweep,
         runs=runs,
         publisher_id=publisher_id,
         host_label=host_label,
@@ -326,6 +340,19 @@ def _bench_notice(budget_s: float) -> str:
 
 def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _rates(value: str | None) -> list[float] | None:
+    parts = _split(value)
+    if parts is None:
+        return None
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: give request rates per second as numbers, e.g. --rates 0.5,1,2",
+            param_hint="--rates",
+        ) from None
 
 
 def default_runs_dir() -> Path:

@@ -22,6 +22,10 @@ SCHEMA_VERSION = 1
 RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
+LENGTH_PATTERN = r"^[1-9][0-9]{0,6}/[1-9][0-9]{0,6}$"
+DEFAULT_LENGTHS = ("512/64",)
+"""The length workload of a default run: it fits the embedded model's context quickly."""
+
 RunId = Annotated[
     str,
     Field(
@@ -595,6 +599,36 @@ class Timeouts(Strict):
     health_s: float = Field(default=1.0, gt=0, description="Health-check timeout.")
 
 
+class Slo(Strict):
+    """Service-level objectives a call must meet to count towards goodput (methodology page)."""
+
+    ttft_ms: float | None = Field(
+        default=None, gt=0, description="Largest time to first token a good call may have, ms."
+    )
+    tpot_ms: float | None = Field(
+        default=None, gt=0, description="Largest time per output token a good call may have, ms."
+    )
+
+    @model_validator(mode="after")
+    def _some_objective(self) -> Slo:
+        if self.ttft_ms is None and self.tpot_ms is None:
+            raise ValueError("an slo needs ttft_ms, tpot_ms or both")
+        return self
+
+
+class LengthRef(Strict):
+    """A length workload of the run: prompts of exactly input_tokens, outputs of output_tokens."""
+
+    id: str = Field(
+        pattern=r"^L-[0-9]+-[0-9]+$",
+        description="L-<input_tokens>-<output_tokens>, e.g. L-512-64; the calls' prompt_id.",
+    )
+    input_tokens: int = Field(ge=1, description="Prompt tokens each call's prompt is built to.")
+    output_tokens: int = Field(ge=1, description="Completion tokens each call asks for.")
+    text_id: str = Field(description="Id of the frozen text the prompts are cut from.")
+    text_sha256: Sha256 = Field(description="SHA-256 of that text (UTF-8).")
+
+
 class RunConfig(Strict):
     """What the run was asked to do."""
 
@@ -615,6 +649,33 @@ class RunConfig(Strict):
     timeouts: Timeouts = Field(description="Request timeouts.")
     concurrency: list[int] = Field(
         description="Concurrency levels; 1 is the sequential cold/warm protocol."
+    )
+    lengths: list[LengthRef] = Field(
+        default_factory=list,
+        description="Length workloads: prompts of an exact token count, outputs of an exact one.",
+    )
+    rates: list[float] = Field(
+        default_factory=list,
+        description="Open-loop levels from the cells file: requests per second, Poisson arrivals.",
+    )
+    rate_requests: int | None = Field(
+        default=None, ge=1, description="Requests sent at each open-loop level; null without one."
+    )
+    arrival_seed: int | None = Field(
+        default=None, description="Seed of the Poisson arrival schedule; null without levels."
+    )
+    sweep: bool = Field(
+        default=False,
+        description=(
+            "True when open-loop levels were also found by a sweep: the synchronous and the "
+            "saturated rate first, then sweep_levels rates spaced evenly between them."
+        ),
+    )
+    sweep_levels: int | None = Field(
+        default=None, ge=1, description="Rates a sweep spaces between its two ends; null without."
+    )
+    slo: Slo | None = Field(
+        default=None, description="Latency objectives goodput counts against; null when none."
     )
     mode: Literal["full", "smoke", "probe_only"] = Field(description="Workflow mode.")
     guard_overrides: list[str] = Field(
@@ -1038,16 +1099,48 @@ class CallRecord(Strict):
     cell_id: str = Field(description="Cell id.")
     backend: EngineKind = Field(description="Engine adapter.")
     prompt_id: str | None = Field(
-        description="Frozen prompt id, for latency prompts; an imported run's workload id."
+        description=(
+            "Frozen prompt id, a length workload's id (L-<input>-<output>), or an imported"
+            " run's workload id."
+        )
     )
     task_id: str | None = Field(default=None, description="Quality task id.")
     item_id: str | None = Field(default=None, description="Dataset item id for a task call.")
     run_idx: int = Field(ge=0, description="Index within (cell, prompt, phase).")
     phase: Phase = Field(description="cold or warm.")
     cold_kind: ColdKind | None = Field(description="How cold was obtained; null for warm.")
-    concurrency: int = Field(ge=1, description="Requests in flight when this one ran.")
+    concurrency: int | None = Field(
+        ge=1,
+        description=(
+            "Closed loop: the level, requests in flight when this one ran (1 for the sequential "
+            "protocol). Null on an open-loop level (request_rate), where it varies (in_flight)."
+        ),
+    )
+    request_rate: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Open-loop level of the call, requests per second (Poisson arrivals); null on "
+            "closed-loop levels."
+        ),
+    )
+    in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="Level calls: requests in flight when this one was sent, itself included.",
+    )
+    scheduled_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="Level calls: when the request was due to be sent, ms after the level began.",
+    )
+    sent_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="Level calls: when it was sent (t0), ms after the level began.",
+    )
     start_lag_ms: float | None = Field(
-        default=None, description="Concurrency runs: actual minus scheduled start, ms."
+        default=None, description="Level calls: sent_ms − scheduled_ms, ms (never below 0)."
     )
     started_at: Timestamp = Field(description="UTC wall-clock of t0.")
     first_delta_ms: float | None = Field(
@@ -1059,7 +1152,13 @@ class CallRecord(Strict):
     total_duration_ms: float | None = Field(
         ge=0, description="t0 → last token-bearing event (usage-only chunks excluded)."
     )
-    prompt_tokens: int | None = Field(ge=0, description="Prompt tokens (server count).")
+    prompt_tokens: int | None = Field(
+        ge=0,
+        description=(
+            "Prompt tokens the engine evaluates, special and template tokens included: its usage "
+            "or timings, else its tokenize endpoint."
+        ),
+    )
     completion_tokens: int | None = Field(ge=0, description="Completion tokens.")
     reasoning_tokens: int | None = Field(default=None, ge=0, description="Reasoning tokens.")
     cached_prompt_tokens: int | None = Field(
@@ -1072,6 +1171,32 @@ class CallRecord(Strict):
     )
     tpot_ms: float | None = Field(
         description="(total_duration_ms − first_delta_ms) / (completion_tokens − 1), n > 1."
+    )
+    prefill_tokens_per_sec: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "(prompt_tokens − cached_prompt_tokens) / (first_delta_ms / 1000): prompt tokens "
+            "processed per second of TTFT, a client-side lower bound on the prefill rate."
+        ),
+    )
+    server_prefill_tokens_per_sec: float | None = Field(
+        default=None,
+        ge=0,
+        description="Engine's own prompt-processing rate: prompt tokens it evaluated / its time.",
+    )
+    target_prompt_tokens: int | None = Field(
+        default=None, ge=1, description="Length workloads: the prompt length asked for."
+    )
+    target_completion_tokens: int | None = Field(
+        default=None, ge=1, description="Length workloads: the output length asked for."
+    )
+    length_off_target: bool | None = Field(
+        default=None,
+        description=(
+            "Length workloads: true when prompt_tokens or completion_tokens is unknown or more "
+            "than 1 % away from its target; null for other workloads."
+        ),
     )
     chunks: int = Field(ge=0, description="Token-bearing events received.")
     itl_p50_ms: float | None = Field(description="Median gap between token-bearing events.")
@@ -1192,12 +1317,51 @@ class CellsFile(Strict):
     concurrency: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
         default_factory=lambda: [1], description="Concurrency levels."
     )
+    lengths: list[Annotated[str, Field(pattern=LENGTH_PATTERN)]] = Field(
+        default_factory=lambda: list(DEFAULT_LENGTHS),
+        description=(
+            "Length workloads as 'input/output' tokens, e.g. ['512/64', '4096/128']: prompts "
+            "built to exactly the input length with the engine's tokenizer, outputs asked for "
+            "exactly the output length. Default ['512/64']; [] for none."
+        ),
+    )
+    rates: list[Annotated[float, Field(gt=0, le=10_000)]] = Field(
+        default_factory=list,
+        description="Open-loop levels: requests per second, Poisson arrivals (seed arrival_seed).",
+    )
+    rate_requests: int = Field(
+        default=20, ge=1, le=10_000, description="Requests sent at each open-loop level."
+    )
+    arrival_seed: int = Field(default=1, description="Seed of the Poisson arrival schedule.")
+    sweep: bool = Field(
+        default=False,
+        description=(
+            "Find the synchronous and saturated request rates, then measure sweep_levels "
+            "open-loop rates spaced evenly between them (opt-in: long)."
+        ),
+    )
+    sweep_levels: int = Field(
+        default=4, ge=1, le=50, description="Rates a sweep spaces between its two ends."
+    )
+    slo: Slo | None = Field(
+        default=None,
+        description="Latency objectives for goodput, e.g. {ttft_ms: 500, tpot_ms: 50}.",
+    )
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Request timeouts.")
     cost: CostInputs | None = Field(
         default=None,
         description="Prices for cost per token, recorded as stated; --price flags override.",
     )
     cells: list[CellSpec] = Field(min_length=1, description="The cells.")
+
+    @field_validator("lengths", "rates", "concurrency")
+    @classmethod
+    def _each_once(cls, values: list[Any]) -> list[Any]:
+        # A level or workload listed twice would be measured twice into one batch.
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            raise ValueError(f"{seen[0]!r} is listed twice")
+        return values
 
 
 # --------------------------------------------------------------------------- seeds
@@ -1218,6 +1382,17 @@ class PromptsSeed(Strict):
 
     schema_version: Literal[1] = Field(default=1, description="Format version.")
     prompts: list[PromptSeed] = Field(description="Frozen prompts.")
+
+
+class TextSeed(Strict):
+    """``seeds/context_text.json``: the frozen text length workloads cut their prompts from."""
+
+    schema_version: Literal[1] = Field(default=1, description="Format version.")
+    id: str = Field(pattern=r"^T-[A-Z0-9-]+$", description="Text id; a new text gets a new id.")
+    license: str = Field(description="License of the text (SPDX id).")
+    source: str = Field(description="Where the text comes from.")
+    sha256: Sha256 = Field(description="SHA-256 of text encoded as UTF-8.")
+    text: str = Field(min_length=1, description="The text: paragraphs separated by blank lines.")
 
 
 class InterfaceTypeSeed(Strict):

@@ -14,10 +14,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+from pydantic import ValidationError
 
 from bakeoff import __version__
 from bakeoff.resources import repo_root
@@ -62,6 +64,7 @@ from collector.progress import Progress
 from collector.report import write_report
 from collector.runner import CellPlan, planned_calls, run_cell
 from collector.tasks import summarization
+from collector.tasks.lengths import length_ref, load_text, parse_lengths
 from collector.tasks.prompts import WorkItem, prompt_items
 from collector.tasks.summarization import Dataset
 from collector.telemetry import Sampler, jsonl_sink
@@ -83,6 +86,9 @@ class RunOptions:
     mode: str = "full"  # full | smoke | probe_only
     prompts: list[str] | None = None
     tasks: list[str] | None = None
+    lengths: list[str] | None = None  # over the cells file's lengths (--lengths)
+    rates: list[float] | None = None  # over the cells file's rates (--rates)
+    sweep: bool = False  # --sweep (or the cells file's sweep)
     runs: int | None = None
     publisher_id: str | None = None
     host_label: str | None = None
@@ -145,6 +151,7 @@ def make_run_id(now: datetime | None = None) -> tuple[str, str]:
 def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     """Run the whole benchmark; returns where the run directory ended up."""
     cost = merge_cost_inputs(options.cells.cost, options.cost_flags)
+    options = replace(options, cells=_with_load_flags(options))
     git = guards.git_state(repo_root())
     guards.check_dirty(git, options.allow_dirty)
     load_start = guards.load_average()
@@ -186,12 +193,45 @@ def execute(options: RunOptions, progress: Progress | None = None) -> RunResult:
     )
 
 
+def _with_load_flags(options: RunOptions) -> CellsFile:
+    """The cells file with --lengths, --rates and --sweep laid over it (validated again)."""
+    update: dict[str, object] = {}
+    if options.lengths is not None:
+        update["lengths"] = options.lengths
+    if options.rates is not None:
+        update["rates"] = options.rates
+    if options.sweep:
+        update["sweep"] = True
+    if not update:
+        return options.cells
+    try:
+        return CellsFile.model_validate({**options.cells.model_dump(), **update})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"--lengths/--rates: {problems}") from None
+
+
 def _work_items(options: RunOptions) -> tuple[list[WorkItem], list[Dataset]]:
-    """The prompts and task items every cell gets, and the datasets the tasks read."""
+    """The prompts, length workloads and task items every cell gets, and the datasets the
+    tasks read."""
     cells = options.cells
     prompt_ids = options.prompts if options.prompts is not None else cells.prompts
     task_ids = options.tasks if options.tasks is not None else cells.tasks
     items = prompt_items(prompt_ids) if prompt_ids != [] else []
+    text_sha256 = load_text().sha256 if cells.lengths else None
+    for spec in parse_lengths(cells.lengths):
+        items.append(
+            WorkItem(
+                workload_id=spec.id,
+                kind="length",
+                text="",
+                max_tokens=spec.output_tokens,
+                sha256=text_sha256,
+                input_tokens=spec.input_tokens,
+            )
+        )
     datasets: list[Dataset] = []
     for task in task_ids:
         task_items, dataset = _task_items(task, options.dataset)
@@ -603,6 +643,12 @@ def _run_config(
         for i in items
         if i.kind == "prompt" and i.sha256 is not None
     ]
+    lengths = [
+        length_ref(spec)
+        for spec in parse_lengths(cells.lengths)
+        if any(i.workload_id == spec.id for i in items)
+    ]
+    levels = options.mode != "smoke" and (bool(cells.rates) or cells.sweep)
     task_ids = [i.item_id for i in items if i.kind == "task" and i.item_id]
     tasks = [summarization.task_ref(d, [i for i in task_ids if i in d.ids]) for d in datasets]
     overrides = [
@@ -619,6 +665,13 @@ def _run_config(
         seed=cells.seed,
         timeouts=cells.timeouts,
         concurrency=list(cells.concurrency) if options.mode != "smoke" else [1],
+        lengths=lengths,
+        rates=list(cells.rates) if options.mode != "smoke" else [],
+        rate_requests=cells.rate_requests if levels else None,
+        arrival_seed=cells.arrival_seed if levels else None,
+        sweep=cells.sweep and options.mode != "smoke",
+        sweep_levels=cells.sweep_levels if cells.sweep and options.mode != "smoke" else None,
+        slo=cells.slo,
         mode=options.mode,
         guard_overrides=overrides,
         for_publication=options.for_publication,

@@ -14,8 +14,9 @@ and *expected tokens* is what the same workload produced in the cell so far, els
 ``max_tokens`` (an upper bound: the ETA errs long, not short). A cell not yet started borrows
 the run's figures. A concurrency level's calls are expected to take its measured wall time
 per token once some have finished, and a sequential call's time each before (no speed-up
-assumed). Until a call has succeeded there is nothing to extrapolate from, and the display
-says so instead of showing a number.
+assumed); the calls of request-rate levels share one such pace per cell. Until a call has
+succeeded there is nothing to extrapolate from, and the display says so instead of showing a
+number.
 """
 
 from __future__ import annotations
@@ -35,8 +36,16 @@ class PlannedCall:
 
     workload: str  # prompt id, or task id and item id
     phase: str  # cold or warm
-    concurrency: int
+    concurrency: int  # closed-loop level (1: sequential); 0 on an open-loop level
     max_tokens: int
+    open_loop: bool = False  # a call of a request-rate level
+
+    @property
+    def level(self) -> str | None:
+        """The level a call shares its measured pace with; None for sequential calls."""
+        if self.open_loop:
+            return "open-loop"
+        return f"c{self.concurrency}" if self.concurrency > 1 else None
 
 
 class _Sums:
@@ -58,7 +67,7 @@ class EtaEstimator:
     def __init__(self) -> None:
         self._rate: dict[str, _Sums] = {}  # cell ("" = run) -> decode totals, sequential calls
         self._start: dict[tuple[str, str], _Sums] = {}  # (cell, phase), "" = any
-        self._level: dict[tuple[str, int], _Sums] = {}  # (cell, concurrency > 1)
+        self._level: dict[tuple[str, str], _Sums] = {}  # (cell, PlannedCall.level)
         self._tokens: dict[tuple[str, str], _Sums] = {}  # (cell, workload): tokens produced
 
     def observe(self, planned: PlannedCall, record: CallRecord, wall_s: float) -> None:
@@ -66,8 +75,8 @@ class EtaEstimator:
         cell = record.cell_id
         tokens = _tokens_of(record)
         decode_s = _decode_s(record) if tokens else 0.0
-        if planned.concurrency > 1:
-            sums = self._level.setdefault((cell, planned.concurrency), _Sums())
+        if planned.level is not None:
+            sums = self._level.setdefault((cell, planned.level), _Sums())
             sums.calls += 1
             sums.wall_s += wall_s
             sums.tokens += tokens
@@ -90,8 +99,8 @@ class EtaEstimator:
         """Expected wall seconds of one planned call; None while nothing can tell."""
         produced = self._tokens.get((cell, planned.workload))
         tokens = produced.tokens / produced.calls if produced else float(planned.max_tokens)
-        if planned.concurrency > 1:
-            level = self._level.get((cell, planned.concurrency))
+        if planned.level is not None:
+            level = self._level.get((cell, planned.level))
             if level is not None and level.calls:
                 if level.tokens == 0:
                     return level.wall_s / level.calls

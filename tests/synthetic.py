@@ -170,6 +170,7 @@ def make_run(
     mode: str = "full",
     bench_gbs: float | None = None,
     cost_inputs: dict[str, Any] | None = None,
+    with_load: bool = False,
 ) -> Path:
     """Write one synthetic, schema-valid run directory under ``tmp_dir`` and return it.
 
@@ -177,6 +178,9 @@ def make_run(
     first prompt; not comparable); "empty" a run whose every cell was skipped (status
     ``empty``, no call; not comparable). ``bench_gbs`` adds a ``--bench`` block measuring that
     memory bandwidth, and dense-model sizes to the cells; ``cost_inputs`` the stated prices.
+    ``with_load`` adds a 512/64 length workload (cold and two warm calls per cell, exact
+    lengths) and two open-loop levels of it (1 and 2 requests/s, four requests each), with an
+    slo of 200 ms TTFT and 50 ms TPOT.
     """
     rng = random.Random(seed)
     prof_name = profile or sorted(PROFILES)[seed % len(PROFILES)]
@@ -253,6 +257,9 @@ def make_run(
                     call.update(scorer(call["output_text"], item["reference"]))
                 calls.append(call)
                 clock += timedelta(milliseconds=(call["total_duration_ms"] or 50.0) + 20)
+    if with_load:
+        for cell in cells if mode != "empty" else []:
+            clock = _load_calls(rng, cell, calls, clock, prof["rate"])
     finished = clock + timedelta(seconds=1)
     ok = sum(1 for c in calls if c["error"] is None)
     metadata: dict[str, Any] = {
@@ -302,6 +309,7 @@ def make_run(
             "seed": 42,
             "timeouts": {"connect_s": 5.0, "read_s": 120.0, "total_s": 600.0, "health_s": 1.0},
             "concurrency": [1],
+            **(LOAD_CONFIG if with_load else {}),
             "mode": "smoke" if mode == "smoke" else "full",
             "guard_overrides": [],
             "for_publication": False,
@@ -461,6 +469,85 @@ def _call(
     if failed:
         call.update(TIMEOUT_FAILURE, output_text=None, output_sha256=None)
     return call
+
+
+LENGTH = {
+    "id": "L-512-64",
+    "input_tokens": 512,
+    "output_tokens": 64,
+    "text_id": "T-ARTICLES",
+    "text_sha256": load_seed("context_text.json")["sha256"],
+}
+LOAD_CONFIG: dict[str, Any] = {
+    "lengths": [LENGTH],
+    "rates": [1.0, 2.0],
+    "rate_requests": 4,
+    "arrival_seed": 1,
+    "sweep": False,
+    "sweep_levels": None,
+    "slo": {"ttft_ms": 200.0, "tpot_ms": 50.0},
+}
+
+
+def _load_calls(
+    rng: random.Random,
+    cell: dict[str, Any],
+    calls: list[dict[str, Any]],
+    clock: datetime,
+    rate: float,
+) -> datetime:
+    """A length workload's sequential calls and its two open-loop levels, as the collector
+    writes them; returns the clock after them."""
+
+    def one(k: int, phase: str, start: datetime, **level: Any) -> dict[str, Any]:
+        call = _call(rng, cell, LENGTH["id"], None, k, phase, rate, start, 0.0)
+        ttft = round(call["first_delta_ms"] * 3, 3)  # a 512-token prefill
+        tokens = 64
+        total = round(ttft + tokens / (rate * rng.uniform(0.9, 1.1)) * 1000.0, 3)
+        call.update(
+            first_delta_ms=ttft,
+            first_content_ms=ttft,
+            total_duration_ms=total,
+            prompt_tokens=512,
+            completion_tokens=tokens,
+            chunks=tokens,
+            tokens_per_sec=tokens / ((total - ttft) / 1000.0),
+            tpot_ms=(total - ttft) / (tokens - 1),
+            prefill_tokens_per_sec=round(512 / (ttft / 1000.0), 3),
+            server_prefill_tokens_per_sec=round(512 / (ttft * 0.9 / 1000.0), 3),
+            target_prompt_tokens=512,
+            target_completion_tokens=64,
+            length_off_target=False,
+            finish_reason="length",
+            **level,
+        )
+        return call
+
+    for k, phase in enumerate(("cold", "warm", "warm")):
+        call = one(0 if phase == "cold" else k - 1, phase, clock)
+        calls.append(call)
+        clock += timedelta(milliseconds=call["total_duration_ms"] + 20)
+    for level_rate in LOAD_CONFIG["rates"]:
+        level_start = clock
+        ends = []
+        for k in range(LOAD_CONFIG["rate_requests"]):
+            due = k * 1000.0 / level_rate
+            sent = round(due + rng.uniform(0.1, 2.0), 3)
+            call = one(
+                k,
+                "warm",
+                level_start + timedelta(milliseconds=sent),
+                concurrency=None,
+                request_rate=level_rate,
+                in_flight=1 + k % 2,
+                scheduled_ms=due,
+                sent_ms=sent,
+                start_lag_ms=round(sent - due, 3),
+            )
+            calls.append(call)
+            ends.append(sent + call["total_duration_ms"])
+        clock = level_start + timedelta(milliseconds=max(ends) + 20)
+    return clock
 
 
 def _bench(start: datetime, gbs: float | None) -> dict[str, Any] | None:

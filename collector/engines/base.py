@@ -52,11 +52,17 @@ class GenerationRequest:
     seed: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Ask for exactly max_tokens (end-of-sequence ignored) where the engine allows it.
+    exact_output: bool = False
 
 
 @dataclass(frozen=True)
 class ServerTimings:
-    """The engine's own account of one request (milliseconds), when it gives one."""
+    """The engine's own account of one request (milliseconds), when it gives one.
+
+    ``prompt_tokens`` are the prompt tokens it evaluated for this request (``prompt_ms`` is
+    their time); ``cached_tokens`` those it took from its cache instead, when it says.
+    """
 
     prompt_ms: float | None = None
     decode_ms: float | None = None
@@ -147,6 +153,8 @@ class Engine(ABC):
     supports_server_timings: ClassVar[bool] = False
     supports_unload: ClassVar[bool] = False
     supports_usage: ClassVar[bool] = True
+    # Whether the adapter can ask for exactly max_tokens (GenerationRequest.exact_output).
+    supports_exact_output: ClassVar[bool] = False
     default_api: ClassVar[str] = "chat"
 
     def __init__(
@@ -223,6 +231,36 @@ class Engine(ABC):
 
     async def count_tokens(self, text: str) -> int | None:
         """Count tokens of ``text`` with the engine's own tokenizer, if it offers one."""
+        return None
+
+    async def prompt_token_count(self, text: str, api: str, *, probe: bool = True) -> int | None:
+        """Prompt tokens the engine evaluates when ``text`` is sent as a prompt of ``api``
+        (special tokens and a chat template included); None when it cannot tell.
+
+        The base implementation asks the engine itself: one generation of one token, whose
+        reported prompt count is the answer (``probe_prompt_tokens``), unless ``probe`` is
+        false (between measured calls, where a generation would disturb them). Adapters with
+        a tokenize endpoint override it with something cheaper.
+        """
+        return await self.probe_prompt_tokens(text, api) if probe else None
+
+    async def probe_prompt_tokens(self, text: str, api: str) -> int | None:
+        """Send ``text`` for one output token and return the prompt count the engine reports
+        (usage, else its timings: evaluated plus cached tokens); None on any failure."""
+        request = GenerationRequest(text=text, max_tokens=1, api=api, temperature=0.0)
+        usage: dict[str, Any] | None = None
+        timings: ServerTimings | None = None
+        try:
+            async for event in self.stream(request):
+                usage = event.usage or usage
+                timings = event.timings or timings
+        except EngineError:
+            return None
+        count = (usage or {}).get("prompt_tokens")
+        if isinstance(count, int):
+            return count
+        if timings is not None and timings.prompt_tokens is not None:
+            return timings.prompt_tokens + (timings.cached_tokens or 0)
         return None
 
     async def unload(self) -> bool:

@@ -88,4 +88,6 @@ class LlamaCppEngine(OpenAIEngine):
     def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         path, body = super().payload(request)
         body.setdefault("cache_prompt", False)
+        if request.exact_output and "min_tokens" not in request.options:
+            body.pop("min_tokens", None)  # llama-server's way is ignore_eos alone
         return path, body

@@ -37,6 +37,11 @@ LOCAL_EXTRA_HINT = (
     "or pass --engine/--url/--model, or a cells file, to benchmark a running engine"
 )
 
+# Context window of the embedded engine, tokens: InferenceX's 8k/1k and 1k/8k length pairs
+# fit. Its KV cache takes 288 MiB for the bundled Gemma 3 270M (llama-cpp-python keeps the
+# sliding-window layers' cache at full size).
+MANAGED_CONTEXT_TOKENS = 16384
+
 _live: set[ManagedProcess] = set()
 
 
@@ -85,6 +90,8 @@ def llama_cpp_python_command(model_path: Path, port: int, alias: str) -> list[st
     ``--interrupt_requests false``: by default the server ends a stream (with ``[DONE]`` and
     no finish reason) as soon as another request waits for the model, so at concurrency > 1
     every call would stop after one token. Off, requests queue and each runs to its end.
+    ``--n_ctx``: the server's default context of 2,048 tokens would refuse length workloads
+    such as 4096/128 (``MANAGED_CONTEXT_TOKENS``).
     """
     return [
         sys.executable, "-m", "llama_cpp.server",
@@ -93,6 +100,7 @@ def llama_cpp_python_command(model_path: Path, port: int, alias: str) -> list[st
         "--host", "127.0.0.1",
         "--port", str(port),
         "--interrupt_requests", "false",
+        "--n_ctx", str(MANAGED_CONTEXT_TOKENS),
     ]  # fmt: skip
 
 
@@ -102,15 +110,29 @@ _PERF = re.compile(
 )
 
 
-def parse_perf_block(text: str) -> ServerTimings | None:
+# A perf block whose parts leave more of its total unaccounted than this (a share of the
+# total, plus this much per decoded token for sampling and streaming) hides its prefill.
+UNACCOUNTED_SHARE = 0.1
+UNACCOUNTED_MS_PER_TOKEN = 20.0
+
+
+def parse_perf_block(text: str, *, first: bool = False) -> ServerTimings | None:
     """llama.cpp's ``llama_perf_context_print`` lines, as llama-cpp-python prints per request.
 
     ``eval time`` covers only the decode graph; the time spent sampling and streaming each
     token is outside it (about 3 ms per token here), so a client could never match it. Like
     llama-server's ``timings.predicted_ms``, the engine's decode time is taken as the wall time
     it spent generating after prefill: ``total time − prompt eval time``, over ``eval`` runs.
-    A number the collector cannot record (beyond int64, infinite) raises
-    ``EngineBadReplyError``.
+
+    The prompt timing is not always what it says. In the first request or two of a process
+    (llama-cpp-python 0.3.36: paging the weights in, building compute graphs not built
+    before) the prefill and that warm-up are counted in neither ``prompt eval`` (which then
+    shows a fraction of a millisecond for hundreds of tokens) nor ``eval``, only in the total
+    (6 s of 11 s for a 3-token prompt, here). So the prompt timing
+    is dropped for the first block of a process (``first``), and when the block's parts leave
+    more of its total unaccounted than sampling can take (``UNACCOUNTED_*``) the decode time,
+    which would then include the prefill, is dropped too. A number the collector cannot record
+    (beyond int64, infinite) raises ``EngineBadReplyError``.
     """
     found: dict[str, tuple[float, int | None]] = {}
     for match in _PERF.finditer(text):
@@ -122,11 +144,21 @@ def parse_perf_block(text: str) -> ServerTimings | None:
     eval_ms, decode_n = found["eval time"]
     prompt = found.get("prompt eval time")
     prompt_ms = prompt[0] if prompt else 0.0
-    decode_ms = found["total time"][0] - prompt_ms if "total time" in found else eval_ms
-    rate = decode_n / (decode_ms / 1000) if decode_n and decode_ms > 0 else None
+    decode_ms: float | None = eval_ms
+    hidden = False
+    if "total time" in found:
+        total_ms = found["total time"][0]
+        decode_ms = total_ms - prompt_ms
+        unaccounted = total_ms - prompt_ms - eval_ms
+        allowed = UNACCOUNTED_SHARE * total_ms + UNACCOUNTED_MS_PER_TOKEN * (decode_n or 0)
+        hidden = unaccounted > allowed
+    if hidden:
+        decode_ms = None
+    rate = decode_n / (decode_ms / 1000) if decode_n and decode_ms else None
+    trusted = prompt is not None and not first and not hidden
     return ServerTimings(
-        prompt_ms=prompt[0] if prompt else None,
-        prompt_tokens=prompt[1] if prompt else None,
+        prompt_ms=prompt[0] if trusted and prompt else None,
+        prompt_tokens=prompt[1] if trusted and prompt else None,
         decode_ms=decode_ms,
         decode_tokens=decode_n,
         tokens_per_sec=rate,
@@ -156,6 +188,7 @@ class ManagedProcess:
         os.close(fd)
         self.log_path = Path(name)
         self._log_offset = 0
+        self._blocks_read = 0  # perf blocks taken since the process last started
 
     @property
     def pid(self) -> int | None:
@@ -187,6 +220,7 @@ class ManagedProcess:
         self._wait_healthy(t0)
         self.load_time_ms = (time.perf_counter_ns() - t0) / 1e6
         self._log_offset = self.log_path.stat().st_size
+        self._blocks_read = 0
         return self.load_time_ms
 
     def _wait_healthy(self, t0: int) -> None:
@@ -259,7 +293,8 @@ class ManagedProcess:
             chunk = raw.decode("utf-8", "replace")
             if "eval time" in chunk and "total time" in chunk:
                 self._log_offset += len(raw)
-                return parse_perf_block(chunk)
+                self._blocks_read += 1
+                return parse_perf_block(chunk, first=self._blocks_read == 1)
             if time.monotonic() >= deadline:
                 self._log_offset += len(raw)
                 return None

@@ -44,12 +44,14 @@ def _whole(value: Any, *, zero: bool = False) -> int | None:
 
 def parse_final(
     chunk: dict[str, Any], where: str = "done chunk"
-) -> tuple[ServerTimings, dict[str, int]]:
+) -> tuple[ServerTimings, dict[str, Any]]:
     """Server timings and usage from the ``done: true`` chunk.
 
     Durations are nanosecond counts and the token counts are counts: each is checked
     (``collector.engines.reply``), and one the collector cannot record raises
-    ``EngineBadReplyError``.
+    ``EngineBadReplyError``. ``prompt_eval_count`` is the whole prompt, cached tokens
+    included (Ollama ≥ 0.2); ``prompt_eval_cached_count``, when present, the cached ones, so
+    the evaluated tokens that ``prompt_eval_duration`` timed are the difference.
     """
 
     def ms(key: str) -> float | None:
@@ -59,20 +61,27 @@ def parse_final(
     decode_ms = ms("eval_duration")
     eval_count = reply_count(chunk.get("eval_count"), "eval_count", where)
     prompt = reply_count(chunk.get("prompt_eval_count"), "prompt_eval_count", where)
+    cached = reply_count(chunk.get("prompt_eval_cached_count"), "prompt_eval_cached_count", where)
     rate = eval_count / (decode_ms / 1000) if eval_count and decode_ms else None
+    evaluated = prompt
+    if prompt is not None and cached is not None:
+        evaluated = prompt - cached if cached <= prompt else None
     timings = ServerTimings(
         prompt_ms=ms("prompt_eval_duration"),
         decode_ms=decode_ms,
         load_ms=ms("load_duration"),
-        prompt_tokens=prompt,
+        prompt_tokens=evaluated,
         decode_tokens=eval_count,
         tokens_per_sec=rate,
+        cached_tokens=cached if evaluated is not None else None,
     )
-    usage: dict[str, int] = {}
+    usage: dict[str, Any] = {}
     if eval_count is not None:
         usage["completion_tokens"] = eval_count
     if prompt is not None:
         usage["prompt_tokens"] = prompt
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return timings, usage
 
 

@@ -33,10 +33,12 @@ class OpenAIEngine(Engine):
 
     kind: ClassVar[str] = "openai"
     default_api: ClassVar[str] = "chat"
+    supports_exact_output: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tokenize: tuple[str, int] | bool | None = False  # False: not probed yet
+        self._chat_overhead: int | bool | None = False  # False: not measured yet
         # The last request sent, built: (the GenerationRequest it was built from, path, it).
         self._prepared: tuple[GenerationRequest, str, httpx.Request] | None = None
 
@@ -65,6 +67,11 @@ class OpenAIEngine(Engine):
         }
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.exact_output:
+            # vLLM and llama.cpp honour ignore_eos; llama-cpp-python's server and vLLM
+            # min_tokens (end-of-sequence masked until then). Unknown fields are ignored.
+            body["ignore_eos"] = True
+            body["min_tokens"] = request.max_tokens
         if request.api == "completions":
             path = "/v1/completions"
             body["prompt"] = request.text
@@ -159,6 +166,40 @@ class OpenAIEngine(Engine):
         count = await self._raw_count(path, text)
         return None if count is None else max(count - overhead, 0)
 
+    async def prompt_token_count(self, text: str, api: str, *, probe: bool = True) -> int | None:
+        """Prompt tokens the engine evaluates for ``text``: its tokenize endpoint's count with
+        special tokens (the BOS a completion prompt gets), plus, for chat, the template's
+        tokens (measured once: a one-token chat request's usage minus its text's count).
+        Without a tokenize endpoint, one one-token request per text (``probe_prompt_tokens``).
+        ``probe=False`` sends no generation request (the chat template then counts only when
+        it was measured before).
+        """
+        if self._tokenize is False:
+            self._tokenize = await self._probe_tokenize()
+        if not isinstance(self._tokenize, tuple):
+            return await self.probe_prompt_tokens(text, api) if probe else None
+        path, _ = self._tokenize
+        if api != "completions" and self._chat_overhead is False:
+            if not probe:
+                return None
+            self._chat_overhead = await self._measure_chat_overhead(path)
+        if api != "completions" and not isinstance(self._chat_overhead, int):
+            return None
+        count = await self._raw_count(path, text)
+        if count is None or api == "completions":
+            return count
+        assert isinstance(self._chat_overhead, int)
+        return count + self._chat_overhead
+
+    async def _measure_chat_overhead(self, path: str) -> int | None:
+        """Tokens a chat template adds around one user message, special tokens included."""
+        sample = "How many tokens does this message have?"
+        usage_count = await self.probe_prompt_tokens(sample, "chat")
+        text_count = await self._raw_count(path, sample)
+        if usage_count is None or text_count is None or usage_count < text_count:
+            return None
+        return usage_count - text_count
+
     async def _probe_tokenize(self) -> tuple[str, int] | None:
         for path in _TOKENIZE_ENDPOINTS:
             overhead = await self._raw_count(path, "")
@@ -169,8 +210,13 @@ class OpenAIEngine(Engine):
     async def _raw_count(self, path: str, text: str) -> int | None:
         body: dict[str, Any] = {"input": text} if path.startswith("/extras") else {"content": text}
         if path == "/tokenize":
+            # llama-server's field names and vLLM's; each ignores the other's. Special tokens
+            # (BOS) are counted, as the engine adds them to a prompt; llama-cpp-python's
+            # endpoint always counts them.
             body["model"] = self.model
             body["prompt"] = text
+            body["add_special"] = True
+            body["add_special_tokens"] = True
         try:
             data = await self._post_json(path, body)
         except EngineError:

@@ -14,16 +14,23 @@ DEFAULT_PROMPTS = ("P-EASY", "P-MEDIUM", "P-HARD")
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One thing to send to every cell: a frozen prompt or one item of a task's dataset."""
+    """One thing to send to every cell: a frozen prompt, a length workload (a prompt of an exact
+    token count built per call, ``collector.tasks.lengths``) or one item of a task's dataset."""
 
     workload_id: str
-    kind: str  # "prompt" or "task"
-    text: str
+    kind: str  # "prompt", "length" or "task"
+    text: str  # empty for a length workload: its prompts are built per call
     max_tokens: int
     sha256: str | None = None  # of the prompt text, for frozen prompts
     item_id: str | None = None
     keep_output: bool = False
     reference: str | None = None
+    input_tokens: int | None = None  # length workloads: the exact prompt length
+
+    @property
+    def under_load(self) -> bool:
+        """Whether concurrency and rate levels send this item (prompts and length workloads)."""
+        return self.kind in ("prompt", "length")
 
 
 def load_prompts() -> PromptsSeed:

@@ -26,7 +26,8 @@ from publisher.frontend.tables import GPU_SPEC_FIELDS
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20261123
 CI_LEVEL = 0.95
-GROUP_KEY = ("cell_id", "workload_id", "concurrency", "phase")
+GROUP_KEY = ("cell_id", "workload_id", "concurrency", "request_rate", "phase")
+OFF_TARGET = 0.01  # a length more than 1 % away from its target (the methodology page)
 
 
 def short_hash(data: dict[str, Any]) -> str:
@@ -36,18 +37,35 @@ def short_hash(data: dict[str, Any]) -> str:
 
 
 def workload_key(
-    workload_id: str, workload_sha256: str, max_tokens: int | None, temperature: float, conc: int
+    workload_id: str,
+    workload_sha256: str,
+    max_tokens: int | None,
+    temperature: float,
+    conc: int | None,
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    request_rate: float | None = None,
 ) -> str:
-    """What was asked of the engine, independent of hardware, engine and model."""
-    return short_hash(
-        {
-            "workload_id": workload_id,
-            "workload_sha256": workload_sha256,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "concurrency": conc,
-        }
-    )
+    """What was asked of the engine, independent of hardware, engine and model.
+
+    A length workload adds both of its lengths, an open-loop level its request rate (its
+    concurrency is null); other workloads hash exactly what they always did, so their keys
+    never change.
+    """
+    fields: dict[str, Any] = {
+        "workload_id": workload_id,
+        "workload_sha256": workload_sha256,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "concurrency": conc,
+    }
+    if input_tokens is not None or output_tokens is not None:
+        fields["input_tokens"] = input_tokens
+        fields["output_tokens"] = output_tokens
+    if request_rate is not None:
+        fields["request_rate"] = request_rate
+    return short_hash(fields)
 
 
 def signature(workload_key_: str, engine: str, model_digest: str | None, model: str) -> str:
@@ -112,10 +130,20 @@ def completeness(md: Mapping[str, Any]) -> str:
 
 
 def workloads(md: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every prompt and task of the run's config by id: kind, sha256 and max_tokens."""
+    """Every prompt, length workload and task of the run's config by id: kind, sha256 (of the
+    prompt, the frozen text length prompts are cut from, or the task template), max_tokens,
+    and a length workload's input and output tokens."""
     out: dict[str, dict[str, Any]] = {}
     for p in md["config"]["prompts"]:
         out[p["id"]] = {"kind": "prompt", "sha256": p["sha256"], "max_tokens": p["max_tokens"]}
+    for ln in md["config"].get("lengths") or ():
+        out[ln["id"]] = {
+            "kind": "length",
+            "sha256": ln["text_sha256"],
+            "max_tokens": ln["output_tokens"],
+            "input_tokens": ln["input_tokens"],
+            "output_tokens": ln["output_tokens"],
+        }
     for t in md["config"]["tasks"]:
         out[t["id"]] = {
             "kind": "task",
@@ -220,10 +248,14 @@ def _numbers(values: Sequence[Any]) -> list[float]:
 
 
 def batch_statistics(
-    columns: Mapping[str, Sequence[Any]], started_us: Sequence[int | None], rows: Sequence[int]
+    columns: Mapping[str, Sequence[Any]],
+    started_us: Sequence[int | None],
+    rows: Sequence[int],
+    slo: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The statistics columns (``tables.STATISTICS``) of one batch: the call records at
-    ``rows`` of the call columns (call-record field → values) and their starts in µs."""
+    ``rows`` of the call columns (call-record field → values) and their starts in µs; goodput
+    counts against ``slo`` (the run's ``config.slo``; none: goodput is null)."""
     error = columns["error"]
     ok = [i for i in rows if error[i] is None]
     n = len(rows)
@@ -256,7 +288,66 @@ def batch_statistics(
         scores = values(metric)
         row[f"{metric}_mean"] = stats.mean(scores)
         row[f"{metric}_std"] = stats.stddev(scores)
+    row.update(_level_statistics(columns, started_us, rows, ok, slo))
+    row["prompt_tokens_mean"] = stats.mean(values("prompt_tokens"))
+    row["prefill_tokens_per_sec_p50"] = stats.percentile(values("prefill_tokens_per_sec"), 50)
+    row["server_prefill_tokens_per_sec_p50"] = stats.percentile(
+        values("server_prefill_tokens_per_sec"), 50
+    )
+    flags = columns.get("length_off_target")
+    marked = [flags[i] for i in rows] if flags is not None else []
+    row["off_target_calls"] = (
+        sum(1 for f in marked if f) if any(f is not None for f in marked) else None
+    )
     return row
+
+
+def _level_statistics(
+    columns: Mapping[str, Sequence[Any]],
+    started_us: Sequence[int | None],
+    rows: Sequence[int],
+    ok: Sequence[int],
+    slo: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Tail latencies, throughput and goodput of a batch (the methodology page): requests and
+    good requests per second over the span of ``aggregate_tokens_per_sec``, tokens/s per user
+    = 1000 / TPOT p50, and how far behind its schedule the client sent (start lag p99)."""
+
+    def values(name: str, among: Sequence[int]) -> list[float]:
+        col = columns.get(name)
+        return [] if col is None else sorted(float(v) for i in among if (v := col[i]) is not None)
+
+    ttft, tpot = values("first_delta_ms", ok), values("tpot_ms", ok)
+    tpot_p50 = stats.percentile_sorted(tpot, 50)
+    total = columns["total_duration_ms"]
+    seconds = stats.span_seconds(
+        (start, total[i])
+        for i in ok
+        if (start := started_us[i]) is not None and total[i] is not None
+    )
+    good: int | None = None
+    if slo:
+        ttft_col, tpot_col = columns["first_delta_ms"], columns["tpot_ms"]
+        tokens = columns["completion_tokens"]
+        good = sum(
+            1
+            for i in ok
+            if stats.meets_slo(
+                ttft_col[i], tpot_col[i], tokens[i], slo.get("ttft_ms"), slo.get("tpot_ms")
+            )
+        )
+    return {
+        "ttft_p99_ms": stats.percentile_sorted(ttft, 99),
+        "tpot_p50_ms": tpot_p50,
+        "tpot_p95_ms": stats.percentile_sorted(tpot, 95),
+        "tpot_p99_ms": stats.percentile_sorted(tpot, 99),
+        "itl_p95_ms": stats.percentile_sorted(values("itl_p95_ms", ok), 95),
+        "requests_per_sec": stats.per_second(len(ok), seconds),
+        "goodput_requests_per_sec": None if good is None else stats.per_second(good, seconds),
+        "slo_attainment": None if good is None or not rows else good / len(rows),
+        "tokens_per_sec_per_user": stats.finite(1000 / tpot_p50) if tpot_p50 else None,
+        "start_lag_p99_ms": stats.percentile_sorted(values("start_lag_ms", rows), 99),
+    }
 
 
 def _order(value: Any) -> tuple[int, Any]:
@@ -302,25 +393,39 @@ def derive_tables(
     temperature = md["config"]["temperature"]
     comparable = bool(md["comparable"])
     source_tool = (md.get("source") or {}).get("tool")
+    slo = md["config"].get("slo") or {}
 
-    keys: dict[tuple[str, str, int], tuple[str, str, int | None]] = {}
+    keys: dict[tuple[str, str, int | None, float | None], tuple[str, str, int | None]] = {}
 
-    def key_of(cell_id: str, wid: str, conc: int) -> tuple[str, str, int | None]:
-        found = keys.get((cell_id, wid, conc))
+    def key_of(
+        cell_id: str, wid: str, conc: int | None, rate: float | None
+    ) -> tuple[str, str, int | None]:
+        found = keys.get((cell_id, wid, conc, rate))
         if found is None:
             wl = wls.get(wid, {"sha256": "", "max_tokens": None})
             cell = cells.get(cell_id, {})
-            wkey = workload_key(wid, wl["sha256"], wl["max_tokens"], temperature, conc)
+            wkey = workload_key(
+                wid,
+                wl["sha256"],
+                wl["max_tokens"],
+                temperature,
+                conc,
+                input_tokens=wl.get("input_tokens"),
+                output_tokens=wl.get("output_tokens"),
+                request_rate=rate,
+            )
             sig = signature(
                 wkey, cell.get("engine", ""), cell.get("model_digest"), cell.get("model", "")
             )
-            found = keys[(cell_id, wid, conc)] = (wkey, sig, wl["max_tokens"])
+            found = keys[(cell_id, wid, conc, rate)] = (wkey, sig, wl["max_tokens"])
         return found
 
     cols = calls.columns
     wids = [p or t or "" for p, t in zip(cols["prompt_id"], cols["task_id"], strict=True)]
+    levels = list(zip(cols["concurrency"], cols["request_rate"], strict=True))
     derived = [
-        key_of(c, w, k) for c, w, k in zip(cols["cell_id"], wids, cols["concurrency"], strict=True)
+        key_of(c, w, conc, rate)
+        for c, w, (conc, rate) in zip(cols["cell_id"], wids, levels, strict=True)
     ]
     n = len(calls)
     call_arrays: dict[str, Any] = {"run_id": [run_id] * n, "system_id": [sid] * n}
@@ -332,9 +437,11 @@ def derive_tables(
     call_arrays["max_tokens"] = [d[2] for d in derived]
     calls_table = _from_columns("calls", call_arrays)
 
-    # Batch statistics, one row per (cell, workload, concurrency, phase).
+    # Batch statistics, one row per (cell, workload, concurrency, request rate, phase).
     groups: dict[tuple[Any, ...], list[int]] = {}
-    batch_keys = zip(cols["cell_id"], wids, cols["concurrency"], cols["phase"], strict=True)
+    batch_keys = zip(
+        cols["cell_id"], wids, cols["concurrency"], cols["request_rate"], cols["phase"], strict=True
+    )
     for i, key in enumerate(batch_keys):
         groups.setdefault(key, []).append(i)
     energy = {
@@ -351,10 +458,10 @@ def derive_tables(
     prices = md.get("cost_inputs")
     cell_rows = []
     for key in sorted(groups, key=lambda k: tuple(_order(v) for v in k)):
-        cell_id, wid, conc, phase = key
+        cell_id, wid, conc, rate, phase = key
         cell = cells.get(cell_id, {})
         wl = wls.get(wid, {"kind": "prompt", "sha256": "", "max_tokens": None})
-        wkey, sig, max_tokens = key_of(cell_id, wid, conc)
+        wkey, sig, max_tokens = key_of(cell_id, wid, conc, rate)
         cell_rows.append(
             {
                 "run_id": run_id,
@@ -374,11 +481,16 @@ def derive_tables(
                 "max_tokens": max_tokens,
                 "temperature": temperature,
                 "concurrency": conc,
+                "request_rate": rate,
+                "input_tokens": wl.get("input_tokens"),
+                "output_tokens": wl.get("output_tokens"),
+                "slo_ttft_ms": slo.get("ttft_ms"),
+                "slo_tpot_ms": slo.get("tpot_ms"),
                 "workload_key": wkey,
                 "signature": sig,
                 "phase": phase,
                 "comparable": comparable,
-                **(stats_row := batch_statistics(cols, calls.started_us, groups[key])),
+                **(stats_row := batch_statistics(cols, calls.started_us, groups[key], slo)),
                 **_meaning(cell, hw, energy.get(cell_id), no_energy, prices, stats_row),
                 "started_at": started_us,
                 "source_tool": source_tool,
@@ -387,7 +499,8 @@ def derive_tables(
             }
         )
     # Imported summaries: one row per (cell, workload, concurrency) no call record describes.
-    measured = {(c, w, k) for c, w, k, _ in groups}
+    # An imported workload's rate is part of its shape (and so of its key), never a call level.
+    measured = {(c, w, k) for c, w, k, _rate, _phase in groups}
     summary_keys = sorted(
         {
             (a["cell_id"], a["workload_id"], a["concurrency"])
@@ -399,7 +512,7 @@ def derive_tables(
     for cell_id, wid, conc in summary_keys:
         cell = cells.get(cell_id, {})
         wl = wls.get(wid, {"kind": "imported", "sha256": "", "max_tokens": None})
-        wkey, sig, max_tokens = key_of(cell_id, wid, conc)
+        wkey, sig, max_tokens = key_of(cell_id, wid, conc, None)
         stats_row = summaries[(cell_id, wid, conc)]
         cell_rows.append(
             {
@@ -434,7 +547,7 @@ def derive_tables(
         )
     aggregate_rows = []
     for a in md.get("aggregates") or []:
-        wkey, sig, _ = key_of(a["cell_id"], a["workload_id"], a["concurrency"])
+        wkey, sig, _ = key_of(a["cell_id"], a["workload_id"], a["concurrency"], None)
         aggregate_rows.append(
             {
                 "run_id": run_id,

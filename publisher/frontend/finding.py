@@ -76,7 +76,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "consistency.unplanned_cell": ("error", "Every record's cell_id must be a planned cell."),
     "consistency.duplicate": (
         "error",
-        "Each cell, prompt, task and concurrency level is listed once in metadata.json.",
+        "Each cell, prompt, task, length workload, concurrency level and request rate is listed "
+        "once in metadata.json.",
     ),
     "consistency.unknown_workload": (
         "error",
@@ -86,6 +87,21 @@ CODES: dict[str, tuple[Severity, str]] = {
     "consistency.tokens_per_sec": (
         "error",
         "tokens_per_sec = completion_tokens / ((total_duration_ms − first_delta_ms) / 1000).",
+    ),
+    "consistency.prefill_rate": (
+        "error",
+        "prefill_tokens_per_sec = (prompt_tokens − cached_prompt_tokens) / (first_delta_ms / "
+        "1000).",
+    ),
+    "consistency.level": (
+        "error",
+        "A call has a concurrency (closed loop) or a request_rate (open loop) from "
+        "config.rates, or from a sweep when config.sweep is true.",
+    ),
+    "consistency.length_target": (
+        "error",
+        "A length workload's calls carry its targets from config.lengths and "
+        "length_off_target true exactly when a length is unknown or more than 1 % off.",
     ),
     "consistency.timestamps": ("error", "Timestamps must be ordered as the run happened."),
     "consistency.ttft_after_total": ("error", "first_delta_ms cannot exceed total_duration_ms."),

@@ -28,6 +28,7 @@ MAX_PLAUSIBLE_DURATION_MS = 3_600_000.0
 MAX_PLAUSIBLE_RAM_GB = 65_536.0
 MAX_PLAUSIBLE_GPU_MEMORY_GB = 4_096.0
 TPS_TOLERANCE = (0.01, 1e-3)  # |recorded − recomputed| ≤ 0.01 + 0.001 · recomputed
+OFF_TARGET = 0.01  # a length more than 1 % off its target is marked (the methodology page)
 
 
 class Findings:
@@ -168,6 +169,8 @@ def check_metadata(
         ("/config/prompts", [p["id"] for p in config["prompts"]]),
         ("/config/tasks", [t["id"] for t in config["tasks"]]),
         ("/config/concurrency", config["concurrency"]),
+        ("/config/lengths", [ln["id"] for ln in config.get("lengths") or ()]),
+        ("/config/rates", config.get("rates") or []),
     )
     for pointer, values in lists:
         for value, count in sorted(Counter(values).items(), key=lambda kv: str(kv[0])):
@@ -326,11 +329,14 @@ def check_calls(
     cols = calls.columns
     lines = calls.lines
     cells = {c["cell_id"]: c["engine"] for c in md["cells"]}
-    prompts = {p["id"]: p["max_tokens"] for p in md["config"]["prompts"]}
+    config = md["config"]
+    lengths = {ln["id"]: ln for ln in config.get("lengths") or ()}
+    # Prompts and length workloads: what a call's prompt_id may name, with its output bound.
+    prompts = {p["id"]: p["max_tokens"] for p in config["prompts"]}
+    prompts.update({i: ln["output_tokens"] for i, ln in lengths.items()})
     # An imported run's call records name its imported workloads in prompt_id.
-    for w in md["config"].get("imported_workloads") or []:
-        prompts[w["id"]] = w["max_tokens"]
-    tasks = {t["id"]: (t["max_tokens"], set(t["items"])) for t in md["config"]["tasks"]}
+    prompts.update({w["id"]: w["max_tokens"] for w in config.get("imported_workloads") or ()})
+    tasks = {t["id"]: (t["max_tokens"], set(t["items"])) for t in config["tasks"]}
 
     # Identity: planned cell, its engine, a known workload.
     for i, (cell_id, backend, pid, tid, item) in enumerate(
@@ -453,6 +459,10 @@ def check_calls(
                 pointer="/completion_tokens",
             )
 
+    _check_prefill(cols, lines, out)
+    _check_levels(config, cols, lines, out)
+    _check_lengths(lengths, cols, lines, out)
+
     started, finished = span
     for i, ts in enumerate(calls.started_us):
         if ts is not None and (
@@ -468,6 +478,123 @@ def check_calls(
     _check_cold(md, cols, lines, prompts, out)
 
 
+def _check_prefill(cols: Mapping[str, Sequence[Any]], lines: Sequence[int], out: Findings) -> None:
+    """prefill_tokens_per_sec recomputes from its inputs (the methodology page)."""
+    f = "run.jsonl"
+    rate = _floats(cols["prefill_tokens_per_sec"])
+    prompt = _floats(cols["prompt_tokens"])
+    cached = np.nan_to_num(_floats(cols["cached_prompt_tokens"]), nan=0.0)
+    ttft = _floats(cols["first_delta_ms"])
+    with np.errstate(all="ignore"):
+        has = ~np.isnan(rate)
+        processed = prompt - cached
+        inputs = ~np.isnan(prompt) & ~np.isnan(ttft) & (ttft > 0) & (processed > 0)
+        for i in np.nonzero(has & ~inputs)[0].tolist():
+            out.add(
+                "consistency.prefill_rate",
+                f,
+                "prefill_tokens_per_sec without its inputs",
+                line=lines[i],
+                pointer="/prefill_tokens_per_sec",
+            )
+        expected = processed / (ttft / 1000.0)
+        slack = TPS_TOLERANCE[0] + TPS_TOLERANCE[1] * expected
+        wrong = has & inputs & ~(np.abs(rate - expected) <= slack)
+        for i in np.nonzero(wrong)[0].tolist():
+            out.add(
+                "consistency.prefill_rate",
+                f,
+                f"prefill_tokens_per_sec {cols['prefill_tokens_per_sec'][i]} ≠ recomputed "
+                f"{expected[i]:.6g}",
+                line=lines[i],
+                pointer="/prefill_tokens_per_sec",
+            )
+
+
+def _check_levels(
+    config: Mapping[str, Any],
+    cols: Mapping[str, Sequence[Any]],
+    lines: Sequence[int],
+    out: Findings,
+) -> None:
+    """A call is on a closed-loop level (concurrency) or an open-loop one (request_rate, from
+    config.rates or a sweep), never both or neither."""
+    f = "run.jsonl"
+    rates = set(config.get("rates") or ())
+    sweep = bool(config.get("sweep"))
+    for i, (conc, rate) in enumerate(zip(cols["concurrency"], cols["request_rate"], strict=True)):
+        if (conc is None) == (rate is None):
+            out.add(
+                "consistency.level",
+                f,
+                "a call has a concurrency or a request_rate: "
+                + ("both are set" if rate is not None else "neither is set"),
+                line=lines[i],
+                pointer="/request_rate",
+            )
+        elif rate is not None and not sweep and rate not in rates:
+            out.add(
+                "consistency.level",
+                f,
+                f"request_rate {rate:g} is not in config.rates and config.sweep is false",
+                line=lines[i],
+                pointer="/request_rate",
+            )
+
+
+def _check_lengths(
+    lengths: Mapping[str, Mapping[str, Any]],
+    cols: Mapping[str, Sequence[Any]],
+    lines: Sequence[int],
+    out: Findings,
+) -> None:
+    """A length workload's calls carry its targets and a length_off_target mark that agrees
+    with the 1 % rule; other calls carry neither."""
+    f = "run.jsonl"
+    for i, (pid, tp, tc, flag) in enumerate(
+        zip(
+            cols["prompt_id"],
+            cols["target_prompt_tokens"],
+            cols["target_completion_tokens"],
+            cols["length_off_target"],
+            strict=True,
+        )
+    ):
+        spec = lengths.get(pid) if pid is not None else None
+        if spec is None:
+            if tp is not None or tc is not None or flag is not None:
+                out.add(
+                    "consistency.length_target",
+                    f,
+                    "length targets on a call of no length workload",
+                    line=lines[i],
+                    pointer="/target_prompt_tokens",
+                )
+            continue
+        if (tp, tc) != (spec["input_tokens"], spec["output_tokens"]):
+            out.add(
+                "consistency.length_target",
+                f,
+                f"targets {tp}/{tc} ≠ {pid} in config.lengths",
+                line=lines[i],
+                pointer="/target_prompt_tokens",
+            )
+            continue
+        expected = _off(cols["prompt_tokens"][i], tp) or _off(cols["completion_tokens"][i], tc)
+        if flag is not expected:
+            out.add(
+                "consistency.length_target",
+                f,
+                f"length_off_target is {flag}, the achieved lengths say {expected}",
+                line=lines[i],
+                pointer="/length_off_target",
+            )
+
+
+def _off(achieved: Any, target: int) -> bool:
+    return achieved is None or abs(achieved - target) > OFF_TARGET * target
+
+
 def _check_cold(
     md: Mapping[str, Any],
     cols: Mapping[str, Sequence[Any]],
@@ -479,17 +606,20 @@ def _check_cold(
     cold_planned = md["config"]["cold"]
     cold: Counter[tuple[Any, ...]] = Counter()
     batches: set[tuple[Any, ...]] = set()
-    for i, (cell_id, pid, tid, item, conc, phase) in enumerate(
+    for i, (cell_id, pid, tid, item, conc, rate, phase) in enumerate(
         zip(
             cols["cell_id"],
             cols["prompt_id"],
             cols["task_id"],
             cols["item_id"],
             cols["concurrency"],
+            cols["request_rate"],
             cols["phase"],
             strict=True,
         )
     ):
+        if rate is not None:
+            continue  # open-loop levels have no cold call (the rules on levels check them)
         key = (cell_id, pid or tid, item, conc)
         batches.add(key)
         if phase != "cold":
@@ -559,6 +689,7 @@ def check_roofline(cells: Any, out: Findings) -> None:
             "cell_id",
             "workload_id",
             "concurrency",
+            "request_rate",
             "phase",
             "tokens_per_sec_mean",
             "model_size_bytes",
@@ -574,11 +705,17 @@ def check_roofline(cells: Any, out: Findings) -> None:
         out.add(
             "plausibility.roofline",
             "run.jsonl",
-            f"{r['cell_id']} {r['workload_id']} c{r['concurrency']} {r['phase']}: "
+            f"{r['cell_id']} {r['workload_id']} {_level_label(r)} {r['phase']}: "
             f"{r['tokens_per_sec_mean']:.4g} tokens/s × {r['model_size_bytes'] / 1e6:.4g} MB "
             f"per token = {read:.4g} GB/s read, {ratio:.3g}× the "
             f"{r['memory_bandwidth_gbs']:.4g} GB/s this run measured",
         )
+
+
+def _level_label(row: Mapping[str, Any]) -> str:
+    """``c4`` for a closed-loop level, ``2/s`` for an open-loop one."""
+    rate = row.get("request_rate")
+    return f"{rate:g}/s" if rate is not None else f"c{row['concurrency']}"
 
 
 # --------------------------------------------------------------------------- imported runs

@@ -120,6 +120,14 @@ STATISTICS: Columns = [
     *_cols("tokens_per_sec_mean tokens_per_sec_p50 completion_tokens_mean itl_p50_ms", "float"),
     ("aggregate_tokens_per_sec", "float"),
     *_cols("rouge1_mean rouge1_std rouge2_mean rouge2_std rougeL_mean rougeL_std", "float"),
+    # Load levels (the InferenceX view: aggregate tokens/s against tokens/s per user), goodput.
+    *_cols("ttft_p99_ms tpot_p50_ms tpot_p95_ms tpot_p99_ms itl_p95_ms", "float"),
+    *_cols("requests_per_sec goodput_requests_per_sec slo_attainment", "float"),
+    *_cols("tokens_per_sec_per_user start_lag_p99_ms", "float"),
+    # Prefill and exact lengths.
+    *_cols("prompt_tokens_mean prefill_tokens_per_sec_p50", "float"),
+    ("server_prefill_tokens_per_sec_p50", "float"),
+    ("off_target_calls", "int"),
 ]
 CELLS: Columns = [
     *_cols("run_id system_id system_label hardware_class cell_id engine engine_version", "string"),
@@ -128,6 +136,9 @@ CELLS: Columns = [
     ("max_tokens", "int"),
     ("temperature", "float"),
     ("concurrency", "int"),
+    ("request_rate", "float"),
+    *_cols("input_tokens output_tokens", "int"),
+    *_cols("slo_ttft_ms slo_tpot_ms", "float"),
     *_cols("workload_key signature phase", "string"),
     ("comparable", "bool"),
     *STATISTICS,

@@ -298,7 +298,7 @@ def history(points: Sequence[HistoryPoint]) -> Spec:
 
 
 def telemetry(
-    x: Sequence[float],
+    x: Sequence[float | None],
     panels: Sequence[tuple[str, Mapping[str, Sequence[float | None]]]],
     x_title: str,
 ) -> Spec:

@@ -55,6 +55,7 @@ def test_every_field_is_described_and_the_schema_is_valid(name: str) -> None:
     ("seed", "schema"),
     [
         ("prompts.json", "seed-prompts"),
+        ("context_text.json", "seed-text"),
         ("interface_types.json", "seed-interface-types"),
         ("tolerances.json", "seed-tolerances"),
         ("budgets.json", "seed-budgets"),

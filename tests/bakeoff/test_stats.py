@@ -80,6 +80,13 @@ def _call(**fields: object) -> dict[str, object]:
         "rouge2": None,
         "rougeL": None,
         "started_us": None,
+        "tpot_ms": None,
+        "itl_p95_ms": None,
+        "start_lag_ms": None,
+        "prompt_tokens": None,
+        "prefill_tokens_per_sec": None,
+        "server_prefill_tokens_per_sec": None,
+        "length_off_target": None,
     }
     return {**base, **fields}
 

@@ -8,6 +8,7 @@ network path runs; only the engine behind it is scripted. The behaviour is chose
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -30,6 +31,15 @@ def _chunk(content: str | None = None, *, role: bool = False, finish: str | None
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
+def _text_chunk(text: str, *, finish: str | None = None) -> bytes:
+    """A ``/v1/completions`` chunk."""
+    body = {
+        "object": "text_completion",
+        "choices": [{"index": 0, "text": text, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
 USAGE = (
     b'data: {"object":"chat.completion.chunk","choices":[],'
     b'"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}\n\n'
@@ -41,6 +51,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     seen_headers: ClassVar[list[dict[str, str]]] = []
+    seen_bodies: ClassVar[list[dict[str, Any]]] = []  # every generation request's body
     seen_ports: ClassVar[list[int]] = []  # the client's port of every POST (its connection)
     gap_s = 0.02
     token_gap_s = 0.001
@@ -57,7 +68,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/extras/tokenize/count":
+            # llama-cpp-python's endpoint, with a toy tokenizer (toy_count).
+            self._json(200, {"count": toy_count(str(body.get("input", "")))})
+            return
         Handler.seen_headers.append(dict(self.headers.items()))
+        Handler.seen_bodies.append(body)
         Handler.seen_ports.append(self.client_address[1])
         behaviour = str(body.get("model", "ok"))
         getattr(self, "b_" + behaviour.replace("-", "_"), self.b_ok)(body)
@@ -204,6 +220,36 @@ class Handler(BaseHTTPRequestHandler):
         self._send(b"data: [DONE]\n\n")
         self._end()
 
+    def b_exact(self, body: dict[str, Any]) -> None:
+        """A base model that ends after 3 tokens unless told to ignore its end-of-sequence
+        (``min_tokens`` or ``ignore_eos``), then produces ``max_tokens``; usage counts the
+        prompt with the toy tokenizer (plus a 4-token template for chat)."""
+        self._exact(body, honours_forcing=True)
+
+    def b_eos(self, body: dict[str, Any]) -> None:
+        """Like ``exact``, but the engine ignores ``min_tokens`` and ``ignore_eos``."""
+        self._exact(body, honours_forcing=False)
+
+    def _exact(self, body: dict[str, Any], *, honours_forcing: bool) -> None:
+        budget = int(body.get("max_tokens") or 16)
+        forced = honours_forcing and (body.get("ignore_eos") or body.get("min_tokens"))
+        produced = budget if forced else min(3, budget)
+        if "messages" in body:
+            prompt = toy_count(str(body["messages"][0]["content"])) + CHAT_TEMPLATE_TOKENS
+        else:
+            prompt = toy_count(str(body.get("prompt", "")))
+        chat = "messages" in body
+        finish = "length" if produced == budget else "stop"
+        self._start_stream()
+        for _ in range(produced):
+            time.sleep(self.token_gap_s)
+            self._send(_chunk(" x") if chat else _text_chunk(" x"))
+        self._send(_chunk(finish=finish) if chat else _text_chunk("", finish=finish))
+        usage = {"prompt_tokens": prompt, "completion_tokens": produced}
+        self._send(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        self._send(b"data: [DONE]\n\n")
+        self._end()
+
     def b_paced(self, body: dict[str, Any]) -> None:
         """For Ctrl-C tests: a slow but healthy stream (about 0.25 s)."""
         self._start_stream()
@@ -215,10 +261,20 @@ class Handler(BaseHTTPRequestHandler):
         self._end()
 
 
+CHAT_TEMPLATE_TOKENS = 4
+
+
+def toy_count(text: str) -> int:
+    """The fake engine's tokenizer: a BOS, then one token per run of word characters and one
+    per other visible character."""
+    return 1 + len(re.findall(r"\w+|[^\w\s]", text))
+
+
 @contextmanager
 def fake_server() -> Iterator[str]:
     """Run the scripted server on a free loopback port; yields its base URL."""
     Handler.seen_headers = []
+    Handler.seen_bodies = []
     Handler.seen_ports = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -280,6 +280,7 @@ def test_run_goes_on_after_bad_replies_on_every_adapter(
             for kind in scripts
         ],
         runs=2,
+        lengths=[],
     )
     options = RunOptions(
         cells=cells,
@@ -312,12 +313,15 @@ def test_bad_tokenize_count_fails_the_call(
 ) -> None:
     """A server without usage gets its output counted by its tokenize endpoint; a count of
     10^40 from there is not recorded: that call fails as bad_usage, the next ones go on."""
-    replies = iter([1, 10**40, 3, 3])  # the probe (empty text), then one count per call
+    replies = iter([10**40, 3, 3])  # one count of the output per call
 
     class NoUsage(ScriptedEngine):
         def __call__(self, request: httpx.Request) -> httpx.Response:
             if request.url.path == "/extras/tokenize/count":
-                return httpx.Response(200, json={"count": next(replies)})
+                text = json.loads(request.content)["input"]
+                # The probe (empty text: the BOS alone), else an output.
+                count = 1 if text == "" else next(replies)
+                return httpx.Response(200, json={"count": count})
             if request.url.path == "/v1/chat/completions":
                 text = _sse(TOKENS)
                 return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
@@ -327,6 +331,7 @@ def test_bad_tokenize_count_fails_the_call(
     cells = CellsFile(
         cells=[CellSpec(engine="openai", url="http://127.0.0.1:9", model="m")],  # type: ignore[arg-type]
         runs=2,
+        lengths=[],
     )
     options = RunOptions(
         cells=cells,
@@ -342,6 +347,9 @@ def test_bad_tokenize_count_fails_the_call(
     assert calls[0]["completion_tokens"] is None and calls[0]["token_count_source"] == "none"
     assert "count is 1000" in calls[0]["error"]
     assert [c["completion_tokens"] for c in calls[1:]] == [2, 2]  # 3 minus the probe's 1
+    # A chat prompt's count needs the template's tokens, which only a generation request
+    # measures; none is sent between measured calls, so the count stays unknown.
+    assert [c["prompt_tokens"] for c in calls[1:]] == [None, None]
 
 
 def test_ollama_describe_keeps_only_text() -> None:

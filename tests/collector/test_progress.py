@@ -173,7 +173,11 @@ def test_eta_tracks_a_real_run(tmp_path: Path, config_home: Path) -> None:
     estimator's accuracy is tested with a fake clock above.)"""
     stream = _TimedStream()
     with fake_server() as url:
-        cells = CellsFile(cells=[CellSpec(engine="openai", url=url, model="budget")], runs=1)  # type: ignore[arg-type]
+        cells = CellsFile(
+            cells=[CellSpec(engine="openai", url=url, model="budget")],  # type: ignore[arg-type]
+            runs=1,
+            lengths=[],
+        )
         options = RunOptions(
             cells=cells, out_dir=tmp_path, allow_dirty=True, force_load=True, sample_interval_s=0
         )
@@ -191,7 +195,8 @@ def test_eta_tracks_a_real_run(tmp_path: Path, config_home: Path) -> None:
 def test_the_plan_is_the_order_the_runner_makes_its_calls(
     tmp_path: Path, config_home: Path
 ) -> None:
-    """planned_calls mirrors run_cell: cold then warm per prompt, then each concurrency level."""
+    """planned_calls mirrors run_cell: cold then warm per prompt and length workload, then each
+    concurrency level, then each request rate (open-loop calls plan concurrency 0)."""
     import json
 
     progress = Progress(enabled=False)
@@ -200,6 +205,9 @@ def test_the_plan_is_the_order_the_runner_makes_its_calls(
             cells=[CellSpec(engine="openai", url=url, model="ok")],  # type: ignore[arg-type]
             runs=2,
             concurrency=[1, 2],
+            lengths=["16/4"],
+            rates=[200.0],
+            rate_requests=3,
         )
         options = RunOptions(
             cells=cells,
@@ -211,9 +219,13 @@ def test_the_plan_is_the_order_the_runner_makes_its_calls(
         )
         result = execute(options, progress)
     records = [json.loads(line) for line in (result.path / "run.jsonl").read_text().splitlines()]
-    made = [(r["prompt_id"], r["phase"], r["concurrency"]) for r in records if r["type"] == "call"]
+    made = [
+        (r["prompt_id"], r["phase"], r["concurrency"] or 0, r["request_rate"] is not None)
+        for r in records
+        if r["type"] == "call"
+    ]
     (planned,) = progress.plan.values()
-    assert [(c.workload, c.phase, c.concurrency) for c in planned] == made
-    assert len(made) == 2 * (1 + 2) + 2 * 2 * 2
+    assert [(c.workload, c.phase, c.concurrency, c.open_loop) for c in planned] == made
+    assert len(made) == 3 * (1 + 2) + 3 * 2 * 2 + 3 * 3
     assert {c.max_tokens for c in planned if c.workload == "P-HARD"} == {1024}
     assert progress.done == len(planned) and progress.eta_s() == 0.0

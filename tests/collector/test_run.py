@@ -46,8 +46,11 @@ def _validate_run(run: Path) -> tuple[dict, list[dict]]:
     return metadata, records
 
 
-def _cells(url: str, *models: str, runs: int = 2) -> CellsFile:
-    return CellsFile(cells=[CellSpec(engine="openai", url=url, model=m) for m in models], runs=runs)  # type: ignore[arg-type]
+def _cells(url: str, *models: str, runs: int = 2, **kw: Any) -> CellsFile:
+    """A cells file of loopback cells; no length workload unless asked (``lengths=[...]``)."""
+    kw.setdefault("lengths", [])
+    cells = [CellSpec(engine="openai", url=url, model=m) for m in models]  # type: ignore[arg-type]
+    return CellsFile(cells=cells, runs=runs, **kw)
 
 
 def _opts(cells: CellsFile, out: Path, **kw: object) -> RunOptions:
@@ -90,6 +93,7 @@ def test_unavailable_cell_is_skipped_and_run_goes_on(tmp_path: Path, config_home
                 CellSpec(engine="openai", url=url, model="ok"),  # type: ignore[arg-type]
             ],
             runs=1,
+            lengths=[],
         )
         result = execute(_opts(cells, tmp_path, prompts=["P-EASY"]))
     metadata, records = _validate_run(result.path)
@@ -339,8 +343,8 @@ def test_multiline_skip_reason_stays_one_log_line_and_one_table_row(
 def test_cli_states_what_was_measured(tmp_path: Path, config_home: Path) -> None:
     with fake_server() as url:
         argv = ["run", "--engine", "openai", "--url", url, "--model", "ok", "--runs", "1"]
-        argv += ["--prompts", "P-EASY", "--out", str(tmp_path), "--allow-dirty", "--force-load"]
-        result = CliRunner().invoke(main, argv)
+        argv += ["--prompts", "P-EASY", "--lengths", "", "--out", str(tmp_path)]
+        result = CliRunner().invoke(main, [*argv, "--allow-dirty", "--force-load"])
     assert result.exit_code == 0, result.output
     assert "measured 2 call(s), 2 ok, in 1 cell" in result.output
 
@@ -386,6 +390,7 @@ def test_concurrency_levels_record_lag(tmp_path: Path, config_home: Path) -> Non
             runs=2,
             concurrency=[1, 4],
             cold=False,
+            lengths=[],
         )  # type: ignore[arg-type]
         result = execute(_opts(cells, tmp_path, prompts=["P-EASY"]))
     _, records = _validate_run(result.path)
@@ -393,6 +398,14 @@ def test_concurrency_levels_record_lag(tmp_path: Path, config_home: Path) -> Non
     assert len(level4) == 8
     assert all(r["start_lag_ms"] is not None and r["start_lag_ms"] >= 0 for r in level4)
     assert sorted(r["run_idx"] for r in level4) == list(range(8))
+    for r in level4:
+        # A closed loop: due at the level's start or at the end of the worker's previous call.
+        assert r["request_rate"] is None and 1 <= r["in_flight"] <= 4
+        lag = max(r["sent_ms"] - r["scheduled_ms"], 0)
+        assert r["start_lag_ms"] == pytest.approx(lag, abs=2e-3)
+    assert sum(1 for r in level4 if r["scheduled_ms"] == 0) == 4  # each worker's first call
+    sequential = [r for r in records if r["type"] == "call" and r["concurrency"] == 1]
+    assert all(r["in_flight"] is None and r["scheduled_ms"] is None for r in sequential)
     assert "## Concurrency" in (result.path / "run.md").read_text()
 
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,7 +267,7 @@ class SystemName:
         )
 
 
-def system_name(row: Row) -> SystemName:
+def system_name(row: Mapping[str, Any]) -> SystemName:
     """The name of the system of a row that carries system_id, hardware_class and
     system_label (cells, history, runs, system_hardware)."""
     sid = str(row.get("system_id") or "")

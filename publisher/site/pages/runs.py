@@ -23,12 +23,12 @@ import pyarrow.compute as pc
 
 from bakeoff.codeid import source_digest
 from publisher.site import charts
+from publisher.site.escape import dumps
 from publisher.site.pages.common import (
     SAFE_RUN_ID,
     Output,
     Row,
     data_script,
-    dumps,
     num,
     page,
     plain,

@@ -207,7 +207,7 @@ def history_section(rows: list[Row], counter: list[int], out: Output) -> list[st
     return body
 
 
-def comparable_text(run: Row) -> str:
+def comparable_text(run: Mapping[str, Any]) -> str:
     """ "yes", or "no: <reason>" for a run that never ranks."""
     if run.get("comparable"):
         return "yes"
