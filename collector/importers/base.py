@@ -293,7 +293,8 @@ def write_run(
     started, finished = format_utc(parsed.started_at), format_utc(parsed.finished_at)
     imported_at = format_utc(options.now())
     calls = [
-        CallRecord.model_validate({**record, "cell_id": ids[key]}) for key, record in parsed.calls
+        CallRecord.model_validate({**_with_prefill(record), "cell_id": ids[key]})
+        for key, record in parsed.calls
     ]
     aggregates = [s.model_copy(update={"cell_id": ids[key]}) for key, s in parsed.aggregates]
     infos = [_cell_info(c, ids[c.key], calls) for c in parsed.cells]
@@ -365,6 +366,22 @@ def write_run(
     )
     Metadata.model_validate(metadata.model_dump())
     return _write(options.out_dir, metadata, calls, meta_only), metadata
+
+
+def _with_prefill(record: dict[str, Any]) -> dict[str, Any]:
+    """A per-request record with the client-side prefill rate bakeoff run records (prompt
+    tokens ÷ TTFT, the methodology page), over the tool's TTFT: under the tool's definitions
+    when the record says so (``definitions``), like its other timing fields."""
+    if record.get("prefill_tokens_per_sec") is not None:
+        return record
+    from collector.runner import prefill_rate
+
+    rate = prefill_rate(
+        record.get("prompt_tokens"),
+        record.get("cached_prompt_tokens"),
+        record.get("first_delta_ms"),
+    )
+    return {**record, "prefill_tokens_per_sec": rate}
 
 
 def _harness() -> Harness:

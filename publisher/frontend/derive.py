@@ -151,11 +151,14 @@ def workloads(md: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "max_tokens": t["max_tokens"],
         }
     for w in md["config"].get("imported_workloads") or []:
+        rate = w["shape"].get("request_rate")
         out[w["id"]] = {
             "kind": "imported",
             "sha256": w["sha256"],
             "max_tokens": w["max_tokens"],
             "definitions": w["definitions"],
+            # The arrival rate the tool was asked for; already in sha256 (so in the key).
+            "request_rate": float(rate) if rate is not None else None,
         }
     return out
 
@@ -481,7 +484,8 @@ def derive_tables(
                 "max_tokens": max_tokens,
                 "temperature": temperature,
                 "concurrency": conc,
-                "request_rate": rate,
+                # An imported load level's rate is its workload's, not the calls' (they have none).
+                "request_rate": rate if rate is not None else wl.get("request_rate"),
                 "input_tokens": wl.get("input_tokens"),
                 "output_tokens": wl.get("output_tokens"),
                 "slo_ttft_ms": slo.get("ttft_ms"),
@@ -533,6 +537,7 @@ def derive_tables(
                 "max_tokens": max_tokens,
                 "temperature": temperature,
                 "concurrency": conc,
+                "request_rate": wl.get("request_rate"),
                 "workload_key": wkey,
                 "signature": sig,
                 "phase": "warm",

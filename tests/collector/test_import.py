@@ -58,6 +58,9 @@ def test_vllm_detailed_requests_become_call_records_in_vllms_definitions(
         decode_s = (call["total_duration_ms"] - call["first_delta_ms"]) / 1000
         assert call["tokens_per_sec"] == pytest.approx(out / decode_s)
         assert call["concurrency"] == source["max_concurrency"]
+        # The client-side prefill rate over vLLM's TTFT (the record says whose definitions).
+        prefill = call["prompt_tokens"] / ttft
+        assert call["prefill_tokens_per_sec"] == pytest.approx(prefill, rel=1e-3)
     assert md["meta_only"] is False
     assert md["cells"][0]["access_level"] == "imported"
     assert md["source"]["files"] == [
@@ -101,6 +104,9 @@ def test_aiperf_records_skip_warmup_and_map_ttft_latency_itl(tmp_path: Path) -> 
     assert len(calls) == 4  # the warm-up record is left out
     assert all(c["definitions"] is None for c in calls)  # the archive's own definitions
     assert {c["token_count_source"] for c in calls} == {"client_estimate"}
+    for c in calls:
+        prefill = c["prompt_tokens"] / (c["first_delta_ms"] / 1000)
+        assert c["prefill_tokens_per_sec"] == pytest.approx(prefill, rel=1e-3)
     mapped = {a["metric"]: a for a in md["aggregates"] if a["mapped"]}
     assert set(mapped) == {"first_delta_ms", "total_duration_ms", "tpot_ms"}
     summary = json.loads((FIXTURES / "profile_export_aiperf.json").read_text())

@@ -106,12 +106,13 @@ def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     write_json(tmp_path / "h2" / "profile_export_aiperf.json", second)
     options = ImportOptions(out_dir=runs, probe=False, host_label="h2")
     import_files("aiperf", [tmp_path / "h2" / "profile_export_aiperf.json"], options)
-    native = make_run(runs, seed=7, n_cells=1, calls_per_cell=6)
+    # A native run with frozen prompts, a 512/64 length workload and open-loop rate levels.
+    native = make_run(runs, seed=7, n_cells=1, calls_per_cell=6, with_load=True)
     con = _publish(tmp_path, runs)
     rows = con.sql(
         "SELECT DISTINCT source_tool, workload_id, definitions, workload_key FROM cells"
     ).fetchall()
-    ids = {(tool or "bakeoff"): (wid, definitions) for tool, wid, definitions, _ in rows}
+    ids = {(tool or "bakeoff"): (wid, definitions) for tool, wid, definitions, _ in rows if tool}
     keys: dict[str, set[str]] = {}
     for tool, _, _, key in rows:
         keys.setdefault(tool or "bakeoff", set()).add(key)
@@ -130,6 +131,11 @@ def test_results_share_a_leaderboard_only_when_workload_and_definitions_match(
     # Same workload, vLLM's definitions: never on AIPerf's board, and never on a native one.
     assert keys["vllm-bench"].isdisjoint(keys["aiperf"])
     assert keys["bakeoff"].isdisjoint(keys["aiperf"] | keys["vllm-bench"] | keys["guidellm"])
+    # The native run's length workload and its rate levels have keys of their own too.
+    native_kinds = con.sql(
+        "SELECT DISTINCT workload_kind, request_rate FROM cells WHERE source_tool IS NULL"
+    ).fetchall()
+    assert {("length", 1.0), ("length", 2.0), ("length", None)} <= set(native_kinds)
     vllm_boards = con.execute(
         "SELECT DISTINCT workload_key FROM leaderboard WHERE workload_key IN "
         "(SELECT workload_key FROM cells WHERE source_tool = 'aiperf')"
@@ -184,3 +190,26 @@ def test_a_failed_vllm_request_is_a_failed_call_record_not_dropped(tmp_path: Pat
     assert (row["n"], row["errors"], row["success_rate"]) == (4, 1, 0.75)
     calls = artifact.tables["calls"].to_pylist()
     assert calls[1]["error_kind"] == "other" and calls[1]["first_delta_ms"] is None
+
+
+def test_an_imported_open_loop_level_carries_its_rate_in_cells(tmp_path: Path) -> None:
+    """vLLM's Poisson level (``--request-rate 2``, no cap) lands on the cells row's
+    ``request_rate``, where the site draws load levels; a closed loop keeps it null."""
+    doc = json.loads((FIXTURES / "vllm-summary.json").read_text())
+    doc["request_rate"], doc["max_concurrency"] = 2.0, None
+    path = tmp_path / "vllm-rate.json"
+    path.write_text(json.dumps(doc))
+    options = ImportOptions(out_dir=tmp_path / "runs", probe=False)
+    [(rate_run, _)] = import_files("vllm-bench", [path], options)
+    [(closed_run, _)] = import_files("vllm-bench", [FIXTURES / "vllm-summary.json"], options)
+    rows = {}
+    for run in (rate_run, closed_run):
+        artifact = compile_run(run, Options(for_publication=True))
+        assert [f.code for f in artifact.findings] == []
+        assert artifact.tables is not None
+        [row] = artifact.tables["cells"].to_pylist()
+        rows[run] = row
+    assert rows[rate_run]["workload_id"] == "load:completions:32/8:r2"
+    assert rows[rate_run]["request_rate"] == 2.0
+    assert rows[closed_run]["request_rate"] is None
+    assert rows[rate_run]["workload_key"] != rows[closed_run]["workload_key"]
