@@ -1,8 +1,9 @@
 """``bakeoff import`` for vLLM, GuideLLM and AIPerf files, and every importer's failure paths.
 
-vLLM, GuideLLM and AIPerf cannot run here (no GPU for vLLM; GuideLLM and AIPerf need a
-Hugging Face tokenizer from the network), so their files are fixtures written field by field
-from each format's defining source (``tests/fixtures/imports/README.md`` cites them).
+vLLM cannot run here (no GPU), so its files are fixtures written field by field from the
+format's defining source; GuideLLM's and AIPerf's include real output of each, run once
+against the embedded engine with a tokenizer built offline (``tests/fixtures/imports/README.md``
+cites the sources and says how).
 llama-bench runs for real in ``test_import_llama_bench.py``.
 """
 
