@@ -232,7 +232,9 @@ def test_concurrent_batch_on_closed_connections_has_no_backoff() -> None:
     assert sum(m.reopens for _, m in results) == 4 * (runs - 1)
     lags = [lag for lag, _ in results]
     assert max(lags) < BACKOFF_S * 1000 / 2, lags
-    assert percentile(lags, 50) < 20, lags
+    # Reopening costs a connect: 1-5 ms idle, 25-36 ms at load 6 on 2 cores (seen in a full
+    # suite next to two other test runs). A back-off step would put the median at 200 ms.
+    assert percentile(lags, 50) < BACKOFF_S * 1000 / 4, lags
     assert server.stats.closed == 4 * (runs - 1)
 
 
