@@ -274,6 +274,66 @@ def report(run_dir: Path) -> None:
     click.echo(str(write_report(run_dir)))
 
 
+@click.command("import")
+@click.argument(
+    "fmt", metavar="FORMAT", type=click.Choice(["llama-bench", "vllm-bench", "guidellm", "aiperf"])
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Runs folder (default: runs/ of the archive found from the working directory upward).",
+)
+@click.option(
+    "--host-label", help="Label for the host in cell ids (never the hostname by default)."
+)
+@click.option("--publisher-id", help="Publisher id (overrides the config file).")
+@click.option(
+    "--probe/--no-probe",
+    default=True,
+    show_default=True,
+    help="Attach this host's hardware block (bakeoff probe; import on the machine that ran the "
+    "benchmark), or --no-probe: only the hardware the file records, the rest left null.",
+)
+@handle_errors
+def import_(
+    fmt: str,
+    files: tuple[Path, ...],
+    out: Path | None,
+    host_label: str | None,
+    publisher_id: str | None,
+    probe: bool,
+) -> None:
+    """Import result files of another benchmark tool as run directories.
+
+    FORMAT is llama-bench (json, jsonl, csv, sql or md output), vllm-bench (`vllm bench serve
+    --save-result`, with or without --save-detailed), guidellm (report JSON or YAML) or aiperf
+    (profile_export_aiperf.json, plus profile_export.jsonl for per-request records). Each file
+    becomes one run directory; metrics are translated to the archive's definitions only where
+    they agree (methodology page, "Imported results").
+    """
+    from bakeoff.resources import archive_root
+    from collector.importers import ImportOptions, import_files
+
+    if out is None:
+        root = archive_root()
+        click.echo(f"archive: {root}", err=True)
+        out = root / "runs"
+    options = ImportOptions(
+        out_dir=out, host_label=host_label, probe=probe, publisher_id=publisher_id
+    )
+    for path, metadata in import_files(fmt, list(files), options):
+        source = metadata.source
+        assert source is not None
+        mapped = sum(1 for a in metadata.aggregates if a.mapped)
+        click.echo(
+            f"imported {', '.join(f.name for f in source.files)}: {path} "
+            f"({metadata.summary.calls_total} per-request record(s), "
+            f"{len(metadata.aggregates)} summary statistic(s), {mapped} in the archive's "
+            f"definitions; hardware: {source.hardware_source})"
+        )
+
+
 def _bench_notice(budget_s: float) -> str:
     return f"--bench: measuring memory bandwidth and matmul throughput (at most ~{budget_s:g} s)…"
 

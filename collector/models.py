@@ -72,6 +72,9 @@ class TokenCountSource(StrEnum):
     SERVER_TOKENIZE = "server_tokenize"
     CLIENT_ESTIMATE = "client_estimate"
     NONE = "none"
+    # Imported runs: the tool counted the tokens and its file does not say how (server usage
+    # or its own tokenizer).
+    TOOL_REPORTED = "tool_reported"
 
 
 class ErrorKind(StrEnum):
@@ -90,11 +93,13 @@ class ErrorKind(StrEnum):
 
 class AccessLevel(StrEnum):
     """How much of the engine the collector controls: white (it starts the engine), gray (the
-    engine reports its own timings) or black (only the HTTP stream)."""
+    engine reports its own timings), black (only the HTTP stream) or imported (another tool
+    measured it; bakeoff read its result file)."""
 
     WHITE = "white"
     GRAY = "gray"
     BLACK = "black"
+    IMPORTED = "imported"
 
 
 class EndpointKind(StrEnum):
@@ -103,6 +108,8 @@ class EndpointKind(StrEnum):
     LOOPBACK = "loopback"
     PRIVATE = "private"
     PUBLIC = "public"
+    # Imported runs whose file does not record where the engine ran.
+    UNKNOWN = "unknown"
 
 
 class RunStatus(StrEnum):
@@ -142,6 +149,8 @@ class EndpointApi(StrEnum):
 
     CHAT = "chat"
     COMPLETIONS = "completions"
+    # Imported runs of a tool that called the engine as a library (llama-bench), no HTTP API.
+    IN_PROCESS = "in_process"
 
 
 class GpuVendor(StrEnum):
@@ -195,6 +204,7 @@ class ModelSizeSource(StrEnum):
     GGUF_FILE = "gguf_file"
     LLAMA_SERVER = "llama_server"
     OLLAMA = "ollama"
+    LLAMA_BENCH = "llama_bench"
 
 
 # --------------------------------------------------------------------------- hardware
@@ -210,7 +220,12 @@ class ProbeIssue(Strict):
 class ContainerLimits(Strict):
     """cgroup limits when the collector runs inside a container."""
 
-    in_container: bool = Field(description="True when a container marker or cgroup limit is seen.")
+    in_container: bool | None = Field(
+        description=(
+            "True when a container marker or cgroup limit is seen; null only in an imported run "
+            "whose file does not say (source.hardware_missing lists it)."
+        )
+    )
     memory_limit_gb: float | None = Field(
         default=None, description="cgroup memory limit in GiB; null when unlimited or unknown."
     )
@@ -235,7 +250,12 @@ class SystemHardware(Strict):
     cpu_model: str | None = Field(description="CPU marketing name; null with a probe issue.")
     cpu_cores: int | None = Field(ge=1, description="Physical CPU cores.")
     cpu_threads: int | None = Field(ge=1, description="Logical CPUs (hardware threads).")
-    architecture: str = Field(description="Machine architecture, e.g. x86_64, aarch64, arm64.")
+    architecture: str | None = Field(
+        description=(
+            "Machine architecture, e.g. x86_64, aarch64, arm64; null only in an imported run "
+            "whose file does not say (source.hardware_missing lists it)."
+        )
+    )
     ram_total_gb: float | None = Field(ge=0, description="Host RAM in GiB (psutil total).")
     board_model: str | None = Field(
         default=None, description="Board or machine model when known (devicetree, hw.model)."
@@ -620,7 +640,11 @@ class RunConfig(Strict):
     )
     prompts: list[PromptRef] = Field(description="Frozen prompts, with text hashes.")
     tasks: list[TaskRef] = Field(default_factory=list, description="Quality tasks.")
-    temperature: float = Field(ge=0, description="Sampling temperature sent to the engine.")
+    temperature: float | None = Field(
+        ge=0,
+        description="Sampling temperature sent to the engine; null only in an imported run whose "
+        "file does not record it.",
+    )
     seed: int | None = Field(description="Sampling seed sent to the engine.")
     timeouts: Timeouts = Field(description="Request timeouts.")
     concurrency: list[int] = Field(
@@ -658,6 +682,10 @@ class RunConfig(Strict):
         default_factory=list, description="Guards overridden (allow_dirty, force_load)."
     )
     for_publication: bool = Field(default=False, description="--for-publication was given.")
+    imported_workloads: list[ImportedWorkload] = Field(
+        default_factory=list,
+        description="Imported runs: the workloads the other tool measured; empty otherwise.",
+    )
 
 
 class CostInputs(Strict):
@@ -736,6 +764,156 @@ class CostInputs(Strict):
         return self
 
 
+# --------------------------------------------------------------------------- imported results
+
+
+class ImportTool(StrEnum):
+    """Another benchmark tool whose result files ``bakeoff import`` reads."""
+
+    LLAMA_BENCH = "llama-bench"
+    VLLM_BENCH = "vllm-bench"
+    GUIDELLM = "guidellm"
+    AIPERF = "aiperf"
+
+
+class SourceFile(Strict):
+    """One file an imported run was read from: its name and checksum, never its path."""
+
+    name: str = Field(min_length=1, description="File name as given, without its folder.")
+    sha256: Sha256 = Field(description="SHA-256 of the file's bytes as read.")
+    role: str = Field(
+        description="What the file holds: 'results' (the tool's summary or result rows) or "
+        "'per-request records'."
+    )
+    format: str = Field(description="Format as bakeoff read it, e.g. json, jsonl, csv, sql, md.")
+
+
+class ImportSource(Strict):
+    """Where an imported run came from (``bakeoff import``); null for runs bakeoff measured.
+
+    Every number of an imported run was measured by ``tool``; which of its metrics follow the
+    archive's definitions, and which are kept under the tool's own name, is the import table of
+    the methodology page (``site/docs/methodology.md#imported-results``).
+    """
+
+    tool: ImportTool = Field(description="The tool that measured the results.")
+    tool_version: str | None = Field(
+        description="The tool's version as its file records it; null when the file does not say."
+    )
+    tool_build: str | None = Field(
+        default=None, description="Build id the file records (llama-bench: build_commit)."
+    )
+    format_version: str | None = Field(
+        default=None,
+        description="Version of the file's own format (AIPerf schema_version, GuideLLM "
+        "metadata.version); null when the format has none.",
+    )
+    files: list[SourceFile] = Field(min_length=1, description="The files read, results first.")
+    command: str | None = Field(
+        default=None,
+        description="Command line the file records (home folders replaced by ~); null when the "
+        "file does not record one.",
+    )
+    recorded_at: str | None = Field(
+        default=None,
+        description="When the tool says it ran, verbatim from the file (may be local time).",
+    )
+    time_basis: str = Field(
+        description="How started_at and finished_at were derived from the file (which field, "
+        "which time zone), or that the file records no time and the import time was used."
+    )
+    imported_at: Timestamp = Field(description="When bakeoff import read the file (UTC).")
+    hardware_source: Literal["probe", "file"] = Field(
+        description="probe: the hardware block is bakeoff probe on the importing host (the host "
+        "that ran the benchmark); file: only what the file records, every other field null."
+    )
+    hardware_recorded: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hardware and build facts the file records, verbatim (llama-bench cpu_info, "
+        "gpu_info, backends; AIPerf GPU names).",
+    )
+    hardware_missing: list[str] = Field(
+        default_factory=list,
+        description="Hardware fields left null because the file does not record them "
+        "(hardware_source file); never guessed.",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the import could not carry over, and why (fields with no archive "
+        "equivalent are in aggregates under the tool's own names).",
+    )
+
+
+class ImportedWorkload(Strict):
+    """A workload an imported run measured: what the tool asked of the engine.
+
+    Its ``sha256`` is taken over the canonical JSON (sorted keys, no spaces) of ``shape`` and
+    ``definitions`` together, so two results share a workload key, and so a leaderboard, only
+    when the same workload was measured and their metrics follow the same definitions.
+    """
+
+    id: str = Field(
+        min_length=1,
+        description="Workload id, '<tool>:<test>', e.g. llama-bench:pp512, "
+        "llama-bench:tg128-d512, load:completions:1024/128:c8 (no @: it reads as user@host).",
+    )
+    description: str = Field(description="What the workload did, in words.")
+    shape: dict[str, str] = Field(
+        description="What the tool asked of the engine (lengths, depth, dataset, rate, "
+        "concurrency cap), each value as text in the file's own notation."
+    )
+    definitions: str = Field(
+        description="'bakeoff' when every metric of the workload that the archive ranks follows "
+        "the methodology page; otherwise the tool whose own definitions they follow."
+    )
+    sha256: Sha256 = Field(description="SHA-256 of the canonical JSON of shape and definitions.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Output tokens asked for; null when there was no bound."
+    )
+
+
+class AggregateStat(Strict):
+    """One metric of one (cell, workload, concurrency) as another tool's summary states it.
+
+    Summary statistics are copied as given (never recomputed, never presented as per-call
+    data); ``metric`` is the archive's name where the tool's definition agrees with the
+    methodology page (``mapped``), else ``<tool>:<the tool's name>``.
+    """
+
+    cell_id: str = Field(description="Cell id.")
+    workload_id: str = Field(description="Imported workload id (config.imported_workloads).")
+    concurrency: int = Field(
+        ge=1, description="Requests the tool kept in flight (1 for llama-bench)."
+    )
+    metric: str = Field(
+        description="Archive metric name when mapped (methodology page), else '<tool>:<name>'."
+    )
+    source_field: str = Field(description="Where the value is in the file, as the tool names it.")
+    mapped: bool = Field(
+        description="True when the tool's definition agrees with the archive's (the methodology "
+        "page's import table); false: kept under the tool's own name, not comparable."
+    )
+    unit: str = Field(description="Unit of every value: ms, tokens/s, requests/s, tokens, ….")
+    n: int | None = Field(
+        default=None,
+        ge=0,
+        description="Observations behind the statistics (repetitions, "
+        "requests), as the file states; null when it does not.",
+    )
+    mean: float | None = Field(default=None, description="Mean as given.")
+    std: float | None = Field(default=None, description="Standard deviation as given.")
+    min: float | None = Field(default=None, description="Minimum as given.")
+    max: float | None = Field(default=None, description="Maximum as given.")
+    p50: float | None = Field(default=None, description="Median as given.")
+    p90: float | None = Field(default=None, description="90th percentile as given.")
+    p95: float | None = Field(default=None, description="95th percentile as given.")
+    p99: float | None = Field(default=None, description="99th percentile as given.")
+    samples: list[float] = Field(
+        default_factory=list,
+        description="Per-repetition values when the file lists them (llama-bench samples_ts).",
+    )
+
+
 class CellInfo(Strict):
     """One (host, engine, model) cell."""
 
@@ -795,6 +973,11 @@ class CellInfo(Strict):
     )
     available: bool = Field(description="Whether the health check passed.")
     skip_reason: str | None = Field(default=None, description="Why the cell was skipped.")
+    settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Imported runs: the engine settings the file records for the cell "
+        "(llama-bench n_threads, n_batch, flash_attn, n_gpu_layers, type_k, …), verbatim.",
+    )
 
 
 class CellSummary(Strict):
@@ -868,6 +1051,16 @@ class Metadata(Strict):
     run_hardware_metrics: RunHardwareMetrics = Field(description="Telemetry summaries.")
     summary: Summary = Field(description="Totals.")
     license: str = Field(default="CC-BY-4.0", description="Data license of the run.")
+    source: ImportSource | None = Field(
+        default=None,
+        description="Imported runs (bakeoff import): the tool, its version and the source "
+        "files' checksums; null for runs bakeoff measured.",
+    )
+    aggregates: list[AggregateStat] = Field(
+        default_factory=list,
+        description="Imported runs: summary statistics as the tool's file states them, one per "
+        "(cell, workload, concurrency, metric); never per-call data.",
+    )
 
     @model_validator(mode="after")
     def _reasons_given(self) -> Metadata:
@@ -906,7 +1099,10 @@ class CallRecord(Strict):
     cell_id: str = Field(description="Cell id.")
     backend: EngineKind = Field(description="Engine adapter.")
     prompt_id: str | None = Field(
-        description="Frozen prompt id, or a length workload's id (L-<input>-<output>)."
+        description=(
+            "Frozen prompt id, a length workload's id (L-<input>-<output>), or an imported"
+            " run's workload id."
+        )
     )
     task_id: str | None = Field(default=None, description="Quality task id.")
     item_id: str | None = Field(default=None, description="Dataset item id for a task call.")
@@ -1039,6 +1235,12 @@ class CallRecord(Strict):
     rouge1: float | None = Field(default=None, ge=0, le=1, description="ROUGE-1 F-measure.")
     rouge2: float | None = Field(default=None, ge=0, le=1, description="ROUGE-2 F-measure.")
     rougeL: float | None = Field(default=None, ge=0, le=1, description="ROUGE-L F-measure.")
+    definitions: str | None = Field(
+        default=None,
+        description="Null: every timing field follows the methodology page. Imported per-request "
+        "records: the tool whose own definitions the timing fields follow (methodology page, "
+        "'Imported results').",
+    )
 
 
 class SkippedRecord(Strict):
@@ -1089,6 +1291,14 @@ class CellSpec(Strict):
         default_factory=dict, description="Extra request body fields for this cell."
     )
     runs: int | None = Field(default=None, ge=1, le=100, description="Override runs per cell.")
+
+    @field_validator("api")
+    @classmethod
+    def _http_api(cls, value: Any) -> Any:
+        # in_process describes imported llama-bench results; bakeoff run speaks HTTP only.
+        if value == EndpointApi.IN_PROCESS:
+            raise ValueError("api must be chat or completions")
+        return value
 
 
 class CellsFile(Strict):

@@ -476,10 +476,9 @@ def aggregate_tokens_per_sec(calls: list[Row]) -> float | None:
 
 
 def write_report(run_dir: Path) -> Path:
-    """Regenerate ``run_dir/run.md`` from its ledger and metadata."""
+    """Regenerate ``run_dir/run.md`` from its ledger and metadata (an imported run's from its
+    metadata, and its ledger when it has per-request records)."""
     ledger = run_dir / "run.jsonl"
-    if not ledger.is_file():
-        raise ConfigError(f"{run_dir}: no run.jsonl to report on (is this a run directory?)")
     metadata: Row | None = None
     meta_path = run_dir / "metadata.json"
     if meta_path.is_file():
@@ -487,6 +486,14 @@ def write_report(run_dir: Path) -> Path:
             metadata = json.loads(meta_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise ConfigError(f"{meta_path}: not valid JSON ({exc})") from exc
+    if isinstance(metadata, dict) and metadata.get("source"):
+        from collector.importers.report import render
+
+        records = read_ledger(ledger) if ledger.is_file() else []
+        write_atomic(run_dir / "run.md", render(metadata, records))
+        return run_dir / "run.md"
+    if not ledger.is_file():
+        raise ConfigError(f"{run_dir}: no run.jsonl to report on (is this a run directory?)")
     text = render_report(read_ledger(ledger), metadata)
     target = run_dir / "run.md"
     write_atomic(target, text)

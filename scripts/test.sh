@@ -17,4 +17,7 @@ ruff check bakeoff collector publisher tests benchmarks
 ruff format --check bakeoff collector publisher tests benchmarks
 mypy
 python -m bakeoff.schemagen --check
+# llama-bench for the importer tests, built from the llama-cpp-python sdist (cached per version
+# in ~/.cache/bakeoff/tools; the first build on a machine takes minutes).
+python tests/tools/llama_bench.py
 python -m pytest "$@"

@@ -103,7 +103,7 @@ def format_table(hw: Hardware) -> str:
             ("publisher_id", _fmt(h.publisher_id)),
             ("cpu", _fmt(h.cpu_model)),
             ("cores / threads", f"{_fmt(h.cpu_cores)} / {_fmt(h.cpu_threads)}"),
-            ("architecture", h.architecture),
+            ("architecture", _fmt(h.architecture)),
             ("ram", _fmt(h.ram_total_gb, " GiB")),
             ("board", _fmt(h.board_model)),
             ("container", container),

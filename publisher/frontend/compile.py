@@ -454,6 +454,7 @@ def compile_raw(
         at = {p: times.get(slot_md + i)[0] for i, (p, _) in enumerate(md_times)}
         top = {key: at.get(f"/{key}") for key in _METADATA_TIMES}
         rules.check_metadata(md, raw.dir_name, top, options.allow_synthetic, out)
+        rules.check_imported(md, out)
         span = (top["started_at"], top["finished_at"])
         if meta_only:
             rules.check_summary(md, None, 0, out)

@@ -100,7 +100,11 @@ def hardware_class(hardware: Mapping[str, Any]) -> str:
         return " + ".join(parts)
     hw = hardware["system_hardware"]
     threads = hw.get("cpu_threads")
-    return f"cpu {hw['architecture']} {threads or '?'}t {ram_bucket(hw.get('ram_total_gb'))}"
+    arch = hw.get("architecture")
+    if arch is None:
+        # An imported run's file hardware: the CPU name is all that is known.
+        return f"cpu {hw.get('cpu_model') or '?'} (imported, RAM?)"
+    return f"cpu {arch} {threads or '?'}t {ram_bucket(hw.get('ram_total_gb'))}"
 
 
 def system_label(host_label: str, system_id: str) -> str:
@@ -146,6 +150,63 @@ def workloads(md: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "sha256": t["template_sha256"],
             "max_tokens": t["max_tokens"],
         }
+    for w in md["config"].get("imported_workloads") or []:
+        rate = w["shape"].get("request_rate")
+        out[w["id"]] = {
+            "kind": "imported",
+            "sha256": w["sha256"],
+            "max_tokens": w["max_tokens"],
+            "definitions": w["definitions"],
+            # The arrival rate the tool was asked for; already in sha256 (so in the key).
+            "request_rate": float(rate) if rate is not None else None,
+        }
+    return out
+
+
+# Mapped summary metrics (metadata.aggregates) → the cells columns they fill: statistic of the
+# aggregate → column. Only metrics whose definitions agree with the archive's are mapped.
+AGGREGATE_COLUMNS: dict[str, dict[str, str]] = {
+    "first_delta_ms": {
+        "p50": "ttft_p50_ms",
+        "p95": "ttft_p95_ms",
+        "mean": "ttft_mean_ms",
+        "std": "ttft_std_ms",
+        "min": "ttft_min_ms",
+        "max": "ttft_max_ms",
+    },
+    "total_duration_ms": {
+        "p50": "total_p50_ms",
+        "p95": "total_p95_ms",
+        "mean": "total_mean_ms",
+        "std": "total_std_ms",
+        "min": "total_min_ms",
+        "max": "total_max_ms",
+    },
+    "engine_prefill_tokens_per_sec": {"mean": "engine_prefill_tokens_per_sec"},
+    "engine_decode_tokens_per_sec": {"mean": "engine_decode_tokens_per_sec"},
+}
+
+
+def aggregate_cells(
+    md: Mapping[str, Any], groups: Sequence[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The statistics columns of each (cell, workload, concurrency) that only a tool's summary
+    describes: ``n`` as the tool states it and the columns of its mapped metrics, copied as
+    given; every other statistic null (never recomputed, never presented as per-call data)."""
+    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for key in groups:
+        out[key] = {name: None for name, _ in tables.STATISTICS}
+    for stat in md.get("aggregates") or []:
+        key = (stat["cell_id"], stat["workload_id"], stat["concurrency"])
+        row = out.get(key)
+        if row is None:
+            continue
+        if row["n"] is None and stat["n"] is not None:
+            row["n"] = stat["n"]
+        if not stat["mapped"]:
+            continue
+        for statistic, column in AGGREGATE_COLUMNS.get(stat["metric"], {}).items():
+            row[column] = stat[statistic]
     return out
 
 
@@ -334,6 +395,7 @@ def derive_tables(
     wls = workloads(md)
     temperature = md["config"]["temperature"]
     comparable = bool(md["comparable"])
+    source_tool = (md.get("source") or {}).get("tool")
     slo = md["config"].get("slo") or {}
 
     keys: dict[tuple[str, str, int | None, float | None], tuple[str, str, int | None]] = {}
@@ -422,7 +484,8 @@ def derive_tables(
                 "max_tokens": max_tokens,
                 "temperature": temperature,
                 "concurrency": conc,
-                "request_rate": rate,
+                # An imported load level's rate is its workload's, not the calls' (they have none).
+                "request_rate": rate if rate is not None else wl.get("request_rate"),
                 "input_tokens": wl.get("input_tokens"),
                 "output_tokens": wl.get("output_tokens"),
                 "slo_ttft_ms": slo.get("ttft_ms"),
@@ -434,6 +497,72 @@ def derive_tables(
                 **(stats_row := batch_statistics(cols, calls.started_us, groups[key], slo)),
                 **_meaning(cell, hw, energy.get(cell_id), no_energy, prices, stats_row),
                 "started_at": started_us,
+                "source_tool": source_tool,
+                "statistics_source": "calls",
+                "definitions": wl.get("definitions", "bakeoff"),
+            }
+        )
+    # Imported summaries: one row per (cell, workload, concurrency) no call record describes.
+    # An imported workload's rate is part of its shape (and so of its key), never a call level.
+    measured = {(c, w, k) for c, w, k, _rate, _phase in groups}
+    summary_keys = sorted(
+        {
+            (a["cell_id"], a["workload_id"], a["concurrency"])
+            for a in md.get("aggregates") or []
+            if (a["cell_id"], a["workload_id"], a["concurrency"]) not in measured
+        }
+    )
+    summaries = aggregate_cells(md, summary_keys)
+    for cell_id, wid, conc in summary_keys:
+        cell = cells.get(cell_id, {})
+        wl = wls.get(wid, {"kind": "imported", "sha256": "", "max_tokens": None})
+        wkey, sig, max_tokens = key_of(cell_id, wid, conc, None)
+        stats_row = summaries[(cell_id, wid, conc)]
+        cell_rows.append(
+            {
+                "run_id": run_id,
+                "system_id": sid,
+                "system_label": label,
+                "hardware_class": hclass,
+                "cell_id": cell_id,
+                "engine": cell.get("engine"),
+                "engine_version": cell.get("engine_version"),
+                "model": cell.get("model"),
+                "model_digest": cell.get("model_digest"),
+                "quantization": cell.get("quantization"),
+                "access_level": cell.get("access_level"),
+                "workload_id": wid,
+                "workload_kind": wl["kind"],
+                "workload_sha256": wl["sha256"],
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "concurrency": conc,
+                "request_rate": wl.get("request_rate"),
+                "workload_key": wkey,
+                "signature": sig,
+                "phase": "warm",
+                "comparable": comparable,
+                **stats_row,
+                "joules_per_output_token": None,
+                "started_at": started_us,
+                "source_tool": source_tool,
+                "statistics_source": "summary",
+                "definitions": wl.get("definitions", "bakeoff"),
+            }
+        )
+    aggregate_rows = []
+    for a in md.get("aggregates") or []:
+        wkey, sig, _ = key_of(a["cell_id"], a["workload_id"], a["concurrency"], None)
+        aggregate_rows.append(
+            {
+                "run_id": run_id,
+                "system_id": sid,
+                "workload_key": wkey,
+                "signature": sig,
+                "source_tool": source_tool,
+                **{k: a[k] for k in ("cell_id", "workload_id", "concurrency", "metric")},
+                **{k: a[k] for k in ("source_field", "mapped", "unit", "n", "mean", "std")},
+                **{k: a[k] for k in ("min", "max", "p50", "p90", "p95", "p99", "samples")},
             }
         )
 
@@ -499,6 +628,7 @@ def derive_tables(
                     "cells_skipped": summary["cells_skipped"],
                     "load_avg_start": md["environment"]["load_avg_start"],
                     "content_sha256": content_sha256,
+                    "source_tool": source_tool,
                 }
             ],
         ),
@@ -562,6 +692,7 @@ def derive_tables(
                 for g, spec in zip(hw["gpus"], gpus, strict=True)
             ],
         ),
+        "aggregates": tables.from_rows("aggregates", aggregate_rows),
         "run_workloads": tables.from_rows(
             "run_workloads",
             [

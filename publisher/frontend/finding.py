@@ -131,6 +131,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "error",
         "The same run (run_uuid) is in two run directories; keep one of them.",
     ),
+    "consistency.imported_workload": (
+        "error",
+        "An imported run's workloads and statistics are written by `bakeoff import`; import the "
+        "source file again instead of editing them.",
+    ),
     # privacy
     "privacy.ip_address": (
         "error",

@@ -334,6 +334,8 @@ def check_calls(
     # Prompts and length workloads: what a call's prompt_id may name, with its output bound.
     prompts = {p["id"]: p["max_tokens"] for p in config["prompts"]}
     prompts.update({i: ln["output_tokens"] for i, ln in lengths.items()})
+    # An imported run's call records name its imported workloads in prompt_id.
+    prompts.update({w["id"]: w["max_tokens"] for w in config.get("imported_workloads") or ()})
     tasks = {t["id"]: (t["max_tokens"], set(t["items"])) for t in config["tasks"]}
 
     # Identity: planned cell, its engine, a known workload.
@@ -714,3 +716,52 @@ def _level_label(row: Mapping[str, Any]) -> str:
     """``c4`` for a closed-loop level, ``2/s`` for an open-loop one."""
     rate = row.get("request_rate")
     return f"{rate:g}/s" if rate is not None else f"c{row['concurrency']}"
+
+
+# --------------------------------------------------------------------------- imported runs
+
+
+def check_imported(md: Mapping[str, Any], out: Findings) -> None:
+    """An imported run's summary statistics name its cells and workloads, each workload's
+    sha256 recomputes from its shape and definitions (so its key cannot be made to match
+    another's), and an imported run says where it came from."""
+    import hashlib
+
+    from bakeoff.jsonio import dumps_line
+
+    f = "metadata.json"
+    cells = {c["cell_id"] for c in md["cells"]}
+    workloads = md["config"].get("imported_workloads") or []
+    wids = {w["id"] for w in workloads}
+    for i, w in enumerate(workloads):
+        canonical = dumps_line({"definitions": w["definitions"], "shape": w["shape"]}).rstrip("\n")
+        if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != w["sha256"]:
+            out.add(
+                "consistency.imported_workload",
+                f,
+                f"workload {w['id']!r}: sha256 does not recompute from its shape and definitions",
+                pointer=f"/config/imported_workloads/{i}/sha256",
+            )
+    for i, a in enumerate(md.get("aggregates") or []):
+        if a["cell_id"] not in cells:
+            out.add(
+                "consistency.unplanned_cell",
+                f,
+                f"cell {a['cell_id']!r} not planned",
+                pointer=f"/aggregates/{i}/cell_id",
+            )
+        if a["workload_id"] not in wids:
+            out.add(
+                "consistency.unknown_workload",
+                f,
+                f"workload {a['workload_id']!r} not in config.imported_workloads",
+                pointer=f"/aggregates/{i}/workload_id",
+            )
+    imported = [c["cell_id"] for c in md["cells"] if c["access_level"] == "imported"]
+    if (imported or workloads or md.get("aggregates")) and md.get("source") is None:
+        out.add(
+            "consistency.imported_workload",
+            f,
+            "imported cells, workloads or statistics without metadata.source",
+            pointer="/source",
+        )

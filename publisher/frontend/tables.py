@@ -59,6 +59,7 @@ PUBLISHED = (
     "interface_type",
     "history",
     "samples",
+    "aggregates",
 )
 # The per-run tables of an artifact (published or internal), in artifact order.
 PER_RUN = (
@@ -74,6 +75,7 @@ PER_RUN = (
     "system_snapshots",
     "run_gpus",
     "run_workloads",
+    "aggregates",
 )
 # The per-run tables the archive keeps in memory (the large ones are read one run at a time).
 SMALL = tuple(t for t in PER_RUN if t not in LARGE)
@@ -98,6 +100,8 @@ RUNS: Columns = [
     *_cols("calls_total calls_ok cells_planned cells_skipped", "int"),
     ("load_avg_start", "float_list"),
     ("content_sha256", "string"),
+    # Imported runs (bakeoff import): the tool that measured them; null for bakeoff's own.
+    ("source_tool", "string"),
 ]
 
 _TTFT = (
@@ -147,6 +151,23 @@ CELLS: Columns = [
     ("cost_per_million_tokens", "float"),
     *_cols("cost_currency cost_reason", "string"),
     ("started_at", "timestamp"),
+    # Imported results (methodology page, "Imported results"): who measured the row, whether
+    # its statistics come from call records or a tool's summary, whose definitions its
+    # numbers follow, and the engine-timed rates llama-bench reports.
+    *_cols("source_tool statistics_source definitions", "string"),
+    *_cols("engine_prefill_tokens_per_sec engine_decode_tokens_per_sec", "float"),
+]
+
+# Summary statistics of imported runs as the tool states them (metadata.aggregates).
+AGGREGATES: Columns = [
+    *_cols("run_id system_id cell_id workload_id workload_key signature", "string"),
+    ("concurrency", "int"),
+    *_cols("source_tool metric source_field", "string"),
+    ("mapped", "bool"),
+    ("unit", "string"),
+    ("n", "int"),
+    *_cols("mean std min max p50 p90 p95 p99", "float"),
+    ("samples", "float_list"),
 ]
 
 RUN_CELLS: Columns = [
@@ -363,6 +384,7 @@ _FIXED: dict[str, Columns] = {
     "benchmarks": BENCHMARKS,
     "interface_type": INTERFACE_TYPE,
     "history": HISTORY,
+    "aggregates": AGGREGATES,
 }
 
 
