@@ -213,3 +213,34 @@ def test_an_imported_open_loop_level_carries_its_rate_in_cells(tmp_path: Path) -
     assert rows[rate_run]["request_rate"] == 2.0
     assert rows[closed_run]["request_rate"] is None
     assert rows[rate_run]["workload_key"] != rows[closed_run]["workload_key"]
+
+
+def test_the_site_marks_imported_results(tmp_path: Path) -> None:
+    """Leaderboard rows and run pages say an imported result came from another tool (its
+    definitions are translated, and summary rows are not per-call data); a native run's
+    pages never say so."""
+    runs = tmp_path / "runs"
+    imported = _import_all(runs, host="h1")
+    native = make_run(runs, seed=7, n_cells=1, calls_per_cell=6)
+    site = tmp_path / "site-docs"
+    pipeline.publish(
+        pipeline.PublishConfig(
+            runs_dir=runs,
+            out_dir=tmp_path / "out",
+            catalogue_path=tmp_path / "catalogue.json",
+            allow_synthetic=True,
+            jobs=1,
+            site_dir=site,
+        )
+    )
+    boards = "".join(p.read_text() for p in (site / "leaderboards").rglob("*.md"))
+    assert "imported from aiperf" in boards and "imported from vllm-bench" in boards
+    assert "None tok" not in boards  # an imported summary states no token budget
+    run_files = {p.name: p.read_text() for p in site.rglob("*.js") if "/data/" in str(p)}
+
+    def run_file(run_id: str) -> str:
+        (text,) = [t for name, t in run_files.items() if run_id in name]
+        return text
+
+    assert "Imported from aiperf" in run_file(imported[-1].name)
+    assert "Imported from" not in run_file(native.name)

@@ -363,3 +363,13 @@ class Output:
             self.data(key, spec)
         label = f' aria-label="{html_text(title)}"' if title else ""
         return f'<div class="bo-chart" role="img"{label} data-src="{prefix}data/{key}.js"></div>'
+
+
+def tokens_text(input_tokens: Any, output_tokens: Any, max_tokens: Any) -> str:
+    """A workload's token budget: ``512/64 tok`` (exact lengths), ``256 tok`` (max_tokens), or
+    "" when the workload states neither (an imported summary)."""
+    if input_tokens is not None or output_tokens is not None:
+        return f"{input_tokens if input_tokens is not None else '?'}/" + (
+            f"{output_tokens if output_tokens is not None else '?'} tok"
+        )
+    return f"{max_tokens} tok" if max_tokens is not None else ""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from publisher.site import charts
-from publisher.site.pages.common import level_text, num
+from publisher.site.pages.common import level_text, num, tokens_text
 
 Row = Mapping[str, Any]
 Namer = Callable[[Row], str]
@@ -29,11 +29,8 @@ PREFILL = "Prefill rate by input tokens (client vs engine)"
 
 def family_label(row: Row) -> str:
     """The workload without its load level: ``L-512-64 · 512/64 tok`` or ``P-EASY · 256 tok``."""
-    if row.get("input_tokens") is not None or row.get("output_tokens") is not None:
-        tokens = f"{row.get('input_tokens')}/{row.get('output_tokens')}"
-    else:
-        tokens = str(row.get("max_tokens"))
-    return f"{row.get('workload_id')} · {tokens} tok"
+    tokens = tokens_text(row.get("input_tokens"), row.get("output_tokens"), row.get("max_tokens"))
+    return f"{row.get('workload_id')} · {tokens}" if tokens else str(row.get("workload_id"))
 
 
 def _rated(row: Row) -> bool:

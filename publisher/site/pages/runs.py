@@ -350,6 +350,17 @@ class RunDocuments:
                     f"(mode {run.get('mode') or '—'}, status {run.get('status') or '—'}).",
                 }
             )
+        tool = run.get("source_tool")
+        if tool:
+            blocks.append(
+                {
+                    "kind": "notice",
+                    "text": f"Imported from {tool}: its numbers are translated to this archive's "
+                    "definitions only where the definitions agree, and otherwise kept under the "
+                    "tool's own names; summary rows are the tool's statistics as it states them, "
+                    "not per-call data (methodology, Imported results).",
+                }
+            )
         blocks.append(
             _kv(
                 "Run",

@@ -34,6 +34,7 @@ from publisher.site.pages.common import (
     num,
     system_name,
     throughput,
+    tokens_text,
 )
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -46,6 +47,7 @@ ENTRY_COLUMNS = [
     "cell_id",
     "engine",
     "engine_version",
+    "source_tool",
     "model",
     "model_digest",
     "quantization",
@@ -130,13 +132,11 @@ class Workload:
     @property
     def label(self) -> str:
         """Human label, e.g. ``P-EASY · 256 tok · c1`` or ``L-512-64 · 512/64 tok · c4``."""
-        tokens = (
-            f"{self.input_tokens}/{self.output_tokens}"
-            if self.input_tokens is not None or self.output_tokens is not None
-            else self.max_tokens
-        )
-        return (
-            f"{self.workload_id} · {tokens} tok · {level_text(self.concurrency, self.request_rate)}"
+        tokens = tokens_text(self.input_tokens, self.output_tokens, self.max_tokens)
+        return " · ".join(
+            p
+            for p in (self.workload_id, tokens, level_text(self.concurrency, self.request_rate))
+            if p
         )
 
     @property
@@ -172,9 +172,11 @@ class Entry:
 
     @property
     def engine_label(self) -> str:
-        """Engine kind plus version."""
+        """Engine kind plus version, and the tool an imported result came from."""
         version = self.row.get("engine_version")
-        return f"{self.row.get('engine')} {version}" if version else str(self.row.get("engine"))
+        label = f"{self.row.get('engine')} {version}" if version else str(self.row.get("engine"))
+        tool = self.row.get("source_tool")
+        return f"{label} · imported from {tool}" if tool else label
 
     @property
     def system(self) -> SystemName:
