@@ -8,6 +8,7 @@ tools cannot run here); llama-bench's real output is tested in
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,9 @@ def test_the_site_marks_imported_results(tmp_path: Path) -> None:
     boards = "".join(p.read_text() for p in (site / "leaderboards").rglob("*.md"))
     assert "imported from aiperf" in boards and "imported from vllm-bench" in boards
     assert "None tok" not in boards  # an imported summary states no token budget
+    # --no-probe: the files do not say whether they ran in a container; never "no".
+    systems = "".join(p.read_text() for p in (site / "systems").rglob("*.md"))
+    assert re.search(r"Container</t[hd]>\s*<td>unknown<", systems), systems[:2000]
     run_files = {p.name: p.read_text() for p in site.rglob("*.js") if "/data/" in str(p)}
 
     def run_file(run_id: str) -> str:

@@ -277,7 +277,7 @@ def system_page_md(
                 ("Architecture", hw.get("architecture")),
                 ("RAM GiB", fmt(hw.get("ram_total_gb"))),
                 ("Board", hw.get("board_model")),
-                ("Container", "yes" if hw.get("in_container") else "no" if hw else None),
+                ("Container", {True: "yes", False: "no"}.get(hw.get("in_container"), "unknown")),
                 ("GPUs", gpu_text),
                 ("Runs (comparable)", f"{len(runs)} ({len(comparable)})"),
                 (
