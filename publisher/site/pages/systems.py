@@ -235,6 +235,11 @@ def load_levels_section(view: ArchiveView, system_id: str, out: Output) -> list[
     return body
 
 
+def _yes_no(value: Any) -> str:
+    """``yes``/``no`` for a known flag, ``unknown`` for null (a file that does not say)."""
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
 def comparable_text(run: Mapping[str, Any]) -> str:
     """ "yes", or "no: <reason>" for a run that never ranks."""
     if run.get("comparable"):
@@ -277,7 +282,7 @@ def system_page_md(
                 ("Architecture", hw.get("architecture")),
                 ("RAM GiB", fmt(hw.get("ram_total_gb"))),
                 ("Board", hw.get("board_model")),
-                ("Container", {True: "yes", False: "no"}.get(hw.get("in_container"), "unknown")),
+                ("Container", _yes_no(hw.get("in_container"))),
                 ("GPUs", gpu_text),
                 ("Runs (comparable)", f"{len(runs)} ({len(comparable)})"),
                 (
