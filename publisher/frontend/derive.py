@@ -460,46 +460,60 @@ def derive_tables(
     )
     prices = md.get("cost_inputs")
     cell_rows = []
+
+    def identity(
+        cell_id: str, wid: str, conc: Any, rate: Any, phase: str, kind: str = "prompt"
+    ) -> dict[str, Any]:
+        """What names a cells row: run, system, cell, workload (``kind`` when the run does
+        not describe it) and its level."""
+        cell = cells.get(cell_id, {})
+        wl = wls.get(wid, {"kind": kind, "sha256": "", "max_tokens": None})
+        wkey, sig, max_tokens = key_of(cell_id, wid, conc, rate)
+        return {
+            "run_id": run_id,
+            "system_id": sid,
+            "system_label": label,
+            "hardware_class": hclass,
+            "cell_id": cell_id,
+            "engine": cell.get("engine"),
+            "engine_version": cell.get("engine_version"),
+            "model": cell.get("model"),
+            "model_digest": cell.get("model_digest"),
+            "quantization": cell.get("quantization"),
+            "access_level": cell.get("access_level"),
+            "workload_id": wid,
+            "workload_kind": wl["kind"],
+            "workload_sha256": wl["sha256"],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "concurrency": conc,
+            # An imported load level's rate is its workload's, not the calls' (they have none).
+            "request_rate": rate if rate is not None else wl.get("request_rate"),
+            "workload_key": wkey,
+            "signature": sig,
+            "phase": phase,
+            "comparable": comparable,
+            "started_at": started_us,
+            "source_tool": source_tool,
+            "definitions": wl.get("definitions", "bakeoff"),
+        }
+
     for key in sorted(groups, key=lambda k: tuple(_order(v) for v in k)):
         cell_id, wid, conc, rate, phase = key
-        cell = cells.get(cell_id, {})
-        wl = wls.get(wid, {"kind": "prompt", "sha256": "", "max_tokens": None})
-        wkey, sig, max_tokens = key_of(cell_id, wid, conc, rate)
+        wl = wls.get(wid, {})
+        stats_row = batch_statistics(cols, calls.started_us, groups[key], slo)
         cell_rows.append(
             {
-                "run_id": run_id,
-                "system_id": sid,
-                "system_label": label,
-                "hardware_class": hclass,
-                "cell_id": cell_id,
-                "engine": cell.get("engine"),
-                "engine_version": cell.get("engine_version"),
-                "model": cell.get("model"),
-                "model_digest": cell.get("model_digest"),
-                "quantization": cell.get("quantization"),
-                "access_level": cell.get("access_level"),
-                "workload_id": wid,
-                "workload_kind": wl["kind"],
-                "workload_sha256": wl["sha256"],
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "concurrency": conc,
-                # An imported load level's rate is its workload's, not the calls' (they have none).
-                "request_rate": rate if rate is not None else wl.get("request_rate"),
+                **identity(cell_id, wid, conc, rate, phase),
                 "input_tokens": wl.get("input_tokens"),
                 "output_tokens": wl.get("output_tokens"),
                 "slo_ttft_ms": slo.get("ttft_ms"),
                 "slo_tpot_ms": slo.get("tpot_ms"),
-                "workload_key": wkey,
-                "signature": sig,
-                "phase": phase,
-                "comparable": comparable,
-                **(stats_row := batch_statistics(cols, calls.started_us, groups[key], slo)),
-                **_meaning(cell, hw, energy.get(cell_id), no_energy, prices, stats_row),
-                "started_at": started_us,
-                "source_tool": source_tool,
+                **stats_row,
+                **_meaning(
+                    cells.get(cell_id, {}), hw, energy.get(cell_id), no_energy, prices, stats_row
+                ),
                 "statistics_source": "calls",
-                "definitions": wl.get("definitions", "bakeoff"),
             }
         )
     # Imported summaries: one row per (cell, workload, concurrency) no call record describes.
@@ -514,40 +528,12 @@ def derive_tables(
     )
     summaries = aggregate_cells(md, summary_keys)
     for cell_id, wid, conc in summary_keys:
-        cell = cells.get(cell_id, {})
-        wl = wls.get(wid, {"kind": "imported", "sha256": "", "max_tokens": None})
-        wkey, sig, max_tokens = key_of(cell_id, wid, conc, None)
-        stats_row = summaries[(cell_id, wid, conc)]
         cell_rows.append(
             {
-                "run_id": run_id,
-                "system_id": sid,
-                "system_label": label,
-                "hardware_class": hclass,
-                "cell_id": cell_id,
-                "engine": cell.get("engine"),
-                "engine_version": cell.get("engine_version"),
-                "model": cell.get("model"),
-                "model_digest": cell.get("model_digest"),
-                "quantization": cell.get("quantization"),
-                "access_level": cell.get("access_level"),
-                "workload_id": wid,
-                "workload_kind": wl["kind"],
-                "workload_sha256": wl["sha256"],
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "concurrency": conc,
-                "request_rate": wl.get("request_rate"),
-                "workload_key": wkey,
-                "signature": sig,
-                "phase": "warm",
-                "comparable": comparable,
-                **stats_row,
+                **identity(cell_id, wid, conc, None, "warm", kind="imported"),
+                **summaries[(cell_id, wid, conc)],
                 "joules_per_output_token": None,
-                "started_at": started_us,
-                "source_tool": source_tool,
                 "statistics_source": "summary",
-                "definitions": wl.get("definitions", "bakeoff"),
             }
         )
     aggregate_rows = []
