@@ -16,7 +16,6 @@ token counts come from AIPerf's tokenizer unless ``--use-server-token-count`` wa
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from collector.importers.base import (
     ImportFormatError,
     InputFile,
     ParsedImport,
+    finite_number,
     load_workload,
     parse_utc,
 )
@@ -86,10 +86,8 @@ def _scale(unit: str, mapped: bool) -> float:
 
 
 def _stat(block: dict[str, Any], key: str, scale: float) -> float | None:
-    value = block.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) * scale if math.isfinite(value) else None
+    value = finite_number(block.get(key))
+    return value * scale if value is not None else None
 
 
 def parse(files: list[InputFile]) -> ParsedImport:
@@ -132,10 +130,10 @@ def parse(files: list[InputFile]) -> ParsedImport:
     mean_out = _stat(achieved.get("output_sequence_length") or {}, "avg", 1.0)
     wl = load_workload(
         cell.api,
-        mean_in if mean_in is not None else _num(isl),
-        mean_out if mean_out is not None else _num(osl),
+        mean_in if mean_in is not None else finite_number(isl),
+        mean_out if mean_out is not None else finite_number(osl),
         concurrency,
-        _num(rate),
+        finite_number(rate),
         definitions,
         extra=f"AIPerf profile, {loadgen.get('request_count')} requests",
     )
@@ -217,12 +215,6 @@ def _profiling_phase(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(phase, dict) and phase.get("kind", phase.get("name")) == "profiling":
             return {**phase, "request_count": phase.get("requests")}
     return {}
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _time(value: Any, name: str) -> datetime:

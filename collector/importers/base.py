@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -585,3 +586,10 @@ def _write(out_dir: Path, metadata: Metadata, calls: list[CallRecord], meta_only
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def finite_number(value: Any) -> float | None:
+    """A JSON number as a float; None for anything else (booleans, strings, NaN, infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None

@@ -30,6 +30,7 @@ from collector.importers.base import (
     ImportFormatError,
     InputFile,
     ParsedImport,
+    finite_number,
     load_workload,
 )
 from collector.importers.definitions import MAPPINGS, lookup, metric_name
@@ -79,12 +80,6 @@ def _successful(block: Any) -> dict[str, Any] | None:
         return None
     part = block.get("successful")
     return part if isinstance(part, dict) else None
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def parse(files: list[InputFile]) -> ParsedImport:
@@ -146,17 +141,17 @@ def parse(files: list[InputFile]) -> ParsedImport:
         elif isinstance(streams, int) and streams > 0:
             concurrency = streams
         else:  # rate-based: the most requests GuideLLM recorded in flight
-            concurrency = max(1, math.ceil(_num(conc_block.get("max")) or 1))
+            concurrency = max(1, math.ceil(finite_number(conc_block.get("max")) or 1))
         levels.append(concurrency)
         prompt = _successful(metrics.get("prompt_token_count")) or {}
         output = _successful(metrics.get("output_token_count")) or {}
         closed = kind in ("synchronous", "concurrent") or isinstance(streams, int)
         wl = load_workload(
             cell.api,
-            _num(prompt.get("mean")),
-            _num(output.get("mean")),
+            finite_number(prompt.get("mean")),
+            finite_number(output.get("mean")),
             concurrency if closed or kind == "throughput" else None,
-            _num(rate) if not closed else None,
+            finite_number(rate) if not closed else None,
             "guidellm",
             extra=f"GuideLLM {kind} benchmark on data {data_text}",
         )
@@ -183,20 +178,22 @@ def parse(files: list[InputFile]) -> ParsedImport:
                         mapped=False,
                         unit=mapping.unit,
                         n=int(count) if isinstance(count, int) else n,
-                        mean=_num(dist.get("mean")),
-                        std=_num(dist.get("std_dev")),
-                        min=_num(dist.get("min")),
-                        max=_num(dist.get("max")),
-                        p50=_num(dist.get("median", pct.get("p50"))),
-                        p90=_num(pct.get("p90")),
-                        p95=_num(pct.get("p95")),
-                        p99=_num(pct.get("p99")),
+                        mean=finite_number(dist.get("mean")),
+                        std=finite_number(dist.get("std_dev")),
+                        min=finite_number(dist.get("min")),
+                        max=finite_number(dist.get("max")),
+                        p50=finite_number(dist.get("median", pct.get("p50"))),
+                        p90=finite_number(pct.get("p90")),
+                        p95=finite_number(pct.get("p95")),
+                        p99=finite_number(pct.get("p99")),
                     ),
                 )
             )
         sched = bench.get("scheduler_metrics") or {}
-        start = _num(sched.get("measure_start_time")) or _num(bench.get("start_time"))
-        end = _num(sched.get("measure_end_time")) or _num(bench.get("end_time"))
+        start = finite_number(sched.get("measure_start_time")) or finite_number(
+            bench.get("start_time")
+        )
+        end = finite_number(sched.get("measure_end_time")) or finite_number(bench.get("end_time"))
         if start is None or end is None:
             raise ImportFormatError(f"{file.name} benchmark {i}: no measure start/end time")
         spans.append((datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)))

@@ -16,7 +16,6 @@ number keeps vLLM's name and per-request records are marked ``definitions: vllm-
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from collector.importers.base import (
     ImportFormatError,
     InputFile,
     ParsedImport,
+    finite_number,
     load_workload,
 )
 from collector.importers.definitions import lookup, metric_name
@@ -63,10 +63,7 @@ def _local_time(text: str, name: str) -> datetime:
 
 
 def _number(doc: dict[str, Any], key: str) -> float | None:
-    value = doc.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return finite_number(doc.get(key))
 
 
 def parse(files: list[InputFile]) -> ParsedImport:
