@@ -365,6 +365,18 @@ class Output:
         return f'<div class="bo-chart" role="img"{label} data-src="{prefix}data/{key}.js"></div>'
 
 
+# The issue-17 columns of a cells row: efficiency, energy and cost, each with its null reason.
+MEANING_COLUMNS = [
+    "tokens_per_joule",
+    "energy_reason",
+    "bandwidth_efficiency",
+    "roofline_reason",
+    "cost_per_million_tokens",
+    "cost_currency",
+    "cost_reason",
+]
+
+
 def tokens_text(input_tokens: Any, output_tokens: Any, max_tokens: Any) -> str:
     """A workload's token budget: ``512/64 tok`` (exact lengths), ``256 tok`` (max_tokens), or
     "" when the workload states neither (an imported summary)."""

@@ -17,6 +17,7 @@ from publisher.site import charts
 from publisher.site.escape import html_text, slug
 from publisher.site.pages import levels
 from publisher.site.pages.common import (
+    MEANING_COLUMNS,
     Cell,
     Col,
     Output,
@@ -238,13 +239,7 @@ CSV_COLUMNS = [
     "success_rate",
     "rougeL_mean",
     "joules_per_output_token",
-    "tokens_per_joule",
-    "energy_reason",
-    "bandwidth_efficiency",
-    "roofline_reason",
-    "cost_per_million_tokens",
-    "cost_currency",
-    "cost_reason",
+    *MEANING_COLUMNS,
     "runs",
     "latest_run_id",
     "latest_started_at",

@@ -26,6 +26,7 @@ from publisher.site import charts
 from publisher.site.escape import dumps
 from publisher.site.pages import levels
 from publisher.site.pages.common import (
+    MEANING_COLUMNS,
     SAFE_RUN_ID,
     Output,
     Row,
@@ -90,13 +91,7 @@ LEVEL_FIELDS = [
     "prefill_tokens_per_sec_p50",
     "server_prefill_tokens_per_sec_p50",
     "off_target_calls",
-    "tokens_per_joule",
-    "energy_reason",
-    "bandwidth_efficiency",
-    "roofline_reason",
-    "cost_per_million_tokens",
-    "cost_currency",
-    "cost_reason",
+    *MEANING_COLUMNS,
 ]
 # (title, field, decimals) of the run page's results table, in order.
 RESULT_COLUMNS: tuple[tuple[str, str, int], ...] = (

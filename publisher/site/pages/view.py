@@ -28,6 +28,7 @@ import pyarrow as pa
 from publisher.frontend import tables as table_defs
 from publisher.site.escape import slug
 from publisher.site.pages.common import (
+    MEANING_COLUMNS,
     Row,
     SystemName,
     level_text,
@@ -72,13 +73,7 @@ ENTRY_COLUMNS = [
     "itl_p50_ms",
     "rougeL_mean",
     "joules_per_output_token",
-    "tokens_per_joule",
-    "energy_reason",
-    "bandwidth_efficiency",
-    "roofline_reason",
-    "cost_per_million_tokens",
-    "cost_currency",
-    "cost_reason",
+    *MEANING_COLUMNS,
 ]
 # The cells columns a load-level curve point carries (publisher.site.pages.levels).
 LEVEL_COLUMNS = [
