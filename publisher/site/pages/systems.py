@@ -49,23 +49,6 @@ SOFTWARE = (
 )
 
 
-def gpus_of_run(view: ArchiveView, run_id: Any) -> list[Row]:
-    """The GPUs a run saw, by slot, with their spec."""
-    rows: list[Row] = (
-        view.con.sql(
-            """
-        SELECT l.slot, g.* EXCLUDE (gpu_id)
-        FROM system_gpu_link l LEFT JOIN gpu_hardware g USING (gpu_id)
-        WHERE l.run_id = ? ORDER BY l.slot
-        """,
-            params=[str(run_id)],
-        )
-        .to_arrow_table()
-        .to_pylist()
-    )
-    return rows
-
-
 def chart_time(value: Any) -> str:
     """An ISO 8601 UTC time as plotly date text ("2026-01-02 03:04:05"; plotly drops "Z")."""
     return str(value or "").replace("T", " ").removesuffix("Z")
@@ -255,7 +238,7 @@ def system_page_md(
     name = view.system(system_id)
     runs = view.runs_by_system.get(system_id, [])
     counter = [0]
-    gpus = gpus_of_run(view, hw.get("snapshot_run_id")) if hw else []
+    gpus = view.snapshot_gpus.get(str(hw.get("snapshot_run_id")), []) if hw else []
     gpu_text = (
         "; ".join(f"{g.get('name') or 'GPU'} {fmt(g.get('memory_total_gb'))} GB" for g in gpus)
         or hw.get("gpu_summary")

@@ -319,6 +319,23 @@ class ArchiveView:
             out.setdefault(str(r["system_id"]), []).append(r)
         return out
 
+    @cached_property
+    def snapshot_gpus(self) -> dict[str, list[Row]]:
+        """The GPUs of each system's latest hardware snapshot, by slot, keyed by that run's id
+        (one query for every system: a query per system page cost ~17 ms each)."""
+        out: dict[str, list[Row]] = {}
+        rows = self.con.sql(
+            """
+            SELECT l.run_id, l.slot, g.* EXCLUDE (gpu_id)
+            FROM system_gpu_link l LEFT JOIN gpu_hardware g USING (gpu_id)
+            WHERE l.run_id IN (SELECT snapshot_run_id FROM system_hardware)
+            ORDER BY l.run_id, l.slot
+            """
+        )
+        for row in rows.to_arrow_table().to_pylist():
+            out.setdefault(str(row.pop("run_id")), []).append(row)
+        return out
+
     def names(self, column: str) -> list[str]:
         """Distinct model or engine names that rank (comparable warm results)."""
         return sorted({str(e.row.get(column)) for e in self.all_entries()})
