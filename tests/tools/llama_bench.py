@@ -97,8 +97,10 @@ def ensure_llama_bench(force: bool = False, jobs: int | None = None) -> Path:
                 "download",
                 "-q",
                 "--no-deps",
+                # Only this package as an sdist: ":all:" would also build its build
+                # dependencies (scikit-build-core, cmake, ninja) from source.
                 "--no-binary",
-                ":all:",
+                PACKAGE,
                 f"{PACKAGE}=={version}",
                 "-d",
                 str(work),
