@@ -349,8 +349,9 @@ async def _run_level(
     A worker's first request is scheduled at the level's start, each later one at the end of
     its previous request; ``start_lag_ms`` is how late t0 actually was. t0 is the request's
     header write (``collector.measure``), so the lag includes the client's own work before it:
-    the other workers' steps in a first round, httpx/httpcore's request set-up and, in a
-    level's first round (each lane's connection is new), the TCP connect.
+    the other workers' steps in a first round and httpx/httpcore's request set-up. Each lane's
+    connection is opened before the level's clock starts (``Engine.lanes``), so no TCP connect
+    is in it unless the server closed the connection in between.
     """
     prepared = await source.take(level * runs)
     pending = iter(prepared)
