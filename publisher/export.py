@@ -49,8 +49,11 @@ VIEWS: dict[str, str] = {
     "leaderboard": """
         SELECT workload_key, workload_id, concurrency, request_rate, input_tokens,
                output_tokens, hardware_class, system_id, system_label,
-               engine, model, quantization, count(DISTINCT run_id) AS runs,
+               engine, model, quantization, source_tool, definitions,
+               count(DISTINCT run_id) AS runs,
                median(tokens_per_sec_mean) AS tokens_per_sec,
+               median(engine_prefill_tokens_per_sec) AS engine_prefill_tokens_per_sec,
+               median(engine_decode_tokens_per_sec) AS engine_decode_tokens_per_sec,
                median(aggregate_tokens_per_sec) AS aggregate_tokens_per_sec,
                median(tokens_per_sec_per_user) AS tokens_per_sec_per_user,
                median(goodput_requests_per_sec) AS goodput_requests_per_sec,

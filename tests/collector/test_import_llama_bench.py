@@ -115,6 +115,15 @@ def test_published_cells_give_llama_benchs_rates_with_this_hosts_hardware(
         assert (n, source) == (len(row["samples_ts"]), "summary")
         checked += 1
     assert checked == len(rows) == 6  # pp64, tg16, pp32+tg8 at depths 0 and 16
+    # The leaderboard view ranks them by the engine-timed rates (they have no per-call rate).
+    board = con.sql(
+        "SELECT workload_id, engine_prefill_tokens_per_sec, engine_decode_tokens_per_sec,"
+        " source_tool FROM leaderboard"
+    ).fetchall()
+    by_id = {wid: (pp, tg, tool) for wid, pp, tg, tool in board}
+    tg_row = next(r for r in rows if r["n_prompt"] == 0 and not r["n_depth"])
+    _, tg, tool = by_id[f"llama-bench:tg{tg_row['n_gen']}"]
+    assert tool == "llama-bench" and tg == pytest.approx(tg_row["avg_ts"], rel=1e-3)
     [(system,)] = con.sql("SELECT system_id FROM system_hardware").fetchall()
     assert system == probed.system_hardware.system_id
 
