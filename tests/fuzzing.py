@@ -1,12 +1,13 @@
 """Mutated run directories for the fuzz test (``tests/publisher/test_fuzz.py``) and the long
-fuzz benchmark (``benchmarks/fuzz.py``). Every case is synthetic and deterministic per seed.
+fuzz benchmark (``benchmarks/fuzz.py``), deterministic per seed.
 
-A case starts from a valid synthetic run (its own run id and uuid, so cases can share an
-archive) and applies 1–4 mutations: hostile values in JSON fields (including the ones that
-once crashed publish: integers beyond int64, dates that match the pattern but do not exist,
-``1e308`` where an integer is due, huge durations, duplicated concurrency levels, missing
-optional fields, deep nesting, escaped private data), truncation, byte noise, extra lines,
-files deleted or added, and special files (a FIFO, a symlink).
+A case starts from a valid run — every other one a copy of one of the archive's measured
+runs (``runs/``) under a new run id and uuid, the others synthetic — and applies 1–4
+mutations: hostile values in JSON fields (including the ones that once crashed publish:
+integers beyond int64, dates that match the pattern but do not exist, ``1e308`` where an
+integer is due, huge durations, duplicated concurrency levels, missing optional fields, deep
+nesting, escaped private data), truncation, byte noise, extra lines, files deleted or added,
+and special files (a FIFO, a symlink).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,19 +326,52 @@ class Case:
     mutations: tuple[str, ...]
 
 
+# The archive's own measured runs: every other case starts from a copy of one of them.
+ARCHIVE_RUNS = Path(__file__).resolve().parents[1] / "runs"
+
+
+def real_runs() -> list[Path]:
+    """The measured run directories of this checkout's archive, in name order."""
+    if not ARCHIVE_RUNS.is_dir():
+        return []
+    return sorted(p for p in ARCHIVE_RUNS.iterdir() if (p / "metadata.json").is_file())
+
+
+def copy_real_run(root: Path, rng: random.Random, source: Path) -> Path:
+    """``source`` under a new run id and run uuid (so copies can share an archive and are not
+    duplicates of each other), byte for byte otherwise."""
+    old_id = source.name
+    old_uuid = json.loads((source / "metadata.json").read_text(encoding="utf-8"))["run_uuid"]
+    new_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    new_id = f"{old_id.split('-', 1)[0]}-{rng.getrandbits(32):08x}"
+    dest = root / new_id
+    dest.mkdir(parents=True)
+    for f in sorted(source.iterdir()):
+        if f.is_file():
+            data = f.read_bytes().replace(old_id.encode(), new_id.encode())
+            (dest / f.name).write_bytes(data.replace(old_uuid.encode(), new_uuid.encode()))
+    return dest
+
+
 def make_case(root: Path, seed: int) -> Case:
-    """A valid synthetic run mutated 1–4 times, deterministically from ``seed``."""
+    """A valid run mutated 1–4 times, deterministically from ``seed`` (and the archive's
+    contents): odd seeds start from a copy of one of the archive's measured runs when it has
+    any, even seeds from a synthetic run."""
     rng = random.Random(seed)
-    run = make_run(
-        root,
-        seed=seed,
-        n_cells=rng.randint(1, 2),
-        calls_per_cell=rng.randint(2, 6),
-        with_samples=rng.random() < 0.5,
-        with_quality=rng.random() < 0.2,
-        meta_only=rng.random() < 0.05,
-        scorer=lambda o, r: {"rouge1": 0.5, "rouge2": 0.25, "rougeL": 0.5},
-    )
+    measured = real_runs()
+    if seed % 2 and measured:
+        run = copy_real_run(root, rng, rng.choice(measured))
+    else:
+        run = make_run(
+            root,
+            seed=seed,
+            n_cells=rng.randint(1, 2),
+            calls_per_cell=rng.randint(2, 6),
+            with_samples=rng.random() < 0.5,
+            with_quality=rng.random() < 0.2,
+            meta_only=rng.random() < 0.05,
+            scorer=lambda o, r: {"rouge1": 0.5, "rouge2": 0.25, "rougeL": 0.5},
+        )
     # Two cases in five mutate values only (edge values, the once-fatal ones), so that many
     # cases are accepted and reach the exports; the rest may break anything.
     pool = GENTLE if rng.random() < 0.4 else MUTATIONS
