@@ -75,9 +75,14 @@ def signature(workload_key_: str, engine: str, model_digest: str | None, model: 
     )
 
 
+# More RAM than any host has (GiB): a plausibility finding, and no RAM bucket.
+MAX_PLAUSIBLE_RAM_GB = 65_536.0
+
+
 def ram_bucket(ram_gb: float | None) -> str:
-    """A power-of-two RAM bucket; the 8% allowance maps a '16 GB' machine's 15.5 GiB to 16–32."""
-    if ram_gb is None or ram_gb <= 0 or not math.isfinite(ram_gb):
+    """A power-of-two RAM bucket; the 8% allowance maps a '16 GB' machine's 15.5 GiB to 16–32.
+    An implausible size (beyond ``MAX_PLAUSIBLE_RAM_GB``, which rules flag) has none."""
+    if ram_gb is None or not 0 < ram_gb <= MAX_PLAUSIBLE_RAM_GB:
         return "RAM?"
     nominal = ram_gb * 1.08
     low = 2 ** math.floor(math.log2(nominal)) if nominal >= 1 else 0

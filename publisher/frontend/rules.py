@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from publisher.frontend.derive import CallColumns
+from publisher.frontend.derive import MAX_PLAUSIBLE_RAM_GB, CallColumns
 from publisher.frontend.finding import Finding, finding
 
 REQUIRED = ("metadata.json", "run.log", "run.md")
@@ -25,7 +25,6 @@ MAX_FINDINGS_PER_CODE = 20  # per file; the rest is summarised in one finding
 # Plausibility bounds: beyond them a number is suspicious, never refused.
 MAX_PLAUSIBLE_TOKENS_PER_SEC = 5_000.0
 MAX_PLAUSIBLE_DURATION_MS = 3_600_000.0
-MAX_PLAUSIBLE_RAM_GB = 65_536.0
 MAX_PLAUSIBLE_GPU_MEMORY_GB = 4_096.0
 TPS_TOLERANCE = (0.01, 1e-3)  # |recorded − recomputed| ≤ 0.01 + 0.001 · recomputed
 OFF_TARGET = 0.01  # a length more than 1 % off its target is marked (the methodology page)

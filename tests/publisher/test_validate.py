@@ -13,6 +13,7 @@ import pytest
 from publisher.errors import VersionError
 from publisher.frontend import migrate
 from publisher.frontend.compile import Options, RunArtifact, compile_raw
+from publisher.frontend.derive import ram_bucket
 from publisher.frontend.finding import Finding
 from publisher.frontend.load import RawRun, load_run
 from tests.synthetic import make_run
@@ -318,6 +319,21 @@ def test_huge_durations_are_findings_never_exceptions(run_dir: Path) -> None:
 
     report = run_compare(CompareRequest((str(run_dir), str(run_dir)), allow_synthetic=True))
     assert report["summary"]["matched"] > 0
+
+
+@pytest.mark.parametrize("ram", [1.7e308, 1e300])
+def test_a_huge_ram_size_never_raises(run_dir: Path, ram: float) -> None:
+    """A finite RAM size whose 8 % allowance overflows to infinity raised OverflowError in the
+    hardware class (found by fuzzing a copy of a measured run)."""
+
+    def cpu_only(md: dict[str, Any]) -> None:
+        md["hardware"]["system_hardware"]["ram_total_gb"] = ram
+        md["hardware"]["gpus"] = []  # the class of a GPU-less host names its RAM
+
+    edit_metadata(run_dir, cpu_only)
+    artifact = compile_raw(load_run(run_dir), ALLOW)
+    assert "plausibility.hardware" in {f.code for f in artifact.findings}
+    assert ram_bucket(ram) == "RAM?"
 
 
 def test_optional_metadata_fields_may_be_absent(run_dir: Path) -> None:
