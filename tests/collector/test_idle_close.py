@@ -338,7 +338,7 @@ def test_real_engine_closing_idle_connections_costs_no_backoff(
     connections are seen closed by the pool and replaced; some are closed by the server just
     as the request is written (the race). No call may wait on a back-off: every ``retries``
     is 0 and the start lag (t0 minus the end of the gap) stays far below the 200 ms step
-    (p95 under 20 ms, p99 under 100 ms).
+    (p95 under 50 ms, p99 under 100 ms).
     With the reopen disabled (the old behaviour) about one call in twenty waited 200 ms."""
     rounds = 50
     request = GenerationRequest(text="The sky is", max_tokens=1, api="completions")
@@ -377,8 +377,9 @@ def test_real_engine_closing_idle_connections_costs_no_backoff(
     p50, p95, p99 = (percentile(lags, q) for q in (50, 95, 99))
     summary = f"reopens={reopened} start lag p50={p50:.2f} p95={p95:.2f} p99={p99:.2f} ms"
     print(summary)
-    # A back-off would put about one call in twenty at 200 ms or more (p95 and p99 with it).
-    # The server shares this machine's two cores with the client, so the tail is not held to
-    # the 20 ms of a quiet machine: p99 measured 12-22 ms here under load, p95 a few ms.
-    assert p95 < 20, summary
+    # A back-off would put about one call in twenty at 200 ms or more (p95 and p99 with it);
+    # every ``retries`` is 0 above, which is the direct check. The server shares this
+    # machine's two cores with the client, so the tail is not held to a quiet machine's
+    # figures: p95 a few ms and p99 12-22 ms under load, p95 25-26 ms next to a fuzz run.
+    assert p95 < BACKOFF_S * 1000 / 4, summary
     assert p99 < BACKOFF_S * 1000 / 2, summary
