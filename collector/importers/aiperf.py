@@ -29,9 +29,9 @@ from collector.importers.base import (
     finite_number,
     load_workload,
     parse_utc,
+    stream_fields,
 )
 from collector.importers.definitions import MAPPINGS, lookup, metric_name
-from collector.measure import percentile
 from collector.models import AggregateStat, ImportTool
 
 TOOL = ImportTool.AIPERF
@@ -289,10 +289,7 @@ def _calls(
                 "token_count_source": "none",
                 "tokens_per_sec": tokens / (decode / 1000) if tokens and decode else None,
                 "tpot_ms": decode / (tokens - 1) if tokens and tokens > 1 and decode else None,
-                "chunks": len(gaps) + 1 if ttft is not None else 0,
-                "itl_p50_ms": percentile(gaps, 50) if gaps else None,
-                "itl_p95_ms": percentile(gaps, 95) if gaps else None,
-                "itl_max_ms": max(gaps) if gaps else None,
+                **stream_fields(ttft, gaps),
                 "finish_reason": None,
                 "http_status": None,
                 "error": message,

@@ -26,6 +26,7 @@ from typing import Any
 from bakeoff import __version__
 from bakeoff.jsonio import dumps_line, write_json
 from collector.errors import CollectorError
+from collector.measure import percentile
 from collector.models import (
     AggregateStat,
     CallRecord,
@@ -593,3 +594,14 @@ def finite_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def stream_fields(ttft_ms: float | None, gaps_ms: list[float]) -> dict[str, Any]:
+    """A per-request record's stream shape from the tool's inter-token gaps: chunk count and
+    the ITL statistics the ledger keeps (``collector.measure.percentile``)."""
+    return {
+        "chunks": len(gaps_ms) + 1 if ttft_ms is not None else 0,
+        "itl_p50_ms": percentile(gaps_ms, 50) if gaps_ms else None,
+        "itl_p95_ms": percentile(gaps_ms, 95) if gaps_ms else None,
+        "itl_max_ms": max(gaps_ms) if gaps_ms else None,
+    }

@@ -26,9 +26,9 @@ from collector.importers.base import (
     ParsedImport,
     finite_number,
     load_workload,
+    stream_fields,
 )
 from collector.importers.definitions import lookup, metric_name
-from collector.measure import percentile
 from collector.models import AggregateStat, ImportTool
 
 TOOL = ImportTool.VLLM_BENCH
@@ -244,10 +244,7 @@ def _calls(
                 "tpot_ms": decode_ms / (tokens - 1)
                 if tokens and tokens > 1 and decode_ms is not None
                 else None,
-                "chunks": len(itl) + 1 if ttft is not None else 0,
-                "itl_p50_ms": percentile(itl, 50) if itl else None,
-                "itl_p95_ms": percentile(itl, 95) if itl else None,
-                "itl_max_ms": max(itl) if itl else None,
+                **stream_fields(ttft, itl),
                 "finish_reason": None,
                 "http_status": None,
                 "error": error,
