@@ -79,22 +79,27 @@ def test_decode_rate_matches_engine_report(llama_server: LlamaServer) -> None:
     assert abs(client - timings.tokens_per_sec) / timings.tokens_per_sec < 0.10, (client, timings)
 
 
-def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None:
-    """`bakeoff run` on the embedded engine: cold calls after a real restart, warm calls, a
-    run directory that validates against the schemas, and a reproducible run.md."""
+def _embedded_p_easy(tmp_path: Path, *, bench: bool = False) -> RunOptions:
+    """The embedded engine, P-EASY only, 1 cold + 2 warm calls, no length workload."""
     cells = CellsFile(
         cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
         runs=2,
         lengths=[],
     )
-    options = RunOptions(
+    return RunOptions(
         cells=cells,
         out_dir=tmp_path / "runs",
         prompts=["P-EASY"],
         allow_dirty=True,
         force_load=True,
+        bench=bench,
     )
-    result = execute(options)
+
+
+def test_full_run_with_managed_engine(tmp_path: Path, config_home: Path) -> None:
+    """`bakeoff run` on the embedded engine: cold calls after a real restart, warm calls, a
+    run directory that validates against the schemas, and a reproducible run.md."""
+    result = execute(_embedded_p_easy(tmp_path))
     assert result.status == "complete"
     assert result.calls_total == 3 and result.calls_ok == 3
     run = result.path
@@ -150,20 +155,7 @@ def test_bench_run_publishes_roofline_efficiency(tmp_path: Path, config_home: Pa
     that the publisher's tables carry, with the bandwidth it was computed from."""
     from publisher.frontend.compile import Options, compile_run
 
-    cells = CellsFile(
-        cells=[CellSpec(engine="openai", managed=ManagedEngine(), model="gemma-3-270m-q4_k_m")],  # type: ignore[arg-type]
-        runs=2,
-        lengths=[],
-    )
-    options = RunOptions(
-        cells=cells,
-        out_dir=tmp_path / "runs",
-        prompts=["P-EASY"],
-        allow_dirty=True,
-        force_load=True,
-        bench=True,
-    )
-    result = execute(options)
+    result = execute(_embedded_p_easy(tmp_path, bench=True))
     assert result.status == "complete"
     metadata = json.loads((result.path / "metadata.json").read_text())
     bench = metadata["hardware"]["benchmarks"]
