@@ -21,6 +21,23 @@ settings.register_profile(
 )
 
 
+def publish_with_site(root: Path, runs: Path) -> Path:
+    """Publish ``runs`` (synthetic allowed) with ``root`` for out/, catalogue.json and the site's
+    page sources; the generated pages' folder."""
+    from publisher import publish as pipeline
+
+    pipeline.publish(
+        pipeline.PublishConfig(
+            runs_dir=runs,
+            out_dir=root / "out",
+            catalogue_path=root / "catalogue.json",
+            site_dir=root / "site" / "generated",
+            allow_synthetic=True,
+        )
+    )
+    return root / "site" / "generated"
+
+
 def make_archive(root: Path, n: int = 4) -> Path:
     """A runs/ folder with ``n`` varied synthetic runs (one meta-only, one with quality)."""
     runs = root / "runs"

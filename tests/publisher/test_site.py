@@ -17,7 +17,6 @@ import pyarrow.dataset as ds
 import pytest
 from click.testing import CliRunner
 
-from publisher import publish as pipeline
 from publisher.cli import site as site_cli
 from publisher.errors import SiteError
 from publisher.site import charts, vendor
@@ -28,6 +27,7 @@ from publisher.site.pages.common import system_page
 from publisher.site.pages.leaderboards import CSV_COLUMNS, leaderboard_csv
 from publisher.site.pages.runs import MAX_SAMPLE_POINTS
 from publisher.site.pages.view import ArchiveView, Entry, Workload
+from tests.publisher.conftest import publish_with_site
 from tests.publisher.test_site_data import (
     EMPTY_REASON,
     LONG_SAMPLES,
@@ -186,19 +186,6 @@ def _smoke_run(runs: Path, system_id: str, when: datetime) -> Path:
     return run_dir
 
 
-def _publish(root: Path, runs: Path) -> Path:
-    pipeline.publish(
-        pipeline.PublishConfig(
-            runs_dir=runs,
-            out_dir=root / "out",
-            catalogue_path=root / "catalogue.json",
-            site_dir=root / "site" / "generated",
-            allow_synthetic=True,
-        )
-    )
-    return root / "site" / "generated"
-
-
 def test_published_smoke_run_never_ranks(tmp_path: Path) -> None:
     """The same through the real pipeline: a smoke run compiled from a run directory."""
     sid = "5a0e5a0e-1111-4222-8333-444444444444"
@@ -206,9 +193,9 @@ def test_published_smoke_run_never_ranks(tmp_path: Path) -> None:
     for day in (1, 2, 3):
         make_run(runs, seed=day, system_id=sid, started_at=datetime(2026, 3, day, tzinfo=UTC))
     make_run(runs, seed=0, system_id=sid, started_at=datetime(2026, 3, 4, tzinfo=UTC))
-    before = _generated(_publish(tmp_path / "a", runs), RANKINGS)
+    before = _generated(publish_with_site(tmp_path / "a", runs), RANKINGS)
     smoke = _smoke_run(runs, sid, datetime(2026, 3, 9, tzinfo=UTC))
-    after_root = _publish(tmp_path / "b", runs)
+    after_root = publish_with_site(tmp_path / "b", runs)
     assert _generated(after_root, RANKINGS) == before
     doc = read_data(after_root / "data" / "runs" / f"{smoke.name}.js")
     assert doc["mode"] == "smoke" and doc["blocks"][0]["kind"] == "notice"
@@ -581,7 +568,7 @@ def test_publish_draws_samples_and_every_warm_call(tmp_path: Path) -> None:
     (run_dir / "samples.jsonl").write_text(_gpu_samples(700), encoding="utf-8")
     for seed in (5, 6):
         make_run(runs, seed=seed, n_cells=2, calls_per_cell=7)
-    generated = _publish(tmp_path, runs)
+    generated = publish_with_site(tmp_path, runs)
     doc = read_data(generated / "data" / "runs" / f"{run_dir.name}.js")
     block = next(b for b in doc["blocks"] if b.get("title", "").startswith("Telemetry"))
     assert "700 samples, mean of 2 per point" in block["title"]

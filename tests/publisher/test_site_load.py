@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from publisher import publish as pipeline
 from publisher.site.pages.common import system_page
 from publisher.site.pages.leaderboards import leaderboard_table
 from publisher.site.pages.view import Entry, Workload
+from tests.publisher.conftest import publish_with_site
 from tests.publisher.test_site_data import read_data
 from tests.synthetic import make_run
 
@@ -62,16 +62,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         started_at=_day(2),
     )
     make_run(runs, seed=2, profile="rtx4090", with_load=True, started_at=_day(3))
-    pipeline.publish(
-        pipeline.PublishConfig(
-            runs_dir=runs,
-            out_dir=root / "out",
-            catalogue_path=root / "catalogue.json",
-            site_dir=root / "site" / "generated",
-            allow_synthetic=True,
-        )
-    )
-    return root / "site" / "generated"
+    return publish_with_site(root, runs)
 
 
 def _cut_short(ledger: Path) -> None:
