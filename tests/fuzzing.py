@@ -23,6 +23,9 @@ from typing import Any
 
 from tests.synthetic import make_run
 
+# A line an earlier mutation broke or nested past the decoder's depth limit: skipped.
+UNREADABLE = (ValueError, RecursionError)
+
 WEIRD: list[Any] = [
     None,
     True,
@@ -152,7 +155,7 @@ def value(rng: random.Random, run: Path) -> str:
     idx = rng.randrange(max(1, len(lines)))
     try:
         doc = json.loads(lines[idx])
-    except ValueError:
+    except UNREADABLE:
         return "value: line not JSON"
     where = rng.choice(_paths(doc))
     lines[idx] = _dumps(_set(doc, where, rng.choice(WEIRD)))
@@ -166,7 +169,7 @@ def targeted(rng: random.Random, run: Path) -> str:
         pointer, new = rng.choice(TARGETED)
         try:
             md = json.loads(md_path.read_text())
-        except ValueError:
+        except UNREADABLE:
             return "targeted: metadata not JSON"
         md_path.write_text(json.dumps(_pointer(md, pointer, new, new is None)))
         return f"targeted metadata {pointer}"
@@ -185,7 +188,7 @@ def targeted(rng: random.Random, run: Path) -> str:
         rec = json.loads(lines[i])
         rec[field] = new
         lines[i] = json.dumps(rec).encode()
-    except (ValueError, TypeError):
+    except (*UNREADABLE, TypeError):
         return "targeted: call not JSON"
     ledger.write_bytes(b"\n".join(lines))
     return f"targeted call {field}"
@@ -216,7 +219,7 @@ def edge(rng: random.Random, run: Path) -> str:
     idx = rng.randrange(max(1, len(lines)))
     try:
         doc = json.loads(lines[idx])
-    except ValueError:
+    except UNREADABLE:
         return "edge: line not JSON"
     leaves = [p for p in _paths(doc) if p and not isinstance(_get(doc, p), dict | list)]
     if not leaves:
